@@ -1,0 +1,62 @@
+/**
+ * The authorization response at the callback (RFC 6749 §4.1.2, RFC 9207), read from the raw query
+ * string so Express's query parser cannot turn a parameter into an array or object. Pure functions.
+ */
+import { CallbackError, sanitizeOAuthText } from './errors.js';
+
+export interface CallbackParams {
+  state?: string;
+  code?: string;
+  iss?: string;
+  error?: string;
+  error_description?: string;
+}
+
+const SINGLE = ['state', 'code', 'iss', 'error', 'error_description'] as const;
+const MAX_QUERY = 16 * 1024;
+
+/** Parses `originalUrl`'s query; a repeated or over-long parameter is `callback_params_invalid`. */
+export function parseCallbackParams(originalUrl: string): CallbackParams {
+  const index = originalUrl.indexOf('?');
+  const query = index === -1 ? '' : originalUrl.slice(index + 1);
+  if (query.length > MAX_QUERY) throw new CallbackError('callback_params_invalid', 'The callback query string is too long.');
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(query);
+  } catch {
+    throw new CallbackError('callback_params_invalid', 'The callback query string could not be parsed.');
+  }
+  const out: CallbackParams = {};
+  for (const name of SINGLE) {
+    const values = params.getAll(name);
+    // RFC 6749 §3.1: request and response parameters MUST NOT be included more than once.
+    if (values.length > 1) throw new CallbackError('callback_params_invalid', `The callback has more than one "${name}" parameter.`);
+    if (values.length === 1) out[name] = values[0]!;
+  }
+  return out;
+}
+
+/** RFC 9207 §2.4: compare `iss` exactly; require it when the server says it sends it. */
+export function checkIss(params: CallbackParams, expectedIssuer: string, required: boolean): void {
+  if (params.iss === undefined) {
+    if (required) throw new CallbackError('iss_missing', 'The authorization response has no "iss" although the server advertises authorization_response_iss_parameter_supported (RFC 9207 §2.4).');
+    return;
+  }
+  if (params.iss !== expectedIssuer) {
+    throw new CallbackError('iss_mismatch', `The authorization response came from issuer "${sanitizeOAuthText(params.iss, 200)}", not "${expectedIssuer}" (RFC 9207 §2.4; possible mix-up attack).`);
+  }
+}
+
+/** RFC 6749 §4.1.2.1: an `error` response becomes a 4xx CallbackError carrying the server's error. */
+export function checkAuthorizationError(params: CallbackParams): void {
+  if (params.error === undefined) return;
+  const error = sanitizeOAuthText(params.error, 100) ?? 'unknown_error';
+  const description = sanitizeOAuthText(params.error_description);
+  const extra = { error, ...(description ? { error_description: description } : {}) };
+  const text = `${error}${description ? `: ${description}` : ''}`;
+  if (error === 'access_denied') throw new CallbackError('access_denied', `The user or the server denied the login (${text}).`, { ...extra, status: 403 });
+  if (['login_required', 'consent_required', 'interaction_required', 'account_selection_required'].includes(error)) {
+    throw new CallbackError('login_required', `The server needs the user to interact (${text}).`, { ...extra, status: 401 });
+  }
+  throw new CallbackError('authorization_error', `The authorization server returned an error (${text}).`, extra);
+}

@@ -1,0 +1,59 @@
+/**
+ * Client authentication at the PAR and token endpoints (RFC 9126 §2: the same as at the token
+ * endpoint): `client_secret_basic`, `client_secret_post`, `client_secret_jwt`, `private_key_jwt`
+ * (RFC 7523, OpenID Connect Core §9) and `none`.
+ */
+import { SignJWT } from 'jose';
+import type { ResolvedConfig } from './config.js';
+import { randomToken } from './pkce.js';
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export interface ClientAuth {
+  headers: Record<string, string>;
+  params: Record<string, string>;
+}
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined for Basic. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+').replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * RFC 7523 §3: `iss` = `sub` = client_id, unique `jti`, short `exp`; RFC 9126 §2: the issuer identifier is
+ * an accepted `aud` for PAR and token endpoints alike, so it is what we send.
+ */
+async function clientAssertion(config: ResolvedConfig, audience: string): Promise<string> {
+  const jwt = new SignJWT({})
+    .setProtectedHeader({ alg: config.clientAssertionAlg!, typ: 'JWT' })
+    .setIssuer(config.clientID)
+    .setSubject(config.clientID)
+    .setAudience(audience)
+    .setJti(randomToken(16))
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setExpirationTime('60s');
+  if (config.clientAuthMethod === 'client_secret_jwt') return jwt.sign(new TextEncoder().encode(config.clientSecret!));
+  return jwt.sign(config.clientAssertionKey!);
+}
+
+/** Headers and body parameters that authenticate the client; `audience` is the issuer identifier. */
+export async function clientAuthentication(config: ResolvedConfig, audience: string): Promise<ClientAuth> {
+  switch (config.clientAuthMethod) {
+    case 'client_secret_basic':
+      return {
+        headers: { authorization: `Basic ${Buffer.from(`${formEncode(config.clientID)}:${formEncode(config.clientSecret!)}`).toString('base64')}` },
+        params: {},
+      };
+    case 'client_secret_post':
+      return { headers: {}, params: { client_id: config.clientID, client_secret: config.clientSecret! } };
+    case 'client_secret_jwt':
+    case 'private_key_jwt':
+      return {
+        headers: {},
+        params: { client_id: config.clientID, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await clientAssertion(config, audience) },
+      };
+    case 'none':
+      return { headers: {}, params: { client_id: config.clientID } };
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Validates `ParAuthConfig` once, at `parAuth()` / `new ParStrategy()` time, and resolves defaults.
+ * Every mistake throws a `TypeError` whose message names the option and says how to fix it.
+ */
+import type { KeyObject } from 'node:crypto';
+import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, keyBits, toPrivateKey } from './keys.js';
+import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
+import type { Request, Response } from 'express';
+
+export interface ResolvedRoutes {
+  login: string | false;
+  callback: string | false;
+  logout: string | false;
+  postLogoutRedirect: string;
+}
+
+export interface ResolvedConfig {
+  issuer: string;
+  baseURL: URL;
+  clientID: string;
+  clientSecret?: string;
+  clientAuthMethod: ClientAuthMethod;
+  clientAssertionKey?: KeyObject;
+  clientAssertionAlg?: string;
+  authorizationParams: URLSearchParams;
+  routes: ResolvedRoutes;
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+  /** `false`, `'per-session'` (a fresh key per session) or one key for all sessions. */
+  dpop: false | 'per-session' | KeyObject;
+  dpopAlg?: string;
+  httpTimeout: number;
+  clockTolerance: number;
+  idTokenSigningAlgs?: string[];
+  afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
+  requestObjectKey?: KeyObject;
+  requestObjectAlg?: string;
+  profile?: 'fapi2';
+  onEvent?: (event: ParEvent) => void;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
+  'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
+  'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent',
+]);
+const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
+/** Parameters the library sets itself; letting options override them would break PKCE, state or nonce. */
+const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri', 'dpop_jkt', 'client_secret', 'client_assertion', 'client_assertion_type'];
+const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|[^.]+\.localhost)$/i;
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+function nonEmptyString(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value.trim() === '') fail(`"${option}" must be a non-empty string`);
+  return value;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopback: boolean): URL {
+  const raw = nonEmptyString(value, option);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    fail(`"${option}" must be an absolute URL, e.g. "https://tenant.auth0.com" (got "${raw}")`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`"${option}" must be an http(s) URL (got "${url.protocol}")`);
+  if (url.protocol === 'http:' && httpsOnlyOffLoopback && !isLoopbackHost(url.hostname)) {
+    fail(`"${option}" must use https: (http: is only allowed for loopback hosts such as localhost or 127.0.0.1)`);
+  }
+  if (url.search || url.hash) fail(`"${option}" must not have a query or fragment`);
+  if (url.username || url.password) fail(`"${option}" must not contain credentials`);
+  return url;
+}
+
+function routePath(value: unknown, option: string, fallback: string): string | false {
+  if (value === undefined) return fallback;
+  if (value === false) return false;
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || /[?#\s\\]/.test(value)) {
+    fail(`"${option}" must be a path starting with "/" (or false to turn the route off)`);
+  }
+  return value;
+}
+
+/** `baseURL` + `path`, keeping any path that `baseURL` has. */
+export function joinUrl(base: URL, path: string): string {
+  const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
+  return `${base.origin}${prefix}${path}`;
+}
+
+function encodeParams(params: Record<string, AuthorizationParamValue | undefined>): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    if (RESERVED_PARAMS.includes(key)) fail(`"authorizationParams.${key}" is set by express-par itself and cannot be configured`);
+    if (key === 'response_type' && value !== 'code') fail('"authorizationParams.response_type" must be "code"');
+    if (key === 'response_mode' && value !== 'query') fail('"authorizationParams.response_mode" must be "query" (the callback route is GET)');
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      for (const v of value as string[]) out.append(key, v);
+    } else if (value !== null && typeof value === 'object') {
+      out.set(key, JSON.stringify(value)); // e.g. authorization_details (RFC 9396)
+    } else if (['string', 'number', 'boolean'].includes(typeof value)) {
+      out.set(key, String(value));
+    } else {
+      fail(`"authorizationParams.${key}" must be a string, number, boolean, string array or JSON object`);
+    }
+  }
+  if (!out.has('scope')) out.set('scope', 'openid profile email');
+  if (!out.get('scope')!.split(' ').includes('openid')) fail('"authorizationParams.scope" must include "openid"');
+  return out;
+}
+
+function number(value: unknown, option: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    fail(`"${option}" must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function resolveClientAuth(options: ParAuthConfig, fapi2: boolean) {
+  if (options.clientSecret !== undefined) nonEmptyString(options.clientSecret, 'clientSecret');
+  const method: ClientAuthMethod =
+    options.clientAuthMethod ??
+    (options.clientAssertionSigningKey ? 'private_key_jwt' : options.clientSecret ? 'client_secret_basic' : 'none');
+  if (!AUTH_METHODS.includes(method)) fail(`"clientAuthMethod" must be one of ${AUTH_METHODS.join(', ')}`);
+  if (method.startsWith('client_secret') && !options.clientSecret) fail(`"clientSecret" is required for clientAuthMethod "${method}"`);
+  if (method === 'client_secret_jwt' && Buffer.byteLength(options.clientSecret!) < 32) {
+    fail('"clientSecret" must be at least 32 bytes for client_secret_jwt (HS256)');
+  }
+  if (fapi2 && method !== 'private_key_jwt') fail('"clientAuthMethod" must be "private_key_jwt" under profile "fapi2" (FAPI 2.0 §5.3.2.1)');
+  if (method !== 'private_key_jwt') {
+    if (options.clientAssertionSigningKey !== undefined) fail(`"clientAssertionSigningKey" is only used with clientAuthMethod "private_key_jwt" (got "${method}")`);
+    const alg = options.clientAssertionSigningAlg;
+    if (alg !== undefined && !(method === 'client_secret_jwt' && isHmacAlg(alg))) {
+      fail(`"clientAssertionSigningAlg" ${method === 'client_secret_jwt' ? 'must be HS256, HS384 or HS512 for client_secret_jwt' : `is not used with clientAuthMethod "${method}"`}`);
+    }
+    return { method, alg: method === 'client_secret_jwt' ? (alg ?? 'HS256') : undefined };
+  }
+  if (options.clientAssertionSigningKey === undefined) fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
+  const key = toPrivateKey(options.clientAssertionSigningKey, 'clientAssertionSigningKey');
+  const alg = signingAlg(key, options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey), 'clientAssertionSigningAlg', fapi2);
+  return { method, key, alg };
+}
+
+function signingAlg(key: KeyObject, requested: string | undefined, option: string, fapi2: boolean): string {
+  let alg: string;
+  try {
+    alg = requested ?? algForKey(key, fapi2);
+  } catch (err) {
+    fail(`"${option}": ${(err as Error).message}`);
+  }
+  if (!isAsymmetricAlg(alg)) fail(`"${option}" must be an asymmetric algorithm (RS256, PS256, ES256, EdDSA, …), got "${alg}"`);
+  if (!algFitsKey(alg, key)) fail(`"${option}" "${alg}" does not fit the ${key.asymmetricKeyType} key`);
+  if (fapi2) {
+    if (!FAPI2_ALGS.includes(alg)) fail(`"${option}" must be PS256, ES256 or EdDSA under profile "fapi2" (got "${alg}")`);
+    const bits = keyBits(key);
+    const rsa = key.asymmetricKeyType?.startsWith('rsa');
+    if ((rsa && bits < 2048) || (!rsa && bits < 224)) fail(`"${option}": the key is too weak for profile "fapi2" (RSA ≥ 2048 bits, EC ≥ 224 bits)`);
+  }
+  return alg;
+}
+
+function resolveDpop(value: ParAuthConfig['dpop'], fapi2: boolean): { dpop: ResolvedConfig['dpop']; alg?: string } {
+  if (value === undefined || value === false) {
+    // FAPI 2.0 §5.3.2.2: sender-constrained access tokens (DPoP here; mTLS is not supported).
+    if (fapi2) return { dpop: 'per-session', alg: 'ES256' };
+    return { dpop: false };
+  }
+  if (value === true) return { dpop: 'per-session', alg: 'ES256' };
+  const key = toPrivateKey(value, 'dpop');
+  return { dpop: key, alg: signingAlg(key, jwkAlgOf(value), 'dpop', fapi2) };
+}
+
+/** Validates options and resolves defaults; throws `TypeError` naming the option on any mistake. */
+export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: string } = {}): ResolvedConfig {
+  if (!input || typeof input !== 'object') fail('express-par options must be an object');
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_OPTIONS.has(key)) fail(`"${key}" is not an express-par option`);
+  }
+  if (input.profile !== undefined && input.profile !== 'fapi2') fail('"profile" must be "fapi2" when set');
+  const fapi2 = input.profile === 'fapi2';
+  const issuerUrl = parseHttpUrl(input.issuerBaseURL, 'issuerBaseURL', true);
+  const baseURL = parseHttpUrl(input.baseURL, 'baseURL', false);
+  const clientID = nonEmptyString(input.clientID, 'clientID');
+  const auth = resolveClientAuth(input, fapi2);
+
+  if (input.routes !== undefined && (typeof input.routes !== 'object' || input.routes === null)) fail('"routes" must be an object');
+  const routes: ResolvedRoutes = {
+    login: routePath(input.routes?.login, 'routes.login', '/login'),
+    callback: routePath(extra.callbackPath ?? input.routes?.callback, extra.callbackPath ? 'callbackPath' : 'routes.callback', '/callback'),
+    logout: routePath(input.routes?.logout, 'routes.logout', '/logout'),
+    postLogoutRedirect: routePath(input.routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || fail('"routes.postLogoutRedirect" cannot be false'),
+  };
+  if (input.authorizationParams !== undefined && (typeof input.authorizationParams !== 'object' || input.authorizationParams === null)) {
+    fail('"authorizationParams" must be an object');
+  }
+  const authorizationParams = encodeParams(input.authorizationParams ?? {});
+
+  const idTokenSigningAlgs = input.idTokenSigningAlgs;
+  if (idTokenSigningAlgs !== undefined) {
+    if (!Array.isArray(idTokenSigningAlgs) || idTokenSigningAlgs.length === 0 || !idTokenSigningAlgs.every((a) => typeof a === 'string' && (isAsymmetricAlg(a) || isHmacAlg(a) || a === 'none'))) {
+      fail('"idTokenSigningAlgs" must be a non-empty array of JWS algorithms, e.g. ["RS256"]');
+    }
+    if (idTokenSigningAlgs.some(isHmacAlg) && !input.clientSecret) fail('"idTokenSigningAlgs" lists an HMAC algorithm, which needs "clientSecret"');
+    if (fapi2 && !idTokenSigningAlgs.every((a) => FAPI2_ALGS.includes(a))) fail('"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"');
+  }
+  for (const fn of ['afterCallback', 'onEvent'] as const) {
+    if (input[fn] !== undefined && typeof input[fn] !== 'function') fail(`"${fn}" must be a function`);
+  }
+  const dpop = resolveDpop(input.dpop, fapi2);
+  let requestObjectKey: KeyObject | undefined;
+  let requestObjectAlg: string | undefined;
+  if (input.requestObjectSigningKey !== undefined) {
+    requestObjectKey = toPrivateKey(input.requestObjectSigningKey, 'requestObjectSigningKey');
+    requestObjectAlg = signingAlg(requestObjectKey, input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey), 'requestObjectSigningAlg', fapi2);
+  } else if (input.requestObjectSigningAlg !== undefined) {
+    fail('"requestObjectSigningAlg" needs "requestObjectSigningKey"');
+  }
+
+  // Discovery and equality checks compare issuers with any trailing slash aside.
+  const issuer = issuerUrl.href.replace(/\/+$/, '');
+  return {
+    issuer,
+    baseURL,
+    clientID,
+    ...(input.clientSecret !== undefined ? { clientSecret: input.clientSecret } : {}),
+    clientAuthMethod: auth.method,
+    ...('key' in auth && auth.key ? { clientAssertionKey: auth.key } : {}),
+    ...(auth.alg ? { clientAssertionAlg: auth.alg } : {}),
+    authorizationParams,
+    routes,
+    redirectUri: joinUrl(baseURL, routes.callback || '/callback'),
+    postLogoutRedirectUri: joinUrl(baseURL, routes.postLogoutRedirect),
+    dpop: dpop.dpop,
+    ...(dpop.alg ? { dpopAlg: dpop.alg } : {}),
+    httpTimeout: number(input.httpTimeout, 'httpTimeout', 5000, 1, 120_000),
+    // FAPI 2.0 §5.3.2.1 asks clients to accept ~10 s of skew; keep the default 30 s otherwise.
+    clockTolerance: number(input.clockTolerance, 'clockTolerance', 30, 0, 600),
+    ...(idTokenSigningAlgs ? { idTokenSigningAlgs: [...idTokenSigningAlgs] } : {}),
+    ...(input.afterCallback ? { afterCallback: input.afterCallback } : {}),
+    ...(requestObjectKey ? { requestObjectKey, requestObjectAlg: requestObjectAlg! } : {}),
+    ...(fapi2 ? { profile: 'fapi2' as const } : {}),
+    ...(input.onEvent ? { onEvent: input.onEvent } : {}),
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * The engine shared by the Express middleware and the Passport strategy: start a login (transaction,
+ * PKCE, PAR, redirect URL), complete it at the callback (state, iss, code exchange, ID token), and build
+ * the logout URL. No Express routing and no Passport here; the adapters call these functions.
+ */
+import type { Request } from 'express';
+import type { JWTPayload } from 'jose';
+import { authorizationUrl } from './authorize.js';
+import { checkAuthorizationError, checkIss, parseCallbackParams } from './callback.js';
+import type { ResolvedConfig } from './config.js';
+import { createDiscovery, type Discovered } from './discovery.js';
+import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopJwk, thumbprint, type DpopKey } from './dpop.js';
+import { postToEndpoint } from './endpoint.js';
+import { CallbackError } from './errors.js';
+import { validateIdToken, resolveIdTokenAlgs } from './id-token.js';
+import { createLogger } from './log.js';
+import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './par.js';
+import { codeChallengeS256, createCodeVerifier, randomToken } from './pkce.js';
+import { assertProviderReady, assessProvider, type ProviderReport } from './provider-check.js';
+import { safeReturnTo } from './return-to.js';
+import { requireSession, saveSession, type RequestWithSession } from './session.js';
+import { authorizationCodeParameters, processTokenResponse } from './token.js';
+import { saveTransaction, takeTransaction, type Transaction } from './transactions.js';
+import type { ParEvent, TokenSet } from './types.js';
+
+const log = createLogger('engine');
+
+export interface LoginResult {
+  tokens: TokenSet;
+  claims: JWTPayload & { sub: string };
+  returnTo: string;
+  /** The per-session DPoP key the tokens are bound to. */
+  dpopJwk?: Transaction['dpopJwk'];
+}
+
+export interface Engine {
+  readonly config: ResolvedConfig;
+  /** Discovery plus the self-check; rejects with one error listing what the server lacks. */
+  ready(): Promise<Discovered & { report: ProviderReport }>;
+  /** Creates the transaction, pushes the request, saves the session; returns the URL to redirect to. */
+  startLogin(req: Request, options?: { returnTo?: unknown }): Promise<string>;
+  /** Validates the authorization response and redeems the code; consumes the transaction. */
+  completeLogin(req: Request): Promise<LoginResult>;
+  /** RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is unreachable). */
+  logoutUrl(idToken: string | undefined): Promise<string | undefined>;
+  /** The DPoP key for a stored login. */
+  dpopKey(jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined>;
+  readonly dpopNonces: DpopNonces;
+  emit(event: ParEvent): void;
+}
+
+export function createEngine(config: ResolvedConfig): Engine {
+  const discovery = createDiscovery(config.issuer, config.httpTimeout);
+  const dpopNonces = new DpopNonces();
+  const sharedDpopKey = config.dpop && config.dpop !== 'per-session' ? dpopKeyFromKeyObject(config.dpop, config.dpopAlg!) : undefined;
+  let readyPromise: Promise<Discovered & { report: ProviderReport }> | undefined;
+  let readyFor: Promise<Discovered> | undefined;
+
+  const emit = (event: ParEvent) => {
+    try {
+      config.onEvent?.(event);
+    } catch (err) {
+      log('onEvent threw for %s: %s', event.type, (err as Error).message);
+    }
+  };
+
+  const ready = () => {
+    const current = discovery();
+    if (readyFor !== current || !readyPromise) {
+      readyFor = current;
+      readyPromise = current.then((discovered) => {
+        const report = assessProvider(config, discovered.metadata);
+        for (const warning of report.warnings) log('provider warning: %s', warning);
+        assertProviderReady(report, discovered.metadata);
+        return { ...discovered, report };
+      });
+    }
+    return readyPromise;
+  };
+
+  const dpopKey = async (jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined> => {
+    if (!config.dpop) return undefined;
+    if (sharedDpopKey) return sharedDpopKey;
+    return jwk ? dpopKeyFromJwk(jwk) : undefined;
+  };
+
+  async function startLogin(req: Request, options: { returnTo?: unknown } = {}): Promise<string> {
+    requireSession(req);
+    const { metadata } = await ready();
+    const codeVerifier = createCodeVerifier();
+    const maxAge = config.authorizationParams.get('max_age');
+    const tx: Transaction = {
+      state: randomToken(32), // RFC 6749 §10.12: unguessable, bound to this session
+      nonce: randomToken(32),
+      codeVerifier,
+      returnTo: safeReturnTo(options.returnTo),
+      createdAt: Date.now(),
+      ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
+    };
+    if (config.dpop === 'per-session') {
+      const stored = (req as RequestWithSession).session.oidc?.dpopJwk as Transaction['dpopJwk'];
+      tx.dpopJwk = stored ?? (await generateDpopJwk());
+    }
+    const key = await dpopKey(tx.dpopJwk);
+    let params = authorizationParameters(config, {
+      state: tx.state,
+      nonce: tx.nonce,
+      codeChallenge: codeChallengeS256(codeVerifier),
+      ...(key ? { dpopJkt: await thumbprint(key) } : {}),
+    });
+    if (config.requestObjectKey) params = await requestObjectParameters(config, metadata.issuer, params);
+    const endpoint = metadata.pushed_authorization_request_endpoint!;
+    emit({ type: 'login.started', returnTo: tx.returnTo });
+    const res = await postToEndpoint({ config, issuer: metadata.issuer, url: endpoint, step: 'PAR endpoint', params, ...(key ? { dpop: { key, nonces: dpopNonces } } : {}) });
+    const pushed = processPushedAuthorizationResponse(res, { endpoint, redirectUri: config.redirectUri, clientAuthMethod: config.clientAuthMethod });
+    log('pushed authorization request, expires_in %d', pushed.expires_in);
+    emit({ type: 'par.pushed', expires_in: pushed.expires_in });
+    saveTransaction(req, tx);
+    await saveSession(req);
+    return authorizationUrl(metadata.authorization_endpoint, config.clientID, pushed.request_uri);
+  }
+
+  async function completeLogin(req: Request): Promise<LoginResult> {
+    const params = parseCallbackParams(req.originalUrl ?? req.url);
+    requireSession(req);
+    if (params.state === undefined) {
+      checkAuthorizationError(params); // a server error without state is still worth showing
+      throw new CallbackError('state_missing', 'The callback has no "state": start the login again.');
+    }
+    // RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is
+    // removed before anything else is checked, so a response can be used once only.
+    const tx = takeTransaction(req, params.state);
+    if (!tx) {
+      throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
+    }
+    const { metadata, jwks } = await ready();
+    checkIss(params, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
+    checkAuthorizationError(params);
+    if (!params.code) throw new CallbackError('code_missing', 'The callback has no "code".');
+    const key = await dpopKey(tx.dpopJwk);
+    const res = await postToEndpoint({
+      config,
+      issuer: metadata.issuer,
+      url: metadata.token_endpoint,
+      step: 'token endpoint',
+      // RFC 7636 §4.5: the verifier; RFC 6749 §4.1.3: the same redirect_uri
+      params: authorizationCodeParameters(params.code, config.redirectUri, tx.codeVerifier),
+      ...(key ? { dpop: { key, nonces: dpopNonces } } : {}),
+    });
+    const tokens = processTokenResponse(res, { endpoint: metadata.token_endpoint, dpop: !!key, requireIdToken: true });
+    const claims = await validateIdToken(tokens.id_token, {
+      issuer: metadata.issuer,
+      clientID: config.clientID,
+      nonce: tx.nonce,
+      algorithms: resolveIdTokenAlgs(config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported),
+      clockTolerance: config.clockTolerance,
+      ...(jwks ? { jwks } : {}),
+      ...(config.clientSecret ? { clientSecret: config.clientSecret } : {}),
+      ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
+      ...(tokens.access_token ? { accessToken: tokens.access_token } : {}),
+    });
+    log('login completed');
+    return { tokens, claims: claims as LoginResult['claims'], returnTo: tx.returnTo, ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}) };
+  }
+
+  async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
+    let metadata;
+    try {
+      ({ metadata } = await discovery());
+    } catch (err) {
+      log('logout without RP-initiated logout: %s', (err as Error).message);
+      return undefined;
+    }
+    if (!metadata.end_session_endpoint) return undefined;
+    // OpenID Connect RP-Initiated Logout 1.0 §2
+    const url = new URL(metadata.end_session_endpoint);
+    if (idToken) url.searchParams.set('id_token_hint', idToken);
+    url.searchParams.set('client_id', config.clientID);
+    url.searchParams.set('post_logout_redirect_uri', config.postLogoutRedirectUri);
+    return url.href;
+  }
+
+  return { config, ready, startLogin, completeLogin, logoutUrl, dpopKey, dpopNonces, emit };
+}

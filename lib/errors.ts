@@ -1,0 +1,130 @@
+/**
+ * Runtime errors raised by express-par. Every error reaches Express through `next(err)` and carries a
+ * stable `code`, an HTTP `status`, and (when the authorization server sent one) its OAuth `error` and
+ * `error_description`. Messages never contain secrets, tokens or PKCE verifiers.
+ *
+ * Configuration mistakes are not `ParError`s: they throw `TypeError` from `parAuth()` at start-up.
+ */
+
+/** Stable error codes, documented in the README. */
+export type ParErrorCode =
+  // the browser's request is at fault (4xx)
+  | 'state_missing'
+  | 'state_mismatch'
+  | 'callback_params_invalid'
+  | 'iss_missing'
+  | 'iss_mismatch'
+  | 'code_missing'
+  | 'access_denied'
+  | 'authorization_error'
+  | 'login_required'
+  // the application's setup is at fault (500)
+  | 'session_unavailable'
+  | 'session_save_failed'
+  // the authorization server answered wrongly (502)
+  | 'discovery_failed'
+  | 'issuer_mismatch'
+  | 'par_not_supported'
+  | 'provider_unsupported'
+  | 'par_failed'
+  | 'par_response_invalid'
+  | 'token_exchange_failed'
+  | 'token_response_invalid'
+  | 'id_token_invalid'
+  | 'jwks_failed'
+  | 'dpop_failed'
+  | 'upstream_unreachable'
+  | 'upstream_response_too_large'
+  // the authorization server did not answer in time (504)
+  | 'upstream_timeout';
+
+export interface ParErrorDetails {
+  /** OAuth error code sent by the authorization server, e.g. `invalid_client`. */
+  error?: string;
+  /** OAuth error description sent by the authorization server. */
+  error_description?: string;
+  /** HTTP status the authorization server answered with, when relevant. */
+  upstreamStatus?: number;
+  /** Non-secret context that helps diagnose the failure (endpoint, redirect_uri, client auth method). */
+  details?: Record<string, string | number | boolean | undefined>;
+  cause?: unknown;
+}
+
+/** Base class of every runtime error. */
+export class ParError extends Error {
+  override name = 'ParError';
+  readonly code: ParErrorCode;
+  readonly status: number;
+  readonly error?: string;
+  readonly error_description?: string;
+  readonly upstreamStatus?: number;
+  readonly details?: Record<string, string | number | boolean | undefined>;
+
+  constructor(code: ParErrorCode, status: number, message: string, extra: ParErrorDetails = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.code = code;
+    this.status = status;
+    if (extra.error !== undefined) this.error = extra.error;
+    if (extra.error_description !== undefined) this.error_description = extra.error_description;
+    if (extra.upstreamStatus !== undefined) this.upstreamStatus = extra.upstreamStatus;
+    if (extra.details !== undefined) this.details = extra.details;
+  }
+
+  /** Express's default error handler reads `statusCode` too. */
+  get statusCode(): number {
+    return this.status;
+  }
+
+  /** Error handlers that expose errors to the client call this; keep it free of internals. */
+  get expose(): boolean {
+    return this.status < 500;
+  }
+}
+
+/** The browser's callback (or login) request is at fault: 4xx. */
+export class CallbackError extends ParError {
+  override name = 'CallbackError';
+  constructor(code: ParErrorCode, message: string, extra?: ParErrorDetails & { status?: number }) {
+    super(code, extra?.status ?? 400, message, extra);
+  }
+}
+
+/** The application's setup is at fault at request time (e.g. no session middleware): 500. */
+export class SetupError extends ParError {
+  override name = 'SetupError';
+  constructor(code: ParErrorCode, message: string, extra?: ParErrorDetails) {
+    super(code, 500, message, extra);
+  }
+}
+
+/** The authorization server answered wrongly: 502. */
+export class UpstreamError extends ParError {
+  override name = 'UpstreamError';
+  constructor(code: ParErrorCode, message: string, extra?: ParErrorDetails) {
+    super(code, 502, message, extra);
+  }
+}
+
+/** The authorization server did not answer within `httpTimeout`: 504. */
+export class UpstreamTimeoutError extends ParError {
+  override name = 'UpstreamTimeoutError';
+  constructor(message: string, extra?: ParErrorDetails) {
+    super('upstream_timeout', 504, message, extra);
+  }
+}
+
+/** The ID token failed validation (OpenID Connect Core §3.1.3.7): 502. */
+export class IdTokenError extends UpstreamError {
+  override name = 'IdTokenError';
+  constructor(message: string, extra?: ParErrorDetails) {
+    super('id_token_invalid', message, extra);
+  }
+}
+
+/** Keeps an OAuth error field short and printable before it goes into a message. */
+export function sanitizeOAuthText(value: unknown, max = 300): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  // RFC 6749 §5.2: error and error_description use %x20-21 / %x23-5B / %x5D-7E.
+  const cleaned = value.replace(/[^\x20-\x7e]/g, '?');
+  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}

@@ -1,0 +1,144 @@
+/**
+ * The one way express-par talks to the authorization server: `node:http(s)` with keep-alive agents, a
+ * whole-request deadline (`httpTimeout`), a response size cap, no redirects followed, and a user-agent.
+ * Everything the library fetches (metadata, PAR, token, JWKS) goes through `request()`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { ParError, UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { createLogger } from './log.js';
+
+const log = createLogger('http');
+
+export const USER_AGENT = 'express-par/0.1 (+https://www.npmjs.com/package/express-par)';
+/** Largest response body read from the authorization server (JSON documents are small). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024;
+
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 }),
+};
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string | URL;
+  headers?: Record<string, string>;
+  /** Form body, sent as application/x-www-form-urlencoded. */
+  form?: URLSearchParams;
+  timeout: number;
+  maxBytes?: number;
+  /** Protocol step, for messages and logs (e.g. `PAR endpoint`). */
+  step: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** Sends one request and reads the whole (capped) body, or rejects with a ParError (502/504). */
+export function request(req: HttpRequest): Promise<HttpResponse> {
+  const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
+  const transport = url.protocol === 'https:' ? https : http;
+  const agent = agents[url.protocol as 'http:' | 'https:'];
+  const body = req.form?.toString();
+  const maxBytes = req.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'user-agent': USER_AGENT,
+    ...req.headers,
+  };
+  if (body !== undefined) {
+    headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+    headers['content-length'] = String(Buffer.byteLength(body));
+  }
+  const where = `${url.origin}${url.pathname}`;
+  log('%s %s (%s)', req.method, where, req.step);
+
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: ParError | null, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        log('%s %s failed: %s', req.method, where, err.code);
+        reject(err);
+      } else {
+        resolve(res!);
+      }
+    };
+    const outgoing = transport.request(url, { method: req.method, headers, agent });
+    const timer = setTimeout(() => {
+      finish(new UpstreamTimeoutError(`The ${req.step} (${where}) did not answer within ${req.timeout} ms (httpTimeout).`));
+      outgoing.destroy();
+    }, req.timeout);
+    timer.unref?.();
+
+    outgoing.on('error', (cause) => {
+      finish(
+        new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${(cause as NodeJS.ErrnoException).code ?? cause.message}.`, { cause }),
+      );
+    });
+    outgoing.on('response', (incoming) => {
+      const declared = Number(incoming.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBytes) {
+        finish(tooLarge(req.step, where, maxBytes));
+        incoming.destroy();
+        outgoing.destroy();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      incoming.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          finish(tooLarge(req.step, where, maxBytes));
+          incoming.destroy();
+          outgoing.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      incoming.on('error', (cause) => {
+        finish(new UpstreamError('upstream_unreachable', `The ${req.step} (${where}) closed the connection mid-response.`, { cause }));
+      });
+      incoming.on('end', () => {
+        log('%s %s -> %d (%d bytes)', req.method, where, incoming.statusCode, size);
+        finish(null, { status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    outgoing.end(body);
+  });
+}
+
+function tooLarge(step: string, where: string, maxBytes: number): UpstreamError {
+  return new UpstreamError('upstream_response_too_large', `The ${step} (${where}) sent more than ${maxBytes} bytes.`);
+}
+
+/** Parses a JSON object body; anything else (HTML, arrays, garbage) is `undefined`. */
+export function parseJsonObject(body: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A `fetch`-compatible function over `request()`, for jose's remote key set. */
+export function fetchFor(step: string, timeout: number, maxBytes?: number) {
+  return async (input: string | URL, init?: { headers?: ConstructorParameters<typeof Headers>[0]; method?: string; signal?: AbortSignal }): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    const res = await request({ method: 'GET', url: input, headers, timeout, step, ...(maxBytes ? { maxBytes } : {}) });
+    const out = new Headers();
+    for (const [key, value] of Object.entries(res.headers)) {
+      if (typeof value === 'string') out.set(key, value);
+    }
+    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, headers: out });
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * ID token validation, OpenID Connect Core 1.0 §3.1.3.7 (with §2 and §3.1.3.6), using jose.
+ */
+import { createHash } from 'node:crypto';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { IdTokenError, ParError, UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { isAsymmetricAlg, isHmacAlg } from './keys.js';
+
+export interface IdTokenExpectations {
+  issuer: string;
+  clientID: string;
+  nonce: string;
+  /** Algorithms accepted (already resolved from options and server metadata). */
+  algorithms: string[];
+  clockTolerance: number;
+  jwks?: JWTVerifyGetKey;
+  clientSecret?: string;
+  maxAge?: number;
+  accessToken?: string;
+  /** Seconds since the epoch; tests freeze it. */
+  now?: number;
+}
+
+/** Default accepted algorithms: the asymmetric ones the server advertises, else RS256 (Core §3.1.3.7 step 7). */
+export function resolveIdTokenAlgs(configured: string[] | undefined, advertised: unknown): string[] {
+  if (configured) return configured;
+  const list = Array.isArray(advertised) ? advertised.filter((a): a is string => typeof a === 'string' && isAsymmetricAlg(a)) : [];
+  return list.length > 0 ? list : ['RS256'];
+}
+
+/** Core §3.1.3.6: `at_hash` is the left half of the hash of the access token, hash per the JWS alg. */
+export function atHash(accessToken: string, alg: string): string {
+  const bits = alg === 'EdDSA' || alg === 'Ed25519' ? 512 : Number(alg.slice(-3));
+  const digest = createHash(`sha${bits === 384 || bits === 512 ? bits : 256}`).update(accessToken, 'ascii').digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+/** Validates the ID token and returns its claims, or throws `IdTokenError` (502) / `UpstreamTimeoutError` (504). */
+export async function validateIdToken(idToken: string, expected: IdTokenExpectations): Promise<JWTPayload> {
+  let alg: string;
+  try {
+    alg = String(decodeProtectedHeader(idToken).alg);
+  } catch {
+    throw new IdTokenError('The ID token is not a JWS compact serialization.');
+  }
+  // Core §3.1.3.7 step 7: only the expected algorithms; `none` and HMAC only when listed explicitly.
+  if (!expected.algorithms.includes(alg)) throw new IdTokenError(`The ID token is signed with "${alg.slice(0, 20)}", which is not in the allowed list (${expected.algorithms.join(', ')}).`);
+  const now = expected.now ?? Math.floor(Date.now() / 1000);
+  const options = {
+    issuer: expected.issuer, // step 2: iss exactly
+    audience: expected.clientID, // step 3: aud contains client_id
+    algorithms: [alg],
+    clockTolerance: expected.clockTolerance, // step 9: exp (and nbf) with skew
+    currentDate: new Date(now * 1000),
+    requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'], // Core §2
+  };
+  let payload: JWTPayload;
+  try {
+    if (alg === 'none') {
+      payload = UnsecuredJWT.decode(idToken, options).payload;
+    } else if (isHmacAlg(alg)) {
+      // step 8: HMAC keys are the client secret's octets
+      payload = (await jwtVerify(idToken, new TextEncoder().encode(expected.clientSecret ?? ''), options)).payload;
+    } else {
+      if (!expected.jwks) throw new IdTokenError('The server publishes no jwks_uri, so the ID token signature cannot be checked.');
+      payload = (await jwtVerify(idToken, expected.jwks, options)).payload;
+    }
+  } catch (err) {
+    throw mapJoseError(err);
+  }
+  checkClaims(payload, expected, alg, now);
+  return payload;
+}
+
+function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: string, now: number): void {
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw new IdTokenError('The ID token has no "sub" (Core §2).');
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  // step 4/5: with several audiences azp must be present, and azp when present must be the client_id
+  if (audiences.length > 1 && payload.azp === undefined) throw new IdTokenError('The ID token has several audiences and no "azp" (Core §3.1.3.7).');
+  if (payload.azp !== undefined && payload.azp !== expected.clientID) throw new IdTokenError('The ID token "azp" is not this client (Core §3.1.3.7).');
+  // step 10: iat must not be in the future (beyond the clock tolerance)
+  if (typeof payload.iat !== 'number' || payload.iat > now + expected.clockTolerance) throw new IdTokenError('The ID token "iat" is in the future.');
+  // step 11: nonce equals the one sent
+  if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) throw new IdTokenError('The ID token "nonce" does not match the login.');
+  // step 13: auth_time with max_age
+  if (expected.maxAge !== undefined) {
+    if (typeof payload.auth_time !== 'number') throw new IdTokenError('The ID token has no "auth_time" although max_age was requested (Core §3.1.3.7).');
+    if (payload.auth_time + expected.maxAge + expected.clockTolerance < now) throw new IdTokenError('The ID token "auth_time" is older than max_age allows.');
+  }
+  // Core §3.1.3.6: at_hash is optional in the code flow; check it when present.
+  if (payload.at_hash !== undefined && expected.accessToken !== undefined && alg !== 'none') {
+    if (payload.at_hash !== atHash(expected.accessToken, alg)) throw new IdTokenError('The ID token "at_hash" does not match the access token.');
+  }
+}
+
+function mapJoseError(err: unknown): ParError {
+  if (err instanceof ParError) return err.code === 'upstream_timeout' ? err : new UpstreamError('jwks_failed', `The server's key set could not be loaded: ${err.message}`, { cause: err });
+  if (err instanceof joseErrors.JWKSTimeout) return new UpstreamTimeoutError('The JWKS endpoint did not answer within httpTimeout.', { cause: err });
+  if (err instanceof joseErrors.JWKSInvalid) return new UpstreamError('jwks_failed', 'The JWKS endpoint did not answer with a valid JSON Web Key Set.', { cause: err });
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new IdTokenError('No key in the server\'s JWKS matches the ID token (kid/alg), even after refetching it.', { cause: err });
+  if (err instanceof joseErrors.JWTExpired) return new IdTokenError('The ID token has expired.', { cause: err });
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return new IdTokenError(`The ID token "${err.claim}" claim is invalid (${err.reason}).`, { cause: err });
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new IdTokenError('The ID token signature is invalid.', { cause: err });
+  if (err instanceof joseErrors.JOSEError) {
+    // jose wraps a fetch failure of ours as JOSEError with a cause
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof ParError) return mapJoseError(cause);
+    return new IdTokenError(`The ID token is invalid (${err.code}).`, { cause: err });
+  }
+  return new IdTokenError('The ID token could not be validated.', { cause: err });
+}

@@ -1,0 +1,153 @@
+/**
+ * The Express adapter: `parAuth()` answers the login, callback and logout routes and sets `req.oidc`;
+ * `requiresAuth()` guards routes. Plain `(req, res, next)` functions, so Express 4 and 5 behave alike.
+ * All protocol work is the engine's.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { resolveConfig } from './config.js';
+import { createEngine, type Engine, type LoginResult } from './engine.js';
+import { CallbackError, ParError, SetupError } from './errors.js';
+import { createLogger } from './log.js';
+import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
+import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
+import { pendingTransactions } from './transactions.js';
+import type { LoginSession, ParAuthConfig } from './types.js';
+import './augment.js';
+
+const log = createLogger('middleware');
+
+/**
+ * Mounts PAR sign-in on an Express app.
+ *
+ * @example
+ * app.use(session({ secret, resave: false, saveUninitialized: false }));
+ * app.use(parAuth({ issuerBaseURL: 'https://tenant.auth0.com', baseURL: 'https://app.example.com', clientID, clientSecret }));
+ * app.get('/profile', requiresAuth(), (req, res) => res.json(req.oidc.user));
+ *
+ * @throws TypeError naming the option when the configuration is wrong.
+ * @see https://www.rfc-editor.org/rfc/rfc9126 Pushed Authorization Requests
+ */
+export function parAuth(options: ParAuthConfig): RequestHandler {
+  const engine = createEngine(resolveConfig(options));
+  const { routes } = engine.config;
+
+  return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    const r = req as RequestWithContext;
+    r[ENGINE] = engine;
+    r[MOUNT_PATH] = req.baseUrl ?? '';
+    req.oidc = createRequestContext(req, engine);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
+    if (routes.login !== false && req.path === routes.login) handler = login;
+    else if (routes.callback !== false && req.path === routes.callback) handler = callback;
+    else if (routes.logout !== false && req.path === routes.logout) handler = logout;
+    if (!handler) return next();
+    handler(req, res).catch((err: unknown) => next(err));
+  };
+
+  async function login(req: Request, res: Response): Promise<void> {
+    const url = await engine.startLogin(req, { returnTo: singleQueryValue(req, 'returnTo') });
+    res.redirect(302, url);
+  }
+
+  async function callback(req: Request, res: Response): Promise<void> {
+    let result: LoginResult;
+    try {
+      result = await engine.completeLogin(req);
+    } catch (err) {
+      await forgetLogin(req);
+      report(engine, err);
+      throw err;
+    }
+    const r = req as RequestWithSession;
+    let stored = toLoginSession(result);
+    if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
+    // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending.
+    const pending = pendingTransactions(r);
+    await regenerateSession(r);
+    if (pending) r.session.parTransactions = pending;
+    r.session.oidc = stored;
+    try {
+      await saveSession(r);
+    } catch (err) {
+      delete r.session.oidc; // never leave the session half logged in
+      throw err;
+    }
+    engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
+    res.redirect(302, result.returnTo);
+  }
+
+  async function logout(req: Request, res: Response): Promise<void> {
+    requireSession(req);
+    const idToken = req.session.oidc?.idToken;
+    await regenerateSession(req);
+    await saveSession(req);
+    const remote = idToken ? await engine.logoutUrl(idToken) : undefined;
+    engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
+    res.redirect(302, remote ?? engine.config.postLogoutRedirectUri);
+  }
+}
+
+function toLoginSession(result: LoginResult): LoginSession {
+  const { tokens } = result;
+  const session: LoginSession = { idToken: tokens.id_token, claims: result.claims, tokenType: tokens.token_type ?? 'Bearer' };
+  if (tokens.access_token) session.accessToken = tokens.access_token;
+  if (tokens.refresh_token) session.refreshToken = tokens.refresh_token;
+  if (typeof tokens.expires_in === 'number') session.expiresAt = Math.floor(Date.now() / 1000) + tokens.expires_in;
+  if (tokens.scope) session.scope = tokens.scope;
+  if (result.dpopJwk) session.dpopJwk = result.dpopJwk;
+  return session;
+}
+
+/** A failed callback never leaves a login behind (the contract); pending tabs are kept. */
+async function forgetLogin(req: Request): Promise<void> {
+  const session = (req as Partial<RequestWithSession>).session;
+  if (session?.oidc) {
+    delete session.oidc;
+    try {
+      await saveSession(req as RequestWithSession);
+    } catch (err) {
+      log('could not save the session after a failed callback: %s', (err as Error).message);
+    }
+  }
+}
+
+function report(engine: Engine, err: unknown): void {
+  if (err instanceof ParError) {
+    log('callback failed: %s (%d)', err.code, err.status);
+    engine.emit({ type: 'callback.failed', code: err.code, status: err.status });
+  } else {
+    engine.emit({ type: 'callback.failed', code: 'internal_error', status: 500 });
+  }
+}
+
+function singleQueryValue(req: Request, name: string): string | undefined {
+  const url = req.originalUrl ?? req.url;
+  const index = url.indexOf('?');
+  if (index === -1) return undefined;
+  const values = new URLSearchParams(url.slice(index + 1)).getAll(name);
+  return values.length === 1 ? values[0] : undefined;
+}
+
+/**
+ * Lets authenticated requests through. Otherwise a browser `GET` is redirected to the login route with
+ * `returnTo` set to the original URL, and anything else gets a 401 `login_required` error.
+ */
+export function requiresAuth(): RequestHandler {
+  return function requiresAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    const r = req as RequestWithContext;
+    const engine = r[ENGINE];
+    if (!engine || !req.oidc) {
+      return next(new SetupError('session_unavailable', 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
+    }
+    if (req.oidc.isAuthenticated()) return next();
+    const loginRoute = engine.config.routes.login;
+    const accept = String(req.headers.accept ?? '');
+    const browser = (req.method === 'GET' || req.method === 'HEAD') && req.headers['x-requested-with'] !== 'XMLHttpRequest' && (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
+    if (loginRoute !== false && browser) {
+      const target = `${r[MOUNT_PATH] ?? ''}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
+      return res.redirect(302, target);
+    }
+    next(new CallbackError('login_required', 'Authentication required.', { status: 401 }));
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Pushed Authorization Requests (RFC 9126): build the parameters, push them with client
+ * authentication, and check the answer (send and process kept apart so the checks are pure).
+ */
+import { SignJWT } from 'jose';
+import type { ResolvedConfig } from './config.js';
+import { UpstreamError } from './errors.js';
+import { parseJsonObject, type HttpResponse } from './http.js';
+import { oauthErrorOf } from './endpoint.js';
+import { randomToken } from './pkce.js';
+
+export interface PushedAuthorizationResponse {
+  request_uri: string;
+  expires_in: number;
+}
+
+export interface AuthorizationRequestInput {
+  state: string;
+  nonce: string;
+  codeChallenge: string;
+  dpopJkt?: string;
+}
+
+/** RFC 9126 §2: the pushed request carries every authorization request parameter. */
+export function authorizationParameters(config: ResolvedConfig, input: AuthorizationRequestInput): URLSearchParams {
+  const params = new URLSearchParams({
+    response_type: 'code',
+    client_id: config.clientID,
+    redirect_uri: config.redirectUri,
+    state: input.state,
+    nonce: input.nonce,
+    // RFC 7636 §4.3; RFC 9700 §2.1.1: S256 only.
+    code_challenge: input.codeChallenge,
+    code_challenge_method: 'S256',
+  });
+  for (const [key, value] of config.authorizationParams) params.append(key, value);
+  // RFC 9449 §10: bind the authorization code to the DPoP key.
+  if (input.dpopJkt) params.set('dpop_jkt', input.dpopJkt);
+  return params;
+}
+
+/**
+ * RFC 9101 §4 / RFC 9126 §3: the parameters as a signed request object; `client_id` stays outside.
+ * Repeated parameters (e.g. `resource`) become arrays.
+ */
+export async function requestObjectParameters(config: ResolvedConfig, issuer: string, params: URLSearchParams): Promise<URLSearchParams> {
+  const claims: Record<string, unknown> = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key);
+    claims[key] = values.length > 1 ? values : values[0];
+  }
+  const request = await new SignJWT(claims)
+    .setProtectedHeader({ alg: config.requestObjectAlg!, typ: 'oauth-authz-req+jwt' })
+    .setIssuer(config.clientID)
+    .setAudience(issuer)
+    .setJti(randomToken(16))
+    .setIssuedAt()
+    .setNotBefore('0s')
+    .setExpirationTime('60s')
+    .sign(config.requestObjectKey!);
+  return new URLSearchParams({ client_id: config.clientID, request });
+}
+
+/** Pure: RFC 9126 §2.2/§2.3 — a 201 with `request_uri` and a positive `expires_in`, or an error. */
+export function processPushedAuthorizationResponse(res: HttpResponse, context: { endpoint: string; redirectUri: string; clientAuthMethod: string }): PushedAuthorizationResponse {
+  const details = { endpoint: context.endpoint, redirect_uri: context.redirectUri, client_auth_method: context.clientAuthMethod };
+  if (res.status !== 201) {
+    const oauth = oauthErrorOf(res);
+    const what = oauth.error ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}` : 'no OAuth error in the body';
+    throw new UpstreamError(
+      'par_failed',
+      `The PAR endpoint ${context.endpoint} answered HTTP ${res.status} (${what}); redirect_uri ${context.redirectUri}, client authentication ${context.clientAuthMethod}.`,
+      { ...oauth, upstreamStatus: res.status, details },
+    );
+  }
+  const body = parseJsonObject(res.body);
+  if (!body) throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered 201 without a JSON object.`, { upstreamStatus: 201, details });
+  const { request_uri, expires_in } = body;
+  if (typeof request_uri !== 'string' || request_uri.length === 0 || request_uri.length > 2048) {
+    throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered without a valid "request_uri".`, { upstreamStatus: 201, details });
+  }
+  if (typeof expires_in !== 'number' || !Number.isFinite(expires_in) || expires_in <= 0) {
+    throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered without a positive numeric "expires_in".`, { upstreamStatus: 201, details });
+  }
+  return { request_uri, expires_in };
+}

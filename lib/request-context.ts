@@ -1,0 +1,66 @@
+/** `req.oidc`: what a route handler can ask about the current login. */
+import type { Request } from 'express';
+import type { Engine } from './engine.js';
+import { createProof } from './dpop.js';
+import type { LoginSession } from './types.js';
+
+export interface RequestContext {
+  isAuthenticated(): boolean;
+  /** ID token claims; undefined when not logged in. */
+  readonly user: Record<string, unknown> | undefined;
+  readonly idToken: string | undefined;
+  readonly accessToken: string | undefined;
+  readonly refreshToken: string | undefined;
+  /** Seconds since the epoch when the access token expires. */
+  readonly expiresAt: number | undefined;
+  /** `Bearer` or `DPoP`. */
+  readonly tokenType: string | undefined;
+  /**
+   * Headers for a resource request with the access token: `Authorization: Bearer …`, or with DPoP
+   * (RFC 9449 §7) `Authorization: DPoP …` and a fresh `DPoP` proof bound to `method` and `url`.
+   */
+  authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>>;
+}
+
+export const ENGINE = Symbol.for('express-par.engine');
+export const MOUNT_PATH = Symbol.for('express-par.mountPath');
+
+export type RequestWithContext = Request & { [ENGINE]?: Engine; [MOUNT_PATH]?: string };
+
+function login(req: Request): LoginSession | undefined {
+  const stored = (req as Request & { session?: { oidc?: LoginSession } }).session?.oidc;
+  return stored && typeof stored.idToken === 'string' && stored.claims ? stored : undefined;
+}
+
+export function createRequestContext(req: Request, engine: Engine): RequestContext {
+  return {
+    isAuthenticated: () => login(req) !== undefined,
+    get user() {
+      return login(req)?.claims;
+    },
+    get idToken() {
+      return login(req)?.idToken;
+    },
+    get accessToken() {
+      return login(req)?.accessToken;
+    },
+    get refreshToken() {
+      return login(req)?.refreshToken;
+    },
+    get expiresAt() {
+      return login(req)?.expiresAt;
+    },
+    get tokenType() {
+      return login(req)?.tokenType;
+    },
+    async authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>> {
+      const current = login(req);
+      if (!current?.accessToken) throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
+      if (current.tokenType !== 'DPoP') return { authorization: `Bearer ${current.accessToken}` };
+      const key = await engine.dpopKey(current.dpopJwk as never);
+      if (!key) throw new TypeError('the DPoP key of this login is missing');
+      const proof = await createProof(key, method.toUpperCase(), url, { accessToken: current.accessToken, nonce: engine.dpopNonces.get(url) });
+      return { authorization: `DPoP ${current.accessToken}`, dpop: proof };
+    },
+  };
+}

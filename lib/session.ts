@@ -1,0 +1,44 @@
+/**
+ * `express-session` plumbing: the session must exist, be saved before a redirect (express-session
+ * otherwise saves after the headers went out, so the browser can come back first), and be regenerated
+ * when the login state changes (session fixation).
+ */
+import type { Request } from 'express';
+import type { Session, SessionData } from 'express-session';
+import { SetupError } from './errors.js';
+
+export type RequestWithSession = Request & { session: Session & Partial<SessionData> };
+
+export function requireSession(req: Request): asserts req is RequestWithSession {
+  const session = (req as Partial<RequestWithSession>).session;
+  if (!session || typeof session.save !== 'function' || typeof session.regenerate !== 'function') {
+    throw new SetupError(
+      'session_unavailable',
+      'express-par needs a session: add app.use(session({ secret, resave: false, saveUninitialized: false })) from express-session before parAuth() (or passport.authenticate).',
+    );
+  }
+}
+
+export function saveSession(req: RequestWithSession): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.session.save((err?: unknown) => {
+      if (err) {
+        reject(new SetupError('session_save_failed', 'The session could not be saved: check that the session store is reachable and writable.', { cause: err }));
+      } else {
+        resolve();
+      }
+    });
+  });
+}
+
+export function regenerateSession(req: RequestWithSession): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.session.regenerate((err?: unknown) => {
+      if (err) {
+        reject(new SetupError('session_save_failed', 'The session could not be regenerated: check that the session store is reachable and writable.', { cause: err }));
+      } else {
+        resolve();
+      }
+    });
+  });
+}

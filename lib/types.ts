@@ -1,0 +1,96 @@
+/**
+ * Public types: the options of `parAuth()` / `ParStrategy`, what is stored in the session, and what
+ * `req.oidc` offers. Module augmentation for `express-session` and Express's `Request` lives in
+ * `augment.ts`.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { Request, Response } from 'express';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
+
+/** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
+export type PrivateKeyInput = JWK | string | KeyObject;
+
+export type AuthorizationParamValue = string | number | boolean | string[] | Record<string, unknown> | Array<Record<string, unknown>>;
+
+export interface RoutesConfig {
+  /** Starts a login. Default `/login`; `false` turns it off. */
+  login?: string | false;
+  /** The redirect_uri path. Default `/callback`; `false` turns it off. */
+  callback?: string | false;
+  /** Ends the login. Default `/logout`; `false` turns it off. */
+  logout?: string | false;
+  /** Where the browser lands after logout. Default `/`. */
+  postLogoutRedirect?: string;
+}
+
+/** A login as kept in the session and exposed through `req.oidc`. */
+export interface LoginSession {
+  idToken: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** `Bearer` or `DPoP`. */
+  tokenType?: string;
+  /** Seconds since the epoch when the access token expires. */
+  expiresAt?: number;
+  scope?: string;
+  /** The validated ID token claims. */
+  claims: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+/** The token endpoint's answer, after validation. */
+export interface TokenSet {
+  access_token?: string;
+  token_type?: string;
+  id_token: string;
+  refresh_token?: string;
+  expires_in?: number;
+  scope?: string;
+  [extra: string]: unknown;
+}
+
+/** Events for logs and traces. They never carry secrets, tokens, codes or verifiers. */
+export type ParEvent =
+  | { type: 'login.started'; returnTo: string }
+  | { type: 'par.pushed'; expires_in: number }
+  | { type: 'callback.succeeded'; sub: string }
+  | { type: 'callback.failed'; code: string; status: number }
+  | { type: 'logout'; rpInitiated: boolean }
+  | { type: 'token.refreshed'; expiresAt?: number };
+
+export interface ParAuthConfig {
+  /** The issuer. Metadata comes from `/.well-known/openid-configuration`, else `/.well-known/oauth-authorization-server`. */
+  issuerBaseURL: string;
+  /** Public origin (and optional path) of the app; `redirect_uri` = baseURL + routes.callback. */
+  baseURL: string;
+  clientID: string;
+  clientSecret?: string;
+  /** Default: `client_secret_basic` when a secret is set, `private_key_jwt` when a signing key is set, else `none`. */
+  clientAuthMethod?: ClientAuthMethod;
+  /** Private key for `private_key_jwt`. */
+  clientAssertionSigningKey?: PrivateKeyInput;
+  /** Default: derived from the key (RS256, ES256/384/512, EdDSA; PS256 under the `fapi2` profile). */
+  clientAssertionSigningAlg?: string;
+  /** Extra parameters pushed with every authorization request. Default `{ scope: 'openid profile email' }`. */
+  authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+  routes?: RoutesConfig;
+  /** `true`: a fresh DPoP key per session; or a private key to use for every session (RFC 9449). */
+  dpop?: boolean | PrivateKeyInput;
+  /** Milliseconds allowed for every call to the authorization server. Default 5000. */
+  httpTimeout?: number;
+  /** Seconds of clock skew allowed on `exp`/`iat`/`nbf`. Default 30. */
+  clockTolerance?: number;
+  /** ID token algorithms accepted. Default: the asymmetric algorithms the server advertises. */
+  idTokenSigningAlgs?: string[];
+  /** Shapes what is stored in the session after a successful login. */
+  afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
+  /** Signs the pushed parameters as a request object (RFC 9101, pushed per RFC 9126 §3). */
+  requestObjectSigningKey?: PrivateKeyInput;
+  requestObjectSigningAlg?: string;
+  /** `fapi2`: FAPI 2.0 Security Profile client rules. */
+  profile?: 'fapi2';
+  /** Receives one structured event per protocol step. Must not throw. */
+  onEvent?: (event: ParEvent) => void;
+}
