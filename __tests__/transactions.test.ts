@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+import { MAX_PENDING_TRANSACTIONS, TRANSACTION_TTL_MS, countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
+import { randomToken } from '../lib/pkce.js';
+import type { RequestWithSession } from '../lib/session.js';
+
+const fakeReq = () => ({ session: {} }) as unknown as RequestWithSession;
+const tx = (createdAt: number): Transaction => ({ state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), returnTo: '/', createdAt });
+
+describe('login transactions', () => {
+  it('returns a transaction once, then never again', () => {
+    const req = fakeReq();
+    const t = tx(1000);
+    saveTransaction(req, t, 1000);
+    expect(takeTransaction(req, t.state, 2000)).toEqual(t);
+    expect(takeTransaction(req, t.state, 2000)).toBeUndefined();
+  });
+
+  it('keeps at most the newest transactions when many logins start', () => {
+    const req = fakeReq();
+    const all = Array.from({ length: 1000 }, (_, i) => tx(10_000 + i));
+    for (const t of all) saveTransaction(req, t, t.createdAt);
+    expect(countTransactions(req)).toBe(MAX_PENDING_TRANSACTIONS);
+    expect(takeTransaction(req, all[0]!.state, 20_000)).toBeUndefined();
+    expect(takeTransaction(req, all[999]!.state, 20_000)).toBeDefined();
+  });
+
+  it('lets a transaction expire', () => {
+    const req = fakeReq();
+    const t = tx(0);
+    saveTransaction(req, t, 0);
+    expect(takeTransaction(req, t.state, TRANSACTION_TTL_MS)).toBeUndefined();
+  });
+
+  it('ignores states that are not of the format it issues', () => {
+    const req = fakeReq();
+    for (const state of ['__proto__', 'constructor', '', 'x'.repeat(44)]) expect(takeTransaction(req, state)).toBeUndefined();
+  });
+});
