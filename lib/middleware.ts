@@ -36,7 +36,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     r[ENGINE] = engine;
     r[MOUNT_PATH] = req.baseUrl ?? '';
     req.oidc = createRequestContext(req, engine);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
+    if (req.method !== 'GET') return next();
     let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
     if (routes.login !== false && req.path === routes.login) handler = login;
     else if (routes.callback !== false && req.path === routes.callback) handler = callback;
