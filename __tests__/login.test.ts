@@ -190,7 +190,7 @@ describe('requiresAuth()', () => {
   it('answers 401 login_required to an API request', async () => {
     const res = await fetch(`${app.url}/me`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(401);
-    expect((await res.json()).code).toBe('login_required');
+    expect(((await res.json()) as { code: string }).code).toBe('login_required');
   });
 });
 

@@ -94,6 +94,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       nonce: randomToken(32),
       codeVerifier,
       returnTo: safeReturnTo(options.returnTo),
+      redirectUri: config.redirectUri,
       createdAt: Date.now(),
       ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
     };
@@ -130,7 +131,8 @@ export function createEngine(config: ResolvedConfig): Engine {
     // RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is
     // removed before anything else is checked, so a response can be used once only.
     const tx = takeTransaction(req, params.state);
-    if (!tx) {
+    // A transaction started for another redirect_uri (another strategy or mount) is not this callback's.
+    if (!tx || (tx.redirectUri !== undefined && tx.redirectUri !== config.redirectUri)) {
       throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
     }
     const { metadata, jwks } = await ready();
