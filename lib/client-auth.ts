@@ -25,11 +25,11 @@ function formEncode(value: string): string {
  */
 async function clientAssertion(config: ResolvedConfig, audience: string): Promise<string> {
   const jwt = new SignJWT({})
-    .setProtectedHeader({ alg: config.clientAssertionAlg!, typ: 'JWT' })
+    .setProtectedHeader({ alg: config.clientAssertionAlg!, typ: 'JWT', ...(config.clientAssertionKid ? { kid: config.clientAssertionKid } : {}) })
     .setIssuer(config.clientID)
     .setSubject(config.clientID)
     .setAudience(audience)
-    .setJti(randomToken(16))
+    .setJti(randomToken(16)) // one-time use: servers reject a replayed jti
     .setIssuedAt()
     .setNotBefore('0s')
     .setExpirationTime('60s');

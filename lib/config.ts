@@ -3,7 +3,7 @@
  * Every mistake throws a `TypeError` whose message names the option and says how to fix it.
  */
 import type { KeyObject } from 'node:crypto';
-import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, keyBits, toPrivateKey } from './keys.js';
+import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
 import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
 import type { Request, Response } from 'express';
 
@@ -22,6 +22,8 @@ export interface ResolvedConfig {
   clientAuthMethod: ClientAuthMethod;
   clientAssertionKey?: KeyObject;
   clientAssertionAlg?: string;
+  /** `kid` of the JWK given as clientAssertionSigningKey, sent in the assertion header. */
+  clientAssertionKid?: string;
   authorizationParams: URLSearchParams;
   routes: ResolvedRoutes;
   redirectUri: string;
@@ -35,6 +37,7 @@ export interface ResolvedConfig {
   afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
   requestObjectKey?: KeyObject;
   requestObjectAlg?: string;
+  requestObjectKid?: string;
   profile?: 'fapi2';
   onEvent?: (event: ParEvent) => void;
 }
@@ -148,7 +151,7 @@ function resolveClientAuth(options: ParAuthConfig, fapi2: boolean) {
   if (options.clientAssertionSigningKey === undefined) fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
   const key = toPrivateKey(options.clientAssertionSigningKey, 'clientAssertionSigningKey');
   const alg = signingAlg(key, options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey), 'clientAssertionSigningAlg', fapi2);
-  return { method, key, alg };
+  return { method, key, alg, kid: jwkKidOf(options.clientAssertionSigningKey) };
 }
 
 function signingAlg(key: KeyObject, requested: string | undefined, option: string, fapi2: boolean): string {
@@ -172,8 +175,12 @@ function signingAlg(key: KeyObject, requested: string | undefined, option: strin
 function resolveDpop(value: ParAuthConfig['dpop'], fapi2: boolean): { dpop: ResolvedConfig['dpop']; alg?: string } {
   if (value === undefined || value === false) {
     // FAPI 2.0 §5.3.2.2: sender-constrained access tokens (DPoP here; mTLS is not supported).
+    if (fapi2 && value === false) fail('"dpop" cannot be false under profile "fapi2": FAPI 2.0 requires sender-constrained tokens (use true or a private key)');
     if (fapi2) return { dpop: 'per-session', alg: 'ES256' };
     return { dpop: false };
+  }
+  if (value !== true && (value === null || (typeof value !== 'object' && typeof value !== 'string'))) {
+    fail('"dpop" must be true, false or a private key (JWK, PEM string or KeyObject)');
   }
   if (value === true) return { dpop: 'per-session', alg: 'ES256' };
   const key = toPrivateKey(value, 'dpop');
@@ -219,9 +226,11 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   const dpop = resolveDpop(input.dpop, fapi2);
   let requestObjectKey: KeyObject | undefined;
   let requestObjectAlg: string | undefined;
+  let requestObjectKid: string | undefined;
   if (input.requestObjectSigningKey !== undefined) {
     requestObjectKey = toPrivateKey(input.requestObjectSigningKey, 'requestObjectSigningKey');
     requestObjectAlg = signingAlg(requestObjectKey, input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey), 'requestObjectSigningAlg', fapi2);
+    requestObjectKid = jwkKidOf(input.requestObjectSigningKey);
   } else if (input.requestObjectSigningAlg !== undefined) {
     fail('"requestObjectSigningAlg" needs "requestObjectSigningKey"');
   }
@@ -236,6 +245,7 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     clientAuthMethod: auth.method,
     ...('key' in auth && auth.key ? { clientAssertionKey: auth.key } : {}),
     ...(auth.alg ? { clientAssertionAlg: auth.alg } : {}),
+    ...('kid' in auth && auth.kid ? { clientAssertionKid: auth.kid } : {}),
     authorizationParams,
     routes,
     redirectUri: joinUrl(baseURL, routes.callback || '/callback'),
@@ -245,9 +255,10 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     httpTimeout: number(input.httpTimeout, 'httpTimeout', 5000, 1, 120_000),
     // FAPI 2.0 §5.3.2.1 asks clients to accept ~10 s of skew; keep the default 30 s otherwise.
     clockTolerance: number(input.clockTolerance, 'clockTolerance', 30, 0, 600),
-    ...(idTokenSigningAlgs ? { idTokenSigningAlgs: [...idTokenSigningAlgs] } : {}),
+    // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA only, whatever else the server advertises.
+    ...(idTokenSigningAlgs ? { idTokenSigningAlgs: [...idTokenSigningAlgs] } : fapi2 ? { idTokenSigningAlgs: [...FAPI2_ALGS] } : {}),
     ...(input.afterCallback ? { afterCallback: input.afterCallback } : {}),
-    ...(requestObjectKey ? { requestObjectKey, requestObjectAlg: requestObjectAlg! } : {}),
+    ...(requestObjectKey ? { requestObjectKey, requestObjectAlg: requestObjectAlg!, ...(requestObjectKid ? { requestObjectKid } : {}) } : {}),
     ...(fapi2 ? { profile: 'fapi2' as const } : {}),
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
   };

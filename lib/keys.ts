@@ -19,19 +19,26 @@ export function isHmacAlg(alg: string): boolean {
 /** Imports a private key or throws a TypeError naming `option`. */
 export function toPrivateKey(input: PrivateKeyInput, option: string): KeyObject {
   let key: KeyObject;
+  let publicGiven = false;
   try {
     if (typeof input === 'string') {
       if (!input.includes('-----BEGIN')) throw new Error('not PEM');
+      if (/-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(input)) publicGiven = true;
       key = createPrivateKey(input);
     } else if (isKeyObject(input)) {
       key = input;
     } else if (input && typeof input === 'object') {
-      if (typeof input.d !== 'string') throw new Error('no private part');
+      if (typeof input.d !== 'string') {
+        publicGiven = typeof input.kty === 'string';
+        throw new Error('no private part');
+      }
       key = createPrivateKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' });
     } else {
       throw new Error('unsupported type');
     }
   } catch {
+    // Never echo the input: it may be key material.
+    if (publicGiven) throw new TypeError(`"${option}" must be a private key, not a public key or certificate`);
     throw new TypeError(`"${option}" must be a private key: a private JWK, a PEM string or a KeyObject`);
   }
   if (key.type !== 'private') throw new TypeError(`"${option}" must be a private key, not a ${key.type} key`);
@@ -42,7 +49,9 @@ export function toPrivateKey(input: PrivateKeyInput, option: string): KeyObject 
 }
 
 function isKeyObject(value: unknown): value is KeyObject {
-  return !!value && typeof value === 'object' && typeof (value as KeyObject).export === 'function' && 'asymmetricKeyType' in (value as object);
+  if (!value || typeof value !== 'object') return false;
+  const { export: exportFn, type } = value as KeyObject;
+  return typeof exportFn === 'function' && (type === 'private' || type === 'public' || type === 'secret');
 }
 
 /** The algorithm a key implies; `jwkAlg` (a JWK's own `alg`) wins when given. */
@@ -94,6 +103,13 @@ export function keyBits(key: KeyObject): number {
   if (key.asymmetricKeyType === 'ed25519') return 256;
   if (key.asymmetricKeyType === 'ed448') return 448;
   return 0;
+}
+
+/** A JWK's own `kid`, sent in the JWS header so servers with several registered keys can pick the right one. */
+export function jwkKidOf(input: PrivateKeyInput | undefined): string | undefined {
+  return input && typeof input === 'object' && !isKeyObject(input) && typeof (input as { kid?: unknown }).kid === 'string'
+    ? ((input as { kid: string }).kid)
+    : undefined;
 }
 
 export function jwkAlgOf(input: PrivateKeyInput | undefined): string | undefined {

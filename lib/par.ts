@@ -47,10 +47,11 @@ export async function requestObjectParameters(config: ResolvedConfig, issuer: st
   const claims: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) {
     const values = params.getAll(key);
-    claims[key] = values.length > 1 ? values : values[0];
+    claims[key] = values.length > 1 ? values : jsonClaim(key, values[0]!);
   }
+  // RFC 9101 §10.2: typ oauth-authz-req+jwt.
   const request = await new SignJWT(claims)
-    .setProtectedHeader({ alg: config.requestObjectAlg!, typ: 'oauth-authz-req+jwt' })
+    .setProtectedHeader({ alg: config.requestObjectAlg!, typ: 'oauth-authz-req+jwt', ...(config.requestObjectKid ? { kid: config.requestObjectKid } : {}) })
     .setIssuer(config.clientID)
     .setAudience(issuer)
     .setJti(randomToken(16))
@@ -59,6 +60,19 @@ export async function requestObjectParameters(config: ResolvedConfig, issuer: st
     .setExpirationTime('60s')
     .sign(config.requestObjectKey!);
   return new URLSearchParams({ client_id: config.clientID, request });
+}
+
+/** In a request object, JSON-valued parameters are JSON again (OIDC Core §5.5 `claims`, RFC 9396 `authorization_details`) and `max_age` a number. */
+function jsonClaim(key: string, value: string): unknown {
+  if (key === 'max_age' && /^\d{1,10}$/.test(value)) return Number(value);
+  if (key === 'claims' || key === 'authorization_details') {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
 }
 
 /** Pure: RFC 9126 §2.2/§2.3 — a 201 with `request_uri` and a positive `expires_in`, or an error. */

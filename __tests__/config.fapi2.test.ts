@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { resolveConfig } from '../lib/config.js';
+import type { ParAuthConfig } from '../lib/types.js';
+
+const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+const ed25519 = generateKeyPairSync('ed25519').privateKey;
+const jwk = (key: KeyObject) => key.export({ format: 'jwk' });
+
+const base: ParAuthConfig = {
+  issuerBaseURL: 'https://op.example.com',
+  baseURL: 'https://app.example.com',
+  clientID: 'client',
+  profile: 'fapi2',
+  clientAssertionSigningKey: p256,
+};
+
+describe('profile "fapi2" accepts what FAPI 2.0 allows', () => {
+  it.each<[string, Partial<ParAuthConfig>, { alg: string; dpopAlg?: string }]>([
+    ['an EC P-256 key (ES256)', {}, { alg: 'ES256' }],
+    ['an RSA 2048 key, defaulting to PS256', { clientAssertionSigningKey: rsa2048 }, { alg: 'PS256' }],
+    ['an RSA JWK, defaulting to PS256', { clientAssertionSigningKey: jwk(rsa2048) }, { alg: 'PS256' }],
+    ['an RSA key with PS256 set explicitly', { clientAssertionSigningKey: rsa2048, clientAssertionSigningAlg: 'PS256' }, { alg: 'PS256' }],
+    ['an Ed25519 key (EdDSA)', { clientAssertionSigningKey: ed25519 }, { alg: 'EdDSA' }],
+    ['a configured DPoP key (RSA → PS256)', { dpop: rsa2048 }, { alg: 'ES256', dpopAlg: 'PS256' }],
+    ['a configured DPoP key (Ed25519 JWK)', { dpop: jwk(ed25519) }, { alg: 'ES256', dpopAlg: 'EdDSA' }],
+    ['private_key_jwt named explicitly', { clientAuthMethod: 'private_key_jwt' }, { alg: 'ES256' }],
+  ])('with %s', (_name, extra, expected) => {
+    const config = resolveConfig({ ...base, ...extra });
+    expect(config.profile).toBe('fapi2');
+    expect(config.clientAuthMethod).toBe('private_key_jwt');
+    expect(config.clientAssertionAlg).toBe(expected.alg);
+    expect(config.dpopAlg).toBe(expected.dpopAlg ?? 'ES256');
+  });
+
+  it('turns DPoP on with a fresh key per session when dpop is not set', () => {
+    const config = resolveConfig(base);
+    expect(config.dpop).toBe('per-session');
+    expect(config.dpopAlg).toBe('ES256');
+  });
+
+  it('accepts only PS256, ES256 and EdDSA ID tokens unless told otherwise', () => {
+    expect(resolveConfig(base).idTokenSigningAlgs).toEqual(['PS256', 'ES256', 'EdDSA', 'Ed25519']);
+    expect(resolveConfig({ ...base, idTokenSigningAlgs: ['PS256'] }).idTokenSigningAlgs).toEqual(['PS256']);
+  });
+
+  it('signs request objects with an allowed algorithm', () => {
+    const config = resolveConfig({ ...base, requestObjectSigningKey: rsa2048 });
+    expect(config.requestObjectAlg).toBe('PS256');
+  });
+
+  it('leaves the defaults alone without the profile', () => {
+    const { profile: _profile, ...plain } = base;
+    const config = resolveConfig({ ...plain, clientAssertionSigningKey: rsa2048 });
+    expect(config.profile).toBeUndefined();
+    expect(config.clientAssertionAlg).toBe('RS256');
+    expect(config.dpop).toBe(false);
+    expect(config.idTokenSigningAlgs).toBeUndefined();
+  });
+});
+
+describe('profile "fapi2" refuses what FAPI 2.0 forbids', () => {
+  it.each<[string, Partial<ParAuthConfig>, RegExp]>([
+    ['a shared secret (client_secret_basic)', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40) }, /"clientAuthMethod" must be "private_key_jwt" under profile "fapi2"/],
+    ['client_secret_post', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_post' }, /"clientAuthMethod" must be "private_key_jwt"/],
+    ['client_secret_jwt', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_jwt' }, /"clientAuthMethod" must be "private_key_jwt"/],
+    ['a public client (none)', { clientAssertionSigningKey: undefined, clientAuthMethod: 'none' }, /"clientAuthMethod" must be "private_key_jwt"/],
+    ['private_key_jwt without a key', { clientAssertionSigningKey: undefined, clientAuthMethod: 'private_key_jwt' }, /"clientAssertionSigningKey" is required/],
+    ['RS256 client assertions', { clientAssertionSigningKey: rsa2048, clientAssertionSigningAlg: 'RS256' }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2" \(got "RS256"\)/],
+    ['an RSA JWK whose alg is RS256', { clientAssertionSigningKey: { ...jwk(rsa2048), alg: 'RS256' } }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA/],
+    ['an EC P-384 key (ES384)', { clientAssertionSigningKey: p384 }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2" \(got "ES384"\)/],
+    ['an RSA key under 2048 bits', { clientAssertionSigningKey: rsa1024 }, /"clientAssertionSigningAlg": the key is too weak for profile "fapi2"/],
+    ['DPoP turned off', { dpop: false }, /"dpop" cannot be false under profile "fapi2"/],
+    ['an RS256 DPoP key', { dpop: { ...jwk(rsa2048), alg: 'RS256' } }, /"dpop" must be PS256, ES256 or EdDSA under profile "fapi2"/],
+    ['a weak DPoP key', { dpop: rsa1024 }, /"dpop": the key is too weak/],
+    ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256'] }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"/],
+    ['HMAC ID tokens', { idTokenSigningAlgs: ['HS256'], clientSecret: 'x'.repeat(40) }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA/],
+    ['RS256 request objects', { requestObjectSigningKey: rsa2048, requestObjectSigningAlg: 'RS256' }, /"requestObjectSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2"/],
+    ['an unknown profile name', { profile: 'fapi1' as 'fapi2' }, /"profile" must be "fapi2"/],
+  ])('rejects %s with a TypeError naming the option', (_name, extra, message) => {
+    const options = { ...base, ...extra } as ParAuthConfig;
+    for (const key of Object.keys(extra) as Array<keyof ParAuthConfig>) if (extra[key] === undefined) delete options[key];
+    expect(() => resolveConfig(options)).toThrow(TypeError);
+    expect(() => resolveConfig(options)).toThrow(message);
+  });
+});
