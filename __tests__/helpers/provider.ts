@@ -3,6 +3,10 @@
  *
  * PAR is required, PKCE (S256) is required for every client, the built-in dev interactions accept
  * any login name, RFC 9207 `iss` is always added to authorization responses (oidc-provider default).
+ *
+ * Clients with keys: register a `jwks_uri`, not inline `jwks`. oidc-provider copies static clients with
+ * `structuredClone`, which under jest's VM realm yields objects it then rejects as "client JSON Web Key Set
+ * is invalid" (see __tests__/client-auth.test.ts for a small key server).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
