@@ -1,0 +1,138 @@
+/**
+ * The express-par demo as a function: `startDemo()` listens, starts the embedded provider when no
+ * provider is configured, and serves the pages. It takes the library as an argument, so `server.mjs`
+ * passes the built package and the end-to-end test passes the TypeScript sources.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import express from 'express';
+import session from 'express-session';
+import { startEmbeddedProvider } from './embedded-provider.mjs';
+import { expressMode, passportMode } from './modes.mjs';
+import { errorPage, homePage, notFoundPage, parPage, protectedPage } from './pages.mjs';
+import { captureCallback, captureLogin, eventRecorder, eventScope } from './trace.mjs';
+
+const SCOPE = 'openid profile email';
+
+function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address().port);
+    });
+  });
+}
+
+/** What express-par pushes, as far as the app can know it (for providers that do not tell). */
+function expectedParams(config) {
+  return {
+    response_type: 'code',
+    client_id: config.clientID,
+    redirect_uri: `${config.baseURL}/callback`,
+    scope: SCOPE,
+    ...(config.authorizationParams.audience ? { audience: config.authorizationParams.audience } : {}),
+    state: '(random, per sign-in)',
+    nonce: '(random, per sign-in)',
+    code_challenge: '(BASE64URL(SHA-256(code_verifier)); the verifier stays on the server)',
+    code_challenge_method: 'S256',
+  };
+}
+
+function securityHeaders(_req, res, next) {
+  res.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  res.set('referrer-policy', 'no-referrer');
+  next();
+}
+
+function buildApp({ auth, demo, embedded, config, sessionSecret, log }) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+  app.use(eventScope);
+  app.use(session({ name: 'demo.sid', secret: sessionSecret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }));
+  auth.mount(app, {
+    login: captureLogin({ embedded, expectedParams: expectedParams(config) }),
+    callback: captureCallback({ embedded, isSignedIn: auth.isSignedIn, tokenView: auth.tokenView }),
+  });
+
+  const page = (render) => (req, res) => res.type('html').send(render({ user: auth.user(req), demo, trace: req.session?.demoTrace }));
+  app.get('/', page(homePage));
+  app.get('/protected', auth.guard, page(protectedPage));
+  app.get('/par', page(parPage));
+  app.use((req, res) => res.status(404).type('html').send(notFoundPage({ user: auth.user(req), demo })));
+  app.use((err, req, res, _next) => {
+    const status = Number.isInteger(err.status) && err.status >= 400 ? err.status : 500;
+    const failure = err.name === 'AuthenticationError' ? req.session?.messages?.at(-1) : undefined;
+    const message = failure ?? (status === 500 && !err.code ? 'Something went wrong.' : String(err.message));
+    log?.(`[demo] ${req.method} ${req.path} failed: ${status} ${err.code ?? err.name ?? ''} ${String(err.message)}`);
+    res.status(status).type('html').send(errorPage({ status, code: err.code, message, user: auth.user(req), demo }));
+  });
+  return app;
+}
+
+/**
+ * Starts the demo.
+ *
+ * @param {object} options
+ * @param {{ parAuth: Function, requiresAuth: Function }} options.lib  express-par (built or source)
+ * @param {{ ParStrategy: Function }} [options.passportLib]  express-par/passport, for mode `passport`
+ * @param {'express' | 'passport'} [options.mode]  default `express`
+ * @param {number} [options.port]  default 3000; 0 picks a free port
+ * @param {string} [options.host]  where to listen; default: Node's default (all interfaces)
+ * @param {string} [options.baseURL]  public origin; default `http://localhost:<port>`
+ * @param {{ issuerBaseURL: string, clientID: string, clientSecret?: string, audience?: string, clientAuthMethod?: string }} [options.provider]
+ *   an external provider; without it the embedded provider is started
+ * @param {number} [options.providerPort]  the embedded provider's port; default 0 (a free port)
+ * @param {string} [options.sessionSecret]  default: random per start
+ * @param {(line: string) => void} [options.log]  event and error lines; default silent
+ */
+export async function startDemo(options) {
+  const { lib, passportLib, mode = 'express', port = 3000, host, provider, providerPort = 0, log } = options;
+  if (mode !== 'express' && mode !== 'passport') throw new TypeError(`mode must be "express" or "passport", not ${JSON.stringify(mode)}`);
+  let handler;
+  const server = http.createServer((req, res) => {
+    if (handler) return handler(req, res);
+    res.statusCode = 503;
+    res.end('starting');
+  });
+  const actualPort = await listen(server, port, host);
+  const baseURL = (options.baseURL ?? `http://localhost:${actualPort}`).replace(/\/+$/, '');
+
+  let embedded;
+  try {
+    if (!provider) {
+      embedded = await startEmbeddedProvider({ port: providerPort, redirectUri: `${baseURL}/callback`, postLogoutRedirectUri: `${baseURL}/` });
+    }
+    const config = {
+      issuerBaseURL: provider?.issuerBaseURL ?? embedded.issuer,
+      baseURL,
+      clientID: provider?.clientID ?? embedded.clientID,
+      clientSecret: provider ? provider.clientSecret : embedded.clientSecret,
+      ...(provider?.clientAuthMethod ? { clientAuthMethod: provider.clientAuthMethod } : {}),
+      authorizationParams: { scope: SCOPE, ...(provider?.audience ? { audience: provider.audience } : {}) },
+      onEvent: eventRecorder(log),
+    };
+    const auth = mode === 'passport' ? await passportMode({ passportLib, config }) : expressMode({ lib, config });
+    const demo = { mode, embedded: !!embedded, providerLabel: embedded ? 'embedded provider' : new URL(config.issuerBaseURL).host };
+    const sessionSecret = options.sessionSecret ?? randomBytes(32).toString('base64url');
+    handler = buildApp({ auth, demo, embedded, config, sessionSecret, log });
+  } catch (err) {
+    server.close();
+    await embedded?.close();
+    throw err;
+  }
+
+  return {
+    url: baseURL,
+    port: actualPort,
+    mode,
+    issuer: provider?.issuerBaseURL ?? embedded.issuer,
+    embedded,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(() => resolve()));
+      await embedded?.close();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The two ways to wire express-par into the demo: the `parAuth()` middleware (mode `express`) or the
+ * `ParStrategy` Passport strategy (mode `passport`). Each returns the same small interface, so the pages
+ * do not care which one signed the user in.
+ */
+import { redact, redactTokenResponse } from './redact.mjs';
+
+/**
+ * @typedef {object} DemoAuth
+ * @property {(app: import('express').Express, capture: { login: Function, callback: Function }) => void} mount
+ * @property {import('express').RequestHandler} guard  lets signed-in requests through, else starts a sign-in
+ * @property {(req: any) => Record<string, unknown> | undefined} user  the ID token claims
+ * @property {(req: any) => boolean} isSignedIn
+ * @property {(req: any) => Record<string, unknown>} tokenView  the stored tokens, redacted
+ */
+
+/** Mode `express`: `parAuth()` answers /login, /callback and /logout; `requiresAuth()` guards. */
+export function expressMode({ lib, config }) {
+  return {
+    mount(app, capture) {
+      app.get('/login', capture.login);
+      app.get('/callback', capture.callback);
+      app.use(lib.parAuth(config));
+    },
+    guard: lib.requiresAuth(),
+    user: (req) => req.oidc?.user,
+    isSignedIn: (req) => req.oidc?.isAuthenticated() === true,
+    tokenView(req) {
+      const { oidc } = req;
+      return {
+        access_token: redact(oidc.accessToken),
+        token_type: oidc.tokenType,
+        expires_in: oidc.expiresAt ? Math.max(0, oidc.expiresAt - Math.floor(Date.now() / 1000)) : undefined,
+        id_token: redact(oidc.idToken),
+        refresh_token: redact(oidc.refreshToken),
+        scope: req.session?.oidc?.scope,
+      };
+    },
+  };
+}
+
+/** Mode `passport`: `ParStrategy` (strategy name `par`) through passport.authenticate(). */
+export async function passportMode({ passportLib, config }) {
+  if (!passportLib?.ParStrategy) throw new TypeError('DEMO_MODE=passport needs ParStrategy from express-par/passport');
+  const { default: passportDefault } = await import('passport');
+  const passport = new passportDefault.Passport(); // an instance of its own: no global state
+  const strategy = new passportLib.ParStrategy({ ...config, callbackPath: '/callback' }, (tokens, claims, done) => {
+    const { dpopJwk: _key, ...response } = tokens;
+    // The ID token is kept for RP-initiated logout (id_token_hint); the page only sees the redacted view.
+    done(null, { id: claims.sub, claims, idToken: tokens.id_token, tokenView: redactTokenResponse(response) });
+  });
+  passport.use(strategy);
+  passport.serializeUser((user, done) => done(null, user));
+  passport.deserializeUser((user, done) => done(null, user));
+
+  return {
+    mount(app, capture) {
+      app.use(passport.initialize());
+      app.use(passport.session());
+      app.get('/login', capture.login, passport.authenticate('par'));
+      app.get('/callback', capture.callback, passport.authenticate('par', { failWithError: true, failureMessage: true }), (req, res) => {
+        res.redirect(typeof req.authInfo?.returnTo === 'string' ? req.authInfo.returnTo : '/');
+      });
+      app.get('/logout', async (req, res, next) => {
+        try {
+          const remote = req.user?.idToken ? await strategy.logoutUrl(req.user.idToken) : undefined;
+          req.logout((err) => (err ? next(err) : res.redirect(remote ?? '/')));
+        } catch (err) {
+          next(err);
+        }
+      });
+    },
+    guard: (req, res, next) => (req.isAuthenticated() ? next() : res.redirect(`/login?returnTo=${encodeURIComponent(req.originalUrl)}`)),
+    user: (req) => (req.isAuthenticated?.() ? req.user.claims : undefined),
+    isSignedIn: (req) => req.isAuthenticated?.() === true,
+    tokenView: (req) => req.user?.tokenView ?? {},
+  };
+}
