@@ -122,8 +122,21 @@ async function load(issuer: string, timeout: number): Promise<Discovered> {
       timeoutDuration: timeout,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
-      [customFetch]: fetchFor('JWKS endpoint', timeout, 256 * 1024) as unknown as typeof fetch,
+      [customFetch]: jwksFetch(timeout) as unknown as typeof fetch,
     });
   }
   return discovered;
+}
+
+/** jose's fetch for the key set: our HTTP client; a non-200 or non-JSON answer is `jwks_failed` (not an ID token fault). */
+function jwksFetch(timeout: number) {
+  const fetchJwks = fetchFor('JWKS endpoint', timeout, 256 * 1024);
+  return async (input: string | URL, init?: Parameters<typeof fetchJwks>[1]): Promise<Response> => {
+    const res = await fetchJwks(input, init);
+    const where = String(input);
+    if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
+    const text = await res.text();
+    if (!parseJsonObject(text)) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });
+    return new Response(text, { status: 200, headers: res.headers });
+  };
 }

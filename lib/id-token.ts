@@ -94,7 +94,8 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
 }
 
 function mapJoseError(err: unknown): ParError {
-  if (err instanceof ParError) return err.code === 'upstream_timeout' ? err : new UpstreamError('jwks_failed', `The server's key set could not be loaded: ${err.message}`, { cause: err });
+  // Ours already: no jwks_uri, or the key set fetch failing (jwks_failed, upstream_timeout, upstream_response_too_large, …).
+  if (err instanceof ParError) return err;
   if (err instanceof joseErrors.JWKSTimeout) return new UpstreamTimeoutError('The JWKS endpoint did not answer within httpTimeout.', { cause: err });
   if (err instanceof joseErrors.JWKSInvalid) return new UpstreamError('jwks_failed', 'The JWKS endpoint did not answer with a valid JSON Web Key Set.', { cause: err });
   if (err instanceof joseErrors.JWKSNoMatchingKey) return new IdTokenError('No key in the server\'s JWKS matches the ID token (kid/alg), even after refetching it.', { cause: err });

@@ -17,5 +17,8 @@ export function safeReturnTo(value: unknown, fallback = '/'): string {
     return fallback;
   }
   if (url.origin !== BASE) return fallback;
-  return `${url.pathname}${url.search}${url.hash}`;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // Dot segments can collapse into a protocol-relative path ("/.//evil.example" → "//evil.example").
+  if (path.startsWith('//')) return fallback;
+  return path;
 }

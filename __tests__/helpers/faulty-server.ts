@@ -59,7 +59,7 @@ export interface ResponseFault {
   error?: string;
   errorDescription?: string;
   /** Stream `bytes` bytes of JSON-ish data ({"access_token":"aaaa…) in 64 KiB chunks, status 200 unless `status`; chunked unless declareLength. */
-  huge?: { bytes: number; declareLength?: boolean };
+  huge?: { bytes: number; declareLength?: boolean; /** Set by the server while streaming: bytes actually written so far. */ sent?: number };
 }
 
 export interface DiscoveryFault extends ResponseFault {
@@ -285,11 +285,13 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       ...f.headers,
     });
     res.write(head);
+    f.huge!.sent = head.length;
     const chunk = Buffer.alloc(64 * 1024, 'a');
     while (left > 0) {
       if (gone || closed) return;
       const n = Math.min(left, chunk.length);
       left -= n;
+      f.huge!.sent! += n;
       if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
         await new Promise<void>((resolve) => {
           const done = () => { res.off('drain', done); res.off('close', done); resolve(); };

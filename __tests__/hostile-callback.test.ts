@@ -1,0 +1,141 @@
+/**
+ * A misbehaving (or impersonated) authorization response at the callback: RFC 9207 `iss`, RFC 6749
+ * §4.1.2.1 errors, missing and repeated parameters (RFC 6749 §3.1), code injection (RFC 9700 §4.5).
+ * Each case logs in first, so it also proves that a failed callback logs the session out.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { TestBrowser } from './helpers/browser.js';
+import { startFaultyServer, type AuthorizeFault, type FaultyServer } from './helpers/faulty-server.js';
+import {
+  attemptLogin, closeHostileApps, expectFailure, hostileLogin, recordUnhandledRejections, settle, startHostileApp, whoami,
+} from './helpers/hostile.js';
+
+let server: FaultyServer;
+const rejections = recordUnhandledRejections();
+
+beforeAll(async () => {
+  server = await startFaultyServer();
+});
+beforeEach(() => server.reset());
+afterEach(async () => {
+  await closeHostileApps();
+  await settle();
+  expect(rejections.list).toEqual([]);
+});
+afterAll(async () => {
+  rejections.stop();
+  await server.close();
+});
+
+describe('the authorization response is wrong', () => {
+  const cases: Array<[string, () => AuthorizeFault, number, string]> = [
+    ['iss names another issuer (mix-up, RFC 9207 §2.4)', () => ({ iss: 'https://evil.example' }), 400, 'iss_mismatch'],
+    ['iss is a trailing-slash variant of the issuer', () => ({ iss: `${server.issuer}/` }), 400, 'iss_mismatch'],
+    ['iss is missing although the server advertises it', () => ({ iss: null }), 400, 'iss_missing'],
+    ['an error response comes from another issuer', () => ({ iss: 'https://evil.example', error: 'access_denied' }), 400, 'iss_mismatch'],
+    ['the user denied access', () => ({ error: 'access_denied', errorDescription: 'The user said no' }), 403, 'access_denied'],
+    ['the server needs interaction (login_required)', () => ({ error: 'login_required' }), 401, 'login_required'],
+    ['the server reports server_error', () => ({ error: 'server_error', errorDescription: 'try later' }), 400, 'authorization_error'],
+    ['the server reports an unknown error code', () => ({ error: 'x_weird error!' }), 400, 'authorization_error'],
+    ['the code is missing', () => ({ code: null }), 400, 'code_missing'],
+    ['the code is empty', () => ({ code: '' }), 400, 'code_missing'],
+    ['the state is missing', () => ({ state: null }), 400, 'state_missing'],
+    ['the state is another one', () => ({ state: 'A'.repeat(43) }), 400, 'state_mismatch'],
+    ['the state is not a state at all', () => ({ state: '../../etc/passwd' }), 400, 'state_mismatch'],
+    ['state is duplicated', () => ({ extraParams: [['state', 'other']] }), 400, 'callback_params_invalid'],
+    ['code is duplicated', () => ({ extraParams: [['code', 'other']] }), 400, 'callback_params_invalid'],
+    ['iss is duplicated', () => ({ extraParams: [['iss', 'https://evil.example']] }), 400, 'callback_params_invalid'],
+  ];
+
+  it.each(cases)('fails the callback when %s, with the documented error and no login', async (_name, authorize, status, code) => {
+    const run = await hostileLogin(server, { preLogin: true, faults: { authorize: authorize() } });
+    expect(run.stage).toBe('callback');
+    expectFailure(run, server, status, code);
+    // only the pre-login redeemed a code: the faulty response never reached the token endpoint
+    expect(server.requestsTo('/token')).toHaveLength(1);
+  });
+
+  it('carries the server\'s error and description on access_denied', async () => {
+    const run = await hostileLogin(server, { faults: { authorize: { error: 'access_denied', errorDescription: 'The user said no' } } });
+    expectFailure(run, server, 403, 'access_denied');
+    expect(run.error).toMatchObject({ error: 'access_denied', error_description: 'The user said no' });
+  });
+
+  it('treats an error response without state as the server\'s error, not as a login', async () => {
+    const run = await hostileLogin(server, { faults: { authorize: { error: 'access_denied', state: null } } });
+    expectFailure(run, server, 403, 'access_denied');
+  });
+
+  it('ignores a PHP-style state[] array', async () => {
+    const run = await hostileLogin(server, {
+      preLogin: true,
+      editCallback: (url) => url.href.replace(/([?&])state=/, '$1state[]='),
+    });
+    expectFailure(run, server, 400, 'state_missing');
+  });
+
+  it('rejects a code injected from another login: PKCE makes the server refuse it (RFC 9700 §4.5)', async () => {
+    const app = await startHostileApp(server);
+    const attacker = new TestBrowser();
+    const attackerLogin = await attacker.get(`${app.url}/login`);
+    const attackerCallback = new URL((await attacker.get(attackerLogin.location!)).location!);
+    const stolenCode = attackerCallback.searchParams.get('code')!;
+
+    const run = await hostileLogin(server, {
+      app,
+      editCallback: (url) => {
+        url.searchParams.set('code', stolenCode);
+        return url.href;
+      },
+    });
+    expectFailure(run, server, 502, 'token_exchange_failed');
+    expect(run.error).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('keeps the transaction consumed after a failed callback: a retry with the right code is refused', async () => {
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    let real = '';
+    const run = await hostileLogin(server, {
+      app,
+      browser,
+      editCallback: (url) => {
+        real = url.href;
+        url.searchParams.set('iss', 'https://evil.example');
+        return url.href;
+      },
+    });
+    expectFailure(run, server, 400, 'iss_mismatch');
+    const retry = await browser.get(real);
+    expect(retry.status).toBe(400);
+    expect(JSON.parse(retry.body)).toMatchObject({ code: 'state_mismatch' });
+    expect((await whoami(app, browser)).authenticated).toBe(false);
+  });
+
+  it('refuses a response delivered to another browser (login CSRF, RFC 6749 §10.12)', async () => {
+    const app = await startHostileApp(server);
+    const attacker = new TestBrowser();
+    const start = await attacker.get(`${app.url}/login`);
+    const callback = (await attacker.get(start.location!)).location!;
+    const victim = new TestBrowser();
+    const res = await victim.get(callback);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'state_mismatch' });
+    expect((await whoami(app, victim)).authenticated).toBe(false);
+    expect(server.requestsTo('/token')).toHaveLength(0);
+  });
+
+  it('does not follow a login whose response lands elsewhere', async () => {
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    server.fault.authorize = { redirectUri: 'https://evil.example/cb' };
+    const run = await attemptLogin(server, browser, app);
+    expect(run.stage).toBe('authorize');
+    expect((await whoami(app, browser)).authenticated).toBe(false);
+  });
+});
+
+it('left no unhandled rejection behind', async () => {
+  await settle();
+  expect(rejections.list).toEqual([]);
+});
