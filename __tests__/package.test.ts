@@ -1,0 +1,182 @@
+/**
+ * The published package, as a user installs it: builds (scripts/build.mjs into a staging folder, so it
+ * never races a build of the checkout), `npm pack`s, installs the tarball into a scratch project in the
+ * OS temp dir from the npm cache (no network), then loads it from CommonJS and ESM and typechecks a
+ * strict usage file with node16 resolution in both module systems.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const quiet = { ...process.env, npm_config_update_notifier: 'false', npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' };
+const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'checkProvider', 'parAuth', 'requiresAuth'];
+
+let work: string;
+let scratch: string;
+let files: string[] = [];
+/** Both typechecks run at once (each takes seconds); they resolve with tsc's report, never reject. */
+let typechecks: { cjs: Promise<string>; esm: Promise<string> };
+
+/** Builds into <work>/stage/dist, copies what `files` publishes plus package.json, packs it. */
+async function pack(): Promise<string> {
+  const stage = join(work, 'stage');
+  await run(process.execPath, [join(root, 'scripts/build.mjs'), '--out-dir', join(stage, 'dist')], { cwd: root });
+  const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+  await writeFile(join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
+  await cp(join(root, 'README.md'), join(stage, 'README.md')).catch(() => undefined);
+  const { stdout } = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: stage, env: quiet });
+  const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  files = info!.files.map((f) => f.path);
+  return join(work, info!.filename);
+}
+
+/** A project that depends on the tarball; peers come from the checkout's node_modules (symlinks). */
+async function install(tarball: string): Promise<void> {
+  await mkdir(scratch);
+  await writeFile(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
+  // jose (the one runtime dependency) comes from the npm cache that `npm ci` filled.
+  await run(npm, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', '--no-package-lock'], { cwd: scratch, env: quiet });
+  for (const dep of ['express', 'express-session', 'passport', '@types']) {
+    await symlink(join(root, 'node_modules', dep), join(scratch, 'node_modules', dep), 'dir');
+  }
+}
+
+const checkScript = (load: string) => `
+${load}
+const options = { issuerBaseURL: 'https://tenant.example.com', baseURL: 'https://app.example.com', clientID: 'client', clientSecret: 'secret' };
+const out = { exports: Object.keys(core).filter((k) => k !== 'default' && k !== 'module.exports').sort() };
+out.middleware = typeof core.parAuth(options);
+out.guard = typeof core.requiresAuth();
+try { core.parAuth({ ...options, clientID: '' }); } catch (err) { out.badOption = err instanceof TypeError && /clientID/.test(err.message); }
+const err = new core.CallbackError('state_mismatch', 'no pending login');
+out.error = { isParError: err instanceof core.ParError, code: err.code, status: err.status };
+out.ParStrategy = typeof strategy.ParStrategy;
+out.strategyName = new strategy.ParStrategy(options, (tokens, claims, done) => done(null, { id: claims.sub })).name;
+console.log(JSON.stringify(out));
+`;
+
+const usage = `
+import express from 'express';
+import session from 'express-session';
+import passport from 'passport';
+import { parAuth, requiresAuth, checkProvider, ParError, type ParAuthConfig, type ParEvent } from 'express-par';
+import { ParStrategy } from 'express-par/passport';
+
+const config: ParAuthConfig = { issuerBaseURL: 'https://tenant.example.com', baseURL: 'https://app.example.com', clientID: 'client', clientSecret: 'secret' };
+const app = express();
+app.use(session({ secret: 'secret', resave: false, saveUninitialized: false }));
+app.use(parAuth({ ...config, onEvent: (event: ParEvent) => console.log(event.type) }));
+app.get('/me', requiresAuth(), (req, res) => {
+  const user: Record<string, unknown> | undefined = req.oidc.user;
+  const accessToken: string | undefined = req.session.oidc?.accessToken;
+  const claims: Record<string, unknown> | undefined = req.session.oidc?.claims;
+  res.json({ user, claims, hasToken: accessToken !== undefined, in: req.oidc.isAuthenticated() });
+});
+app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+  if (err instanceof ParError) return void res.status(err.status).json({ code: err.code });
+  next(err);
+});
+passport.use(new ParStrategy({ ...config, callbackPath: '/auth/callback' }, (_tokens, claims, done) => done(null, { id: claims.sub })));
+void checkProvider(config).then((report) => report);
+// @ts-expect-error wrong option types are rejected in the published types too
+parAuth({ ...config, httpTimeout: 'soon' });
+`;
+
+/** tsc's report for the file: '' when it typechecks. */
+async function typecheck(file: string): Promise<string> {
+  const tsconfig = {
+    compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck: false, types: ['node'] },
+    files: [file],
+  };
+  const name = `tsconfig.${file}.json`;
+  await writeFile(join(scratch, name), JSON.stringify(tsconfig));
+  try {
+    await run(process.execPath, [tsc, '-p', name], { cwd: scratch });
+    return '';
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? err);
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'express-par-pack-'));
+  scratch = join(work, 'scratch');
+  await install(await pack());
+  await writeFile(join(scratch, 'check.cjs'), checkScript(`const core = require('express-par');\nconst strategy = require('express-par/passport');`));
+  await writeFile(join(scratch, 'check.mjs'), checkScript(`import * as core from 'express-par';\nimport * as strategy from 'express-par/passport';`));
+  await writeFile(join(scratch, 'usage.cts'), usage);
+  await writeFile(join(scratch, 'usage.mts'), usage);
+  typechecks = { cjs: typecheck('usage.cts'), esm: typecheck('usage.mts') };
+}, 120_000);
+
+afterAll(async () => {
+  if (typechecks) await Promise.all([typechecks.cjs, typechecks.esm]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function loadWith(script: string) {
+  const { stdout, stderr } = await run(process.execPath, [script], { cwd: scratch });
+  return { result: JSON.parse(stdout), stderr };
+}
+
+describe('the published package', () => {
+  it('ships both builds with declarations, the CommonJS marker, and no sources or tests', () => {
+    for (const f of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/passport.js', 'dist/esm/passport.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/passport.js', 'dist/cjs/passport.d.ts', 'dist/cjs/package.json', 'package.json']) {
+      expect(files).toContain(f);
+    }
+    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+    expect(files.some((f) => /\.test\.|__tests__|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toBe(false);
+  });
+
+  it('needs only jose at runtime: the JavaScript never loads express or express-session', async () => {
+    const js = files.filter((f) => f.endsWith('.js'));
+    expect(js.length).toBeGreaterThan(20);
+    for (const f of js) {
+      const text = await readFile(join(scratch, 'node_modules/express-par', f), 'utf8');
+      expect({ f, loads: /(?:require\(|from |import\()["']express(?:-session)?["']/.test(text) }).toEqual({ f, loads: false });
+    }
+  });
+
+  it('publishes the type augmentation with the entry point', async () => {
+    for (const build of ['esm', 'cjs']) {
+      const index = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'index.d.ts'), 'utf8');
+      expect(index).toContain("import './augment.js'");
+      const augment = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'augment.d.ts'), 'utf8');
+      expect(augment).toContain("declare module 'express-session'");
+    }
+  });
+
+  it('loads with require() from CommonJS, jose included, without warnings', async () => {
+    const { result, stderr } = await loadWith('check.cjs');
+    expect(result).toEqual({
+      exports: EXPORTS, middleware: 'function', guard: 'function', badOption: true,
+      error: { isParError: true, code: 'state_mismatch', status: 400 }, ParStrategy: 'function', strategyName: 'par',
+    });
+    expect(stderr).toBe('');
+  });
+
+  it('loads with import from ESM', async () => {
+    const { result, stderr } = await loadWith('check.mjs');
+    expect(result).toEqual({
+      exports: EXPORTS, middleware: 'function', guard: 'function', badOption: true,
+      error: { isParError: true, code: 'state_mismatch', status: 400 }, ParStrategy: 'function', strategyName: 'par',
+    });
+    expect(stderr).toBe('');
+  });
+
+  it('typechecks a strict CommonJS user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
+    expect(await typechecks.cjs).toBe('');
+  }, 120_000);
+
+  it('typechecks a strict ESM user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
+    expect(await typechecks.esm).toBe('');
+  }, 120_000);
+});
