@@ -19,9 +19,9 @@ import { codeChallengeS256, createCodeVerifier, randomToken } from './pkce.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from './provider-check.js';
 import { safeReturnTo } from './return-to.js';
 import { requireSession, saveSession, type RequestWithSession } from './session.js';
-import { authorizationCodeParameters, processTokenResponse } from './token.js';
+import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './token.js';
 import { saveTransaction, takeTransaction, type Transaction } from './transactions.js';
-import type { ParEvent, TokenSet } from './types.js';
+import type { LoginSession, ParEvent, TokenSet } from './types.js';
 
 const log = createLogger('engine');
 
@@ -43,6 +43,8 @@ export interface Engine {
   completeLogin(req: Request): Promise<LoginResult>;
   /** RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is unreachable). */
   logoutUrl(idToken: string | undefined): Promise<string | undefined>;
+  /** Redeems the login's refresh token (RFC 6749 §6); returns the new tokens and, when an ID token came back, its claims. */
+  refresh(login: LoginSession): Promise<{ tokens: Partial<TokenSet>; claims?: JWTPayload }>;
   /** The DPoP key for a stored login. */
   dpopKey(jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined>;
   readonly dpopNonces: DpopNonces;
@@ -151,18 +153,45 @@ export function createEngine(config: ResolvedConfig): Engine {
     });
     const tokens = processTokenResponse(res, { endpoint: metadata.token_endpoint, dpop: !!key, requireIdToken: true });
     const claims = await validateIdToken(tokens.id_token, {
+      ...idTokenExpectations(metadata, jwks, tokens.access_token),
+      nonce: tx.nonce,
+      ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
+    });
+    log('login completed');
+    return { tokens, claims: claims as LoginResult['claims'], returnTo: tx.returnTo, ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}) };
+  }
+
+  function idTokenExpectations(metadata: Discovered['metadata'], jwks: Discovered['jwks'], accessToken: string | undefined) {
+    return {
       issuer: metadata.issuer,
       clientID: config.clientID,
-      nonce: tx.nonce,
       algorithms: resolveIdTokenAlgs(config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported),
       clockTolerance: config.clockTolerance,
       ...(jwks ? { jwks } : {}),
       ...(config.clientSecret ? { clientSecret: config.clientSecret } : {}),
-      ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
-      ...(tokens.access_token ? { accessToken: tokens.access_token } : {}),
+      ...(accessToken ? { accessToken } : {}),
+    };
+  }
+
+  async function refresh(login: LoginSession) {
+    if (!login.refreshToken) throw new TypeError('this login has no refresh token (ask for offline_access, or the server does not issue one)');
+    const { metadata, jwks } = await ready();
+    const key = await dpopKey(login.dpopJwk as Transaction['dpopJwk']);
+    const res = await postToEndpoint({
+      config,
+      issuer: metadata.issuer,
+      url: metadata.token_endpoint,
+      step: 'token endpoint',
+      params: refreshParameters(login.refreshToken),
+      ...(key ? { dpop: { key, nonces: dpopNonces } } : {}),
     });
-    log('login completed');
-    return { tokens, claims: claims as LoginResult['claims'], returnTo: tx.returnTo, ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}) };
+    const tokens = processTokenResponse(res, { endpoint: metadata.token_endpoint, dpop: !!key, requireIdToken: false });
+    if (!tokens.id_token) return { tokens };
+    const claims = await validateIdToken(tokens.id_token, {
+      ...idTokenExpectations(metadata, jwks, tokens.access_token),
+      refreshOf: { sub: String(login.claims.sub), ...(typeof login.claims.nonce === 'string' ? { nonce: login.claims.nonce } : {}) },
+    });
+    return { tokens, claims };
   }
 
   async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
@@ -182,5 +211,5 @@ export function createEngine(config: ResolvedConfig): Engine {
     return url.href;
   }
 
-  return { config, ready, startLogin, completeLogin, logoutUrl, dpopKey, dpopNonces, emit };
+  return { config, ready, startLogin, completeLogin, logoutUrl, refresh, dpopKey, dpopNonces, emit };
 }

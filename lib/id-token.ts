@@ -9,7 +9,10 @@ import { isAsymmetricAlg, isHmacAlg } from './keys.js';
 export interface IdTokenExpectations {
   issuer: string;
   clientID: string;
-  nonce: string;
+  /** The nonce sent with the login (not checked for a refresh). */
+  nonce?: string;
+  /** An ID token from a refresh (Core §12.2): same `sub`; a `nonce`, if any, equal to the original one. */
+  refreshOf?: { sub: string; nonce?: string };
   /** Algorithms accepted (already resolved from options and server metadata). */
   algorithms: string[];
   clockTolerance: number;
@@ -80,8 +83,14 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
   if (payload.azp !== undefined && payload.azp !== expected.clientID) throw new IdTokenError('The ID token "azp" is not this client (Core §3.1.3.7).');
   // step 10: iat must not be in the future (beyond the clock tolerance)
   if (typeof payload.iat !== 'number' || payload.iat > now + expected.clockTolerance) throw new IdTokenError('The ID token "iat" is in the future.');
-  // step 11: nonce equals the one sent
-  if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) throw new IdTokenError('The ID token "nonce" does not match the login.');
+  if (expected.refreshOf) {
+    // Core §12.2: a refreshed ID token is about the same user; a nonce, if present, is the original one
+    if (payload.sub !== expected.refreshOf.sub) throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
+    if (payload.nonce !== undefined && payload.nonce !== expected.refreshOf.nonce) throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
+  } else if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) {
+    // step 11: nonce equals the one sent
+    throw new IdTokenError('The ID token "nonce" does not match the login.');
+  }
   // step 13: auth_time with max_age
   if (expected.maxAge !== undefined) {
     if (typeof payload.auth_time !== 'number') throw new IdTokenError('The ID token has no "auth_time" although max_age was requested (Core §3.1.3.7).');

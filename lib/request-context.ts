@@ -2,6 +2,7 @@
 import type { Request } from 'express';
 import type { Engine } from './engine.js';
 import { createProof } from './dpop.js';
+import { requireSession, saveSession } from './session.js';
 import type { LoginSession } from './types.js';
 
 export interface RequestContext {
@@ -20,6 +21,11 @@ export interface RequestContext {
    * (RFC 9449 §7) `Authorization: DPoP …` and a fresh `DPoP` proof bound to `method` and `url`.
    */
   authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>>;
+  /**
+   * Redeems the refresh token (RFC 6749 §6) and stores the new tokens in the session (a new ID token is
+   * validated first, OpenID Connect Core §12.2). Rejects with a `ParError` when the server refuses.
+   */
+  refresh(): Promise<void>;
 }
 
 export const ENGINE = Symbol.for('express-par.engine');
@@ -61,6 +67,25 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
       if (!key) throw new TypeError('the DPoP key of this login is missing');
       const proof = await createProof(key, method.toUpperCase(), url, { accessToken: current.accessToken, nonce: engine.dpopNonces.get(url) });
       return { authorization: `DPoP ${current.accessToken}`, dpop: proof };
+    },
+    async refresh() {
+      const current = login(req);
+      if (!current) throw new TypeError('req.oidc.refresh() needs a logged-in user');
+      requireSession(req);
+      const { tokens, claims } = await engine.refresh(current);
+      const next: LoginSession = { ...current, tokenType: tokens.token_type ?? 'Bearer' };
+      if (tokens.access_token) next.accessToken = tokens.access_token;
+      if (tokens.refresh_token) next.refreshToken = tokens.refresh_token; // rotated
+      if (tokens.scope) next.scope = tokens.scope;
+      if (typeof tokens.expires_in === 'number') next.expiresAt = Math.floor(Date.now() / 1000) + tokens.expires_in;
+      else delete next.expiresAt;
+      if (claims && tokens.id_token) {
+        next.idToken = tokens.id_token;
+        next.claims = claims;
+      }
+      req.session.oidc = next;
+      await saveSession(req);
+      engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
     },
   };
 }
