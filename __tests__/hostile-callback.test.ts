@@ -3,28 +3,14 @@
  * §4.1.2.1 errors, missing and repeated parameters (RFC 6749 §3.1), code injection (RFC 9700 §4.5).
  * Each case logs in first, so it also proves that a failed callback logs the session out.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { TestBrowser } from './helpers/browser.js';
-import { startFaultyServer, type AuthorizeFault, type FaultyServer } from './helpers/faulty-server.js';
-import {
-  attemptLogin, closeHostileApps, expectFailure, hostileLogin, recordUnhandledRejections, settle, startHostileApp, whoami,
-} from './helpers/hostile.js';
+import { type AuthorizeFault, type FaultyServer } from './helpers/faulty-server.js';
+import { attemptLogin, expectFailure, hostileLogin, useFaultyServer, settle, startHostileApp, whoami } from './helpers/hostile.js';
 
 let server: FaultyServer;
-const rejections = recordUnhandledRejections();
-
-beforeAll(async () => {
-  server = await startFaultyServer();
-});
-beforeEach(() => server.reset());
-afterEach(async () => {
-  await closeHostileApps();
-  await settle();
-  expect(rejections.list).toEqual([]);
-});
-afterAll(async () => {
-  rejections.stop();
-  await server.close();
+const { rejections } = useFaultyServer((started) => {
+  server = started;
 });
 
 describe('the authorization response is wrong', () => {

@@ -3,27 +3,13 @@
  * OpenID Connect Discovery §4.3, RFC 8414 §3.3): every failure reaches Express with the documented
  * status and code, leaves no login and no pending transaction, and leaks nothing secret.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { startFaultyServer, type Faults, type FaultyServer } from './helpers/faulty-server.js';
-import {
-  closeHostileApps, expectFailure, expectNothingSecret, hostileLogin, recordUnhandledRejections, settle, whoami,
-} from './helpers/hostile.js';
+import { expectFailure, expectNothingSecret, hostileLogin, useFaultyServer, settle, whoami } from './helpers/hostile.js';
 
 let server: FaultyServer;
-const rejections = recordUnhandledRejections();
-
-beforeAll(async () => {
-  server = await startFaultyServer();
-});
-beforeEach(() => server.reset());
-afterEach(async () => {
-  await closeHostileApps();
-  await settle();
-  expect(rejections.list).toEqual([]);
-});
-afterAll(async () => {
-  rejections.stop();
-  await server.close();
+const { rejections } = useFaultyServer((started) => {
+  server = started;
 });
 
 type Case = [name: string, faults: () => Faults, status: number, code: string];

@@ -3,27 +3,17 @@
  * in the ID token it issues (OpenID Connect Core 1.0 §3.1.3.7). The token and ID token cases log in
  * successfully first, so they also prove that a failed callback leaves the session logged out.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { startFaultyServer, type Faults, type FaultyServer } from './helpers/faulty-server.js';
-import { closeHostileApps, expectFailure, hostileLogin, recordUnhandledRejections, settle, startHostileApp } from './helpers/hostile.js';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { type Faults, type FaultyServer } from './helpers/faulty-server.js';
+import { expectFailure, hostileLogin, useFaultyServer, settle, startHostileApp } from './helpers/hostile.js';
 
 let server: FaultyServer;
-const rejections = recordUnhandledRejections();
 const now = () => Math.floor(Date.now() / 1000);
-
-beforeAll(async () => {
-  server = await startFaultyServer();
+const { rejections } = useFaultyServer((started) => {
+  server = started;
 });
-beforeEach(() => server.reset());
-afterEach(async () => {
+afterEach(() => {
   jest.restoreAllMocks();
-  await closeHostileApps();
-  await settle();
-  expect(rejections.list).toEqual([]);
-});
-afterAll(async () => {
-  rejections.stop();
-  await server.close();
 });
 
 type Case = [name: string, faults: () => Faults, status: number, code: string];

@@ -4,13 +4,13 @@
  * and the checks every failure must pass (status/code, not logged in, nothing secret in the error,
  * no unhandled rejection).
  */
-import { expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import type { ErrorRequestHandler, Express } from 'express';
 import { parAuth } from '../../lib/index.js';
 import type { ParAuthConfig } from '../../lib/types.js';
 import { startApp, type TestApp } from './app.js';
 import { TestBrowser, type BrowserResponse } from './browser.js';
-import type { Faults, FaultyServer } from './faulty-server.js';
+import { startFaultyServer, type Faults, type FaultyServer } from './faulty-server.js';
 
 /** Short enough that hang cases end quickly, long enough for loopback under load. */
 export const HOSTILE_TIMEOUT_MS = 300;
@@ -170,4 +170,28 @@ export function recordUnhandledRejections(): { list: unknown[]; stop(): void } {
 /** Lets pending rejections surface (they are reported after the microtask queue drains). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The lifecycle every hostile-server file shares: one faulty server for the file (handed to `onStart`),
+ * reset before each test; after each test the apps are closed and no unhandled rejection may have happened.
+ */
+export function useFaultyServer(onStart: (server: FaultyServer) => void): { rejections: { list: unknown[] } } {
+  let server: FaultyServer;
+  const rejections = recordUnhandledRejections();
+  beforeAll(async () => {
+    server = await startFaultyServer();
+    onStart(server);
+  });
+  beforeEach(() => server.reset());
+  afterEach(async () => {
+    await closeHostileApps();
+    await settle();
+    expect(rejections.list).toEqual([]);
+  });
+  afterAll(async () => {
+    rejections.stop();
+    await server.close();
+  });
+  return { rejections };
 }
