@@ -5,8 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
@@ -16,7 +14,7 @@ import type { ServerMetadata } from '../lib/discovery.js';
 import { assessProvider } from '../lib/provider-check.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+import { serveClientJwks, startProvider, TEST_CLIENT_SECRET, type ClientJwksServer, type TestProvider } from './helpers/provider.js';
 
 type Params = Record<string, string | string[]>;
 type Format = 'JWK' | 'PEM' | 'KeyObject';
@@ -66,21 +64,7 @@ const cases = {
 const allCases: Case[] = [...keyCases, ...Object.values(cases)];
 
 let provider: TestProvider;
-let jwksServer: http.Server;
-
-/**
- * The clients' public keys served as jwks_uri documents (path /<client_id>). Inline `jwks` client
- * metadata cannot be used under jest: oidc-provider structuredClone()s static clients into another
- * realm and then rejects the JWK objects as not plain.
- */
-async function serveJwks(sets: Record<string, { keys: JWK[] }>): Promise<string> {
-  jwksServer = http.createServer((req, res) => {
-    const set = sets[(req.url ?? '').slice(1)];
-    res.writeHead(set ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(set ?? {}));
-  });
-  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-}
+let jwksServer: ClientJwksServer;
 
 function mount(c: Case) {
   return (a: Express, baseURL: string) => {
@@ -94,7 +78,7 @@ function mount(c: Case) {
 beforeAll(async () => {
   for (const c of allCases) c.app = await startApp(mount(c));
   const redirect_uris = allCases.map((c) => `${c.app!.url}/callback`);
-  const jwksBase = await serveJwks(Object.fromEntries((Object.keys(ALGS) as Alg[]).map((alg) => [`pkjwt-${alg}`, { keys: [publicJwk(alg)] }])));
+  jwksServer = await serveClientJwks(Object.fromEntries((Object.keys(ALGS) as Alg[]).map((alg) => [`pkjwt-${alg}`, { keys: [publicJwk(alg)] }])));
   const common = { redirect_uris, grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256' };
   provider = await startProvider({
     clients: [
@@ -106,7 +90,7 @@ beforeAll(async () => {
         client_id: `pkjwt-${alg}`,
         token_endpoint_auth_method: 'private_key_jwt',
         token_endpoint_auth_signing_alg: alg,
-        jwks_uri: `${jwksBase}/pkjwt-${alg}`,
+        jwks_uri: `${jwksServer.url}/pkjwt-${alg}`,
       })),
     ],
   });
@@ -115,8 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(allCases.map((c) => c.app?.close()));
   await provider.close();
-  jwksServer.closeAllConnections();
-  await new Promise((resolve) => jwksServer.close(resolve));
+  await jwksServer.close();
 });
 
 /** Logs in through the app; returns what the provider saw at the PAR and token endpoints. */

@@ -4,14 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+import { serveClientJwks, startProvider, TEST_CLIENT_SECRET, type ClientJwksServer, type TestProvider } from './helpers/provider.js';
 
 const jarKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const fapiAuthKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -20,18 +18,8 @@ const pub = (key: KeyObject, kid: string): JWK => ({ ...(createPublicKey(key).ex
 
 let jarProvider: TestProvider;
 let fapiProvider: TestProvider;
-let jwksServer: http.Server;
+let jwksServer: ClientJwksServer;
 const apps: Record<'jar' | 'noJar' | 'fapi' | 'fapiJar', TestApp> = {} as never;
-
-/** jwks_uri documents (inline `jwks` does not survive oidc-provider's structuredClone under jest). */
-async function serveJwks(sets: Record<string, { keys: JWK[] }>): Promise<string> {
-  jwksServer = http.createServer((req, res) => {
-    const set = sets[(req.url ?? '').slice(1)];
-    res.writeHead(set ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(set ?? {}));
-  });
-  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-}
 
 function mount(issuer: () => string, options: Omit<ParAuthConfig, 'issuerBaseURL' | 'baseURL'>) {
   return (a: Express, baseURL: string) => {
@@ -58,7 +46,7 @@ beforeAll(async () => {
     clientAssertionSigningKey: fapiAuthKey,
     requestObjectSigningKey: { ...(fapiJarKey.export({ format: 'jwk' }) as JWK), kid: 'jar-ed25519' },
   }));
-  const jwksBase = await serveJwks({
+  jwksServer = await serveClientJwks({
     jar: { keys: [pub(jarKey, 'jar-rsa')] },
     fapi: { keys: [pub(fapiAuthKey, 'auth-ec')] },
     fapiJar: { keys: [pub(fapiAuthKey, 'auth-ec'), pub(fapiJarKey, 'jar-ed25519')] },
@@ -73,7 +61,7 @@ beforeAll(async () => {
       token_endpoint_auth_method: 'client_secret_basic',
       redirect_uris: [apps.jar, apps.noJar].map((a) => `${a.url}/callback`),
       id_token_signed_response_alg: 'RS256',
-      jwks_uri: `${jwksBase}/jar`,
+      jwks_uri: `${jwksServer.url}/jar`,
       request_object_signing_alg: 'PS256',
       require_signed_request_object: true,
     }],
@@ -91,12 +79,12 @@ beforeAll(async () => {
   };
   fapiProvider = await startProvider({
     clients: [
-      { ...fapiClient, client_id: 'fapi-client', redirect_uris: [`${apps.fapi.url}/callback`], jwks_uri: `${jwksBase}/fapi` },
+      { ...fapiClient, client_id: 'fapi-client', redirect_uris: [`${apps.fapi.url}/callback`], jwks_uri: `${jwksServer.url}/fapi` },
       {
         ...fapiClient,
         client_id: 'fapi-jar-client',
         redirect_uris: [`${apps.fapiJar.url}/callback`],
-        jwks_uri: `${jwksBase}/fapiJar`,
+        jwks_uri: `${jwksServer.url}/fapiJar`,
         request_object_signing_alg: 'EdDSA',
         require_signed_request_object: true,
       },
@@ -113,8 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(Object.values(apps).map((a) => a.close()));
   await Promise.all([jarProvider.close(), fapiProvider.close()]);
-  jwksServer.closeAllConnections();
-  await new Promise((resolve) => jwksServer.close(resolve));
+  await jwksServer.close();
 });
 
 async function login(app: TestApp, provider: TestProvider) {

@@ -216,3 +216,30 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
     },
   };
 }
+
+export interface ClientJwksServer {
+  /** Base URL; a client's key set is at `${url}/<client_id>`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves clients' public keys as jwks_uri documents (path /<client_id>). Inline `jwks` client metadata
+ * cannot be used under jest: oidc-provider structuredClone()s static clients into another realm and
+ * then rejects the JWK objects as not plain.
+ */
+export async function serveClientJwks(sets: Record<string, { keys: JWK[] }>): Promise<ClientJwksServer> {
+  const server = http.createServer((req, res) => {
+    const set = sets[(req.url ?? '').slice(1)];
+    res.writeHead(set ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(set ?? {}));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
