@@ -5,11 +5,12 @@
  */
 import { createRemoteJWKSet, customFetch } from 'jose';
 import { UpstreamError } from './errors.js';
-import { fetchFor, parseJsonObject, request } from './http.js';
+import { parseJsonObject, request } from './http.js';
 import { createLogger } from './log.js';
 
 const log = createLogger('discovery');
 const CACHE_TTL_MS = 60 * 60 * 1000;
+const JWKS_MAX_BYTES = 256 * 1024;
 
 export interface ServerMetadata {
   issuer: string;
@@ -128,15 +129,20 @@ async function load(issuer: string, timeout: number): Promise<Discovered> {
   return discovered;
 }
 
-/** jose's fetch for the key set: our HTTP client; a non-200 or non-JSON answer is `jwks_failed` (not an ID token fault). */
+/**
+ * jose's fetch for the key set, over our HTTP client (deadline, size cap, no redirects). A non-200 or
+ * non-JSON answer is `jwks_failed`, not an ID token fault.
+ */
 function jwksFetch(timeout: number) {
-  const fetchJwks = fetchFor('JWKS endpoint', timeout, 256 * 1024);
-  return async (input: string | URL, init?: Parameters<typeof fetchJwks>[1]): Promise<Response> => {
-    const res = await fetchJwks(input, init);
+  return async (input: string | URL, init?: { headers?: ConstructorParameters<typeof Headers>[0] }): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, key) => {
+      headers[key] = value;
+    });
+    const res = await request({ method: 'GET', url: input, headers, timeout, step: 'JWKS endpoint', maxBytes: JWKS_MAX_BYTES });
     const where = String(input);
     if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
-    const text = await res.text();
-    if (!parseJsonObject(text)) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });
-    return new Response(text, { status: 200, headers: res.headers });
+    if (!parseJsonObject(res.body)) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });
+    return new Response(res.body, { status: 200, headers: { 'content-type': 'application/json' } });
   };
 }

@@ -126,19 +126,3 @@ export function parseJsonObject(body: string): Record<string, unknown> | undefin
     return undefined;
   }
 }
-
-/** A `fetch`-compatible function over `request()`, for jose's remote key set. */
-export function fetchFor(step: string, timeout: number, maxBytes?: number) {
-  return async (input: string | URL, init?: { headers?: ConstructorParameters<typeof Headers>[0]; method?: string; signal?: AbortSignal }): Promise<Response> => {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((value, key) => {
-      headers[key] = value;
-    });
-    const res = await request({ method: 'GET', url: input, headers, timeout, step, ...(maxBytes ? { maxBytes } : {}) });
-    const out = new Headers();
-    for (const [key, value] of Object.entries(res.headers)) {
-      if (typeof value === 'string') out.set(key, value);
-    }
-    return new Response(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, headers: out });
-  };
-}
