@@ -187,6 +187,17 @@ describe('requiresAuth()', () => {
     expect(res.location).toBe(`${app.url}/login?returnTo=${encodeURIComponent('/me?tab=2')}`);
   });
 
+  it('reports middleware_missing when parAuth() is not mounted before it', async () => {
+    const bare = await startApp((a) => a.get('/private', requiresAuth(), (_req, res) => res.send('secret')));
+    try {
+      const res = await new TestBrowser().get(`${bare.url}/private`);
+      expect(res.status).toBe(500);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'middleware_missing', message: expect.stringContaining('app.use(parAuth(') });
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('answers 401 login_required to an API request', async () => {
     const res = await fetch(`${app.url}/me`, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(401);

@@ -20,6 +20,7 @@ export type ParErrorCode =
   | 'login_required'
   // the application's setup is at fault (500)
   | 'session_unavailable'
+  | 'middleware_missing'
   | 'session_save_failed'
   // the authorization server answered wrongly (502)
   | 'discovery_failed'

@@ -139,7 +139,7 @@ export function requiresAuth(): RequestHandler {
     const r = req as RequestWithContext;
     const engine = r[ENGINE];
     if (!engine || !req.oidc) {
-      return next(new SetupError('session_unavailable', 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
+      return next(new SetupError('middleware_missing', 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
     }
     if (req.oidc.isAuthenticated()) return next();
     const loginRoute = engine.config.routes.login;
