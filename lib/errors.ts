@@ -33,7 +33,6 @@ export type ParErrorCode =
   | 'token_response_invalid'
   | 'id_token_invalid'
   | 'jwks_failed'
-  | 'dpop_failed'
   | 'upstream_unreachable'
   | 'upstream_response_too_large'
   // the authorization server did not answer in time (504)
