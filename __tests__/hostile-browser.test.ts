@@ -159,7 +159,7 @@ describe('login transactions', () => {
     const newest = await browser.get((await browser.get(starts[999]!)).location!);
     expect(newest.status).toBe(302);
     expect((await whoami(app, browser)).authenticated).toBe(true);
-  });
+  }, 120_000); // 1,000 real logins: room for a loaded CI machine (a jest timeout, not an assertion)
 
   it('cannot be replayed: a completed callback used again is refused and the code is not redeemed twice', async () => {
     const browser = new TestBrowser();
