@@ -20,22 +20,18 @@ export function requireSession(req: Request): asserts req is RequestWithSession 
 }
 
 export function saveSession(req: RequestWithSession): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.session.save((err?: unknown) => {
-      if (err) {
-        reject(new SetupError('session_save_failed', 'The session could not be saved: check that the session store is reachable and writable.', { cause: err }));
-      } else {
-        resolve();
-      }
-    });
-  });
+  return callSession(req, 'save', 'saved');
 }
 
 export function regenerateSession(req: RequestWithSession): Promise<void> {
+  return callSession(req, 'regenerate', 'regenerated');
+}
+
+function callSession(req: RequestWithSession, method: 'save' | 'regenerate', done: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    req.session.regenerate((err?: unknown) => {
+    req.session[method]((err?: unknown) => {
       if (err) {
-        reject(new SetupError('session_save_failed', 'The session could not be regenerated: check that the session store is reachable and writable.', { cause: err }));
+        reject(new SetupError('session_save_failed', `The session could not be ${done}: check that the session store is reachable and writable.`, { cause: err }));
       } else {
         resolve();
       }
