@@ -105,15 +105,18 @@ export function keyBits(key: KeyObject): number {
   return 0;
 }
 
+/** A JWK's own string member (`alg`, `kid`); undefined for PEM strings and KeyObjects. */
+function jwkMember(input: PrivateKeyInput | undefined, member: 'alg' | 'kid'): string | undefined {
+  if (!input || typeof input !== 'object' || isKeyObject(input)) return undefined;
+  const value = (input as Record<string, unknown>)[member];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** A JWK's own `kid`, sent in the JWS header so servers with several registered keys can pick the right one. */
 export function jwkKidOf(input: PrivateKeyInput | undefined): string | undefined {
-  return input && typeof input === 'object' && !isKeyObject(input) && typeof (input as { kid?: unknown }).kid === 'string'
-    ? ((input as { kid: string }).kid)
-    : undefined;
+  return jwkMember(input, 'kid');
 }
 
 export function jwkAlgOf(input: PrivateKeyInput | undefined): string | undefined {
-  return input && typeof input === 'object' && !isKeyObject(input) && typeof (input as { alg?: unknown }).alg === 'string'
-    ? ((input as { alg: string }).alg)
-    : undefined;
+  return jwkMember(input, 'alg');
 }
