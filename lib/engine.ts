@@ -11,7 +11,7 @@ import type { ResolvedConfig } from './config.js';
 import { createDiscovery, type Discovered } from './discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopJwk, thumbprint, type DpopKey } from './dpop.js';
 import { postToEndpoint } from './endpoint.js';
-import { CallbackError } from './errors.js';
+import { CallbackError, ParError } from './errors.js';
 import { validateIdToken, resolveIdTokenAlgs } from './id-token.js';
 import { createLogger } from './log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './par.js';
@@ -123,7 +123,20 @@ export function createEngine(config: ResolvedConfig): Engine {
     return authorizationUrl(metadata.authorization_endpoint, config.clientID, pushed.request_uri);
   }
 
+  /** Every failed callback is logged and reported as `callback.failed`, whichever adapter called. */
   async function completeLogin(req: Request): Promise<LoginResult> {
+    try {
+      return await redeemCallback(req);
+    } catch (err) {
+      const status = err instanceof ParError ? err.status : 500;
+      const code = err instanceof ParError ? err.code : 'internal_error';
+      log('callback failed: %s (%d)', code, status);
+      emit({ type: 'callback.failed', code, status });
+      throw err;
+    }
+  }
+
+  async function redeemCallback(req: Request): Promise<LoginResult> {
     const params = parseCallbackParams(req.originalUrl ?? req.url);
     requireSession(req);
     if (params.state === undefined) {

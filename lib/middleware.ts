@@ -5,8 +5,8 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from './config.js';
-import { createEngine, type Engine, type LoginResult } from './engine.js';
-import { CallbackError, ParError, SetupError } from './errors.js';
+import { createEngine, type LoginResult } from './engine.js';
+import { CallbackError, SetupError } from './errors.js';
 import { createLogger } from './log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
 import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
@@ -57,7 +57,6 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
       result = await engine.completeLogin(req);
     } catch (err) {
       await forgetLogin(req);
-      report(engine, err);
       throw err;
     }
     const r = req as RequestWithSession;
@@ -110,15 +109,6 @@ async function forgetLogin(req: Request): Promise<void> {
     } catch (err) {
       log('could not save the session after a failed callback: %s', (err as Error).message);
     }
-  }
-}
-
-function report(engine: Engine, err: unknown): void {
-  if (err instanceof ParError) {
-    log('callback failed: %s (%d)', err.code, err.status);
-    engine.emit({ type: 'callback.failed', code: err.code, status: err.status });
-  } else {
-    engine.emit({ type: 'callback.failed', code: 'internal_error', status: 500 });
   }
 }
 

@@ -15,12 +15,9 @@ import { Strategy } from 'passport';
 import { parseCallbackParams } from './callback.js';
 import { resolveConfig } from './config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
-import { CallbackError, ParError } from './errors.js';
-import { createLogger } from './log.js';
+import { CallbackError } from './errors.js';
 import type { RequestWithSession } from './session.js';
 import type { ParAuthConfig, TokenSet } from './types.js';
-
-const log = createLogger('passport');
 
 /** The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`. */
 export type ParTokenSet = TokenSet & { dpopJwk?: JWK };
@@ -118,7 +115,6 @@ export class ParStrategy extends Strategy {
     try {
       result = await this.engine.completeLogin(req);
     } catch (err) {
-      this.reportFailure(err);
       if (err instanceof CallbackError && FAIL_CODES.has(err.code)) {
         return () => this.fail({ message: err.message, code: err.code }, err.status);
       }
@@ -152,12 +148,6 @@ export class ParStrategy extends Strategy {
     });
   }
 
-  private reportFailure(err: unknown): void {
-    const status = err instanceof ParError ? err.status : 500;
-    const code = err instanceof ParError ? err.code : 'internal_error';
-    log('callback failed: %s (%d)', code, status);
-    this.engine.emit({ type: 'callback.failed', code, status });
-  }
 }
 
 /** A callback carries `state`, `code` or `error` (read from the raw query, as the engine does). */
