@@ -10,6 +10,7 @@ import { CallbackError, SetupError } from './errors.js';
 import { createLogger } from './log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
 import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
+import { withTokens } from './login-session.js';
 import { pendingTransactions } from './transactions.js';
 import type { LoginSession, ParAuthConfig } from './types.js';
 import './augment.js';
@@ -89,14 +90,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
 }
 
 function toLoginSession(result: LoginResult): LoginSession {
-  const { tokens } = result;
-  const session: LoginSession = { idToken: tokens.id_token, claims: result.claims, tokenType: tokens.token_type ?? 'Bearer' };
-  if (tokens.access_token) session.accessToken = tokens.access_token;
-  if (tokens.refresh_token) session.refreshToken = tokens.refresh_token;
-  if (typeof tokens.expires_in === 'number') session.expiresAt = Math.floor(Date.now() / 1000) + tokens.expires_in;
-  if (tokens.scope) session.scope = tokens.scope;
-  if (result.dpopJwk) session.dpopJwk = result.dpopJwk;
-  return session;
+  const base: LoginSession = { idToken: result.tokens.id_token, claims: result.claims, ...(result.dpopJwk ? { dpopJwk: result.dpopJwk } : {}) };
+  return withTokens(base, result.tokens, result.claims);
 }
 
 /** A failed callback never leaves a login behind (the contract); pending tabs are kept. */

@@ -2,6 +2,7 @@
 import type { Request } from 'express';
 import type { Engine } from './engine.js';
 import { createProof } from './dpop.js';
+import { withTokens } from './login-session.js';
 import { requireSession, saveSession } from './session.js';
 import type { LoginSession } from './types.js';
 
@@ -73,16 +74,7 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
       if (!current) throw new TypeError('req.oidc.refresh() needs a logged-in user');
       requireSession(req);
       const { tokens, claims } = await engine.refresh(current);
-      const next: LoginSession = { ...current, tokenType: tokens.token_type ?? 'Bearer' };
-      if (tokens.access_token) next.accessToken = tokens.access_token;
-      if (tokens.refresh_token) next.refreshToken = tokens.refresh_token; // rotated
-      if (tokens.scope) next.scope = tokens.scope;
-      if (typeof tokens.expires_in === 'number') next.expiresAt = Math.floor(Date.now() / 1000) + tokens.expires_in;
-      else delete next.expiresAt;
-      if (claims && tokens.id_token) {
-        next.idToken = tokens.id_token;
-        next.claims = claims;
-      }
+      const next = withTokens(current, tokens, claims);
       req.session.oidc = next;
       await saveSession(req);
       engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
