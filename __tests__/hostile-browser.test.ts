@@ -136,7 +136,7 @@ function fakeRequest(): RequestWithSession {
 }
 
 function tx(state: string, createdAt: number): Transaction {
-  return { state, nonce: 'n', codeVerifier: 'v'.repeat(43), returnTo: '/', createdAt };
+  return { state, nonce: 'n', codeVerifier: 'v'.repeat(43), returnTo: '/', redirectUri: 'https://app.example/callback', createdAt };
 }
 
 const stateOf = (i: number) => `s${String(i).padStart(42, '0')}`;

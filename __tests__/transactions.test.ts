@@ -4,7 +4,7 @@ import { randomToken } from '../lib/pkce.js';
 import type { RequestWithSession } from '../lib/session.js';
 
 const fakeReq = () => ({ session: {} }) as unknown as RequestWithSession;
-const tx = (createdAt: number): Transaction => ({ state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), returnTo: '/', createdAt });
+const tx = (createdAt: number): Transaction => ({ state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), returnTo: '/', redirectUri: 'https://app.example/callback', createdAt });
 
 describe('login transactions', () => {
   it('returns a transaction once, then never again', () => {

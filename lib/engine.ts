@@ -147,7 +147,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     // removed before anything else is checked, so a response can be used once only.
     const tx = takeTransaction(req, params.state);
     // A transaction started for another redirect_uri (another strategy or mount) is not this callback's.
-    if (!tx || (tx.redirectUri !== undefined && tx.redirectUri !== config.redirectUri)) {
+    if (!tx || tx.redirectUri !== config.redirectUri) {
       throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
     }
     const { metadata, jwks } = await ready();

@@ -12,7 +12,7 @@ export interface Transaction {
   codeVerifier: string;
   returnTo: string;
   /** The redirect_uri pushed with this login: a callback on another route (another strategy) cannot use it. */
-  redirectUri?: string;
+  redirectUri: string;
   /** ms since the epoch */
   createdAt: number;
   /** `max_age` pushed with the request, for the `auth_time` check. */
