@@ -11,7 +11,7 @@ import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { processTokenResponse } from '../lib/token.js';
 import { postToEndpoint } from '../lib/endpoint.js';
 import { resolveConfig } from '../lib/config.js';
-import { DpopNonces, dpopKeyFromJwk, generateDpopJwk } from '../lib/dpop.js';
+import { DpopNonces, dpopKeyFromJwk, generateDpopKey } from '../lib/dpop.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startApp, type TestApp } from './helpers/app.js';
@@ -238,7 +238,7 @@ describe('the use_dpop_nonce retry at an endpoint', () => {
 
   async function call(url: string) {
     const config = resolveConfig({ issuerBaseURL: 'http://127.0.0.1', baseURL: 'http://127.0.0.1:1', clientID: 'c', clientSecret: TEST_CLIENT_SECRET, dpop: true });
-    const key = await dpopKeyFromJwk(await generateDpopJwk());
+    const key = await dpopKeyFromJwk((await generateDpopKey()).jwk);
     return postToEndpoint({ config, issuer: 'http://127.0.0.1', url, step: 'token endpoint', params: new URLSearchParams({ grant_type: 'x' }), dpop: { key, nonces: new DpopNonces() } });
   }
 

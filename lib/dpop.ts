@@ -15,18 +15,22 @@ export interface DpopKey {
   alg: string;
 }
 
-/** A fresh ES256 key as a private JWK, small enough to keep in the session. */
-export async function generateDpopJwk(): Promise<JWK> {
+/** A fresh ES256 key: the private JWK to keep in the session, and the key ready to sign with. */
+export async function generateDpopKey(): Promise<{ jwk: JWK; key: DpopKey }> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  return { ...jwk, alg: 'ES256' };
+  const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256' };
+  return { jwk, key: { privateKey, publicJwk: publicPart(jwk), alg: 'ES256' } };
 }
 
 export async function dpopKeyFromJwk(jwk: JWK): Promise<DpopKey> {
   const alg = jwk.alg ?? 'ES256';
   const privateKey = (await importJWK(jwk, alg)) as SigningKey;
+  return { privateKey, publicJwk: publicPart(jwk), alg };
+}
+
+function publicPart(jwk: JWK): JWK {
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, alg: _alg, key_ops: _ops, ext: _ext, ...publicJwk } = jwk;
-  return { privateKey, publicJwk, alg };
+  return publicJwk;
 }
 
 export function dpopKeyFromKeyObject(key: KeyObject, alg: string): DpopKey {

@@ -9,7 +9,7 @@ import { authorizationUrl } from './authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams } from './callback.js';
 import type { ResolvedConfig } from './config.js';
 import { createDiscovery, type Discovered } from './discovery.js';
-import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopJwk, thumbprint, type DpopKey } from './dpop.js';
+import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './dpop.js';
 import { postToEndpoint } from './endpoint.js';
 import { CallbackError, ParError } from './errors.js';
 import { validateIdToken, resolveIdTokenAlgs } from './id-token.js';
@@ -100,11 +100,14 @@ export function createEngine(config: ResolvedConfig): Engine {
       createdAt: Date.now(),
       ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
     };
+    let key = sharedDpopKey;
     if (config.dpop === 'per-session') {
+      // One key per session: a later login in the same session reuses the stored one.
       const stored = (req as RequestWithSession).session.oidc?.dpopJwk as Transaction['dpopJwk'];
-      tx.dpopJwk = stored ?? (await generateDpopJwk());
+      const fresh = stored ? { jwk: stored, key: await dpopKeyFromJwk(stored) } : await generateDpopKey();
+      tx.dpopJwk = fresh.jwk;
+      key = fresh.key;
     }
-    const key = await dpopKey(tx.dpopJwk);
     let params = authorizationParameters(config, {
       state: tx.state,
       nonce: tx.nonce,
