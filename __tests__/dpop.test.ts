@@ -26,7 +26,7 @@ function mount(issuer: () => string, options: Partial<ParAuthConfig>, clientID =
   return (a: Express, baseURL: string) => {
     a.use(parAuth({ issuerBaseURL: issuer(), baseURL, clientID, clientSecret, ...options }));
     a.get('/me', requiresAuth(), (req, res) => {
-      const jwk = req.session.oidc?.dpopJwk as JWK | undefined;
+      const jwk = Object.values(req.session.par ?? {})[0]?.login?.dpopJwk as JWK | undefined;
       res.json({ sub: req.oidc.user?.sub, tokenType: req.oidc.tokenType, accessToken: req.oidc.accessToken, dpopJwk: jwk && { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, hasD: typeof jwk.d === 'string' } });
     });
     // What an app does with the token: call a resource (here the userinfo endpoint) with its headers.
@@ -191,7 +191,7 @@ describe('token_type must match how the token was requested (RFC 9449 §5)', () 
     expect(faulty.requestsTo('/token').at(-1)?.headers.dpop).toBeDefined();
     expect(res.status).toBe(502);
     expect(JSON.parse(res.body).code).toBe('token_response_invalid');
-    expect(JSON.parse(res.body).message).toMatch(/token_type "Bearer" where DPoP was expected/);
+    expect(JSON.parse(res.body).message).toMatch(/token_type “Bearer” where DPoP was expected/);
   });
 
   it('rejects a DPoP token when DPoP was not used, with 502 token_response_invalid', async () => {
@@ -201,7 +201,7 @@ describe('token_type must match how the token was requested (RFC 9449 §5)', () 
     expect(faulty.requestsTo('/token').at(-1)?.headers.dpop).toBeUndefined();
     expect(res.status).toBe(502);
     expect(JSON.parse(res.body).code).toBe('token_response_invalid');
-    expect(JSON.parse(res.body).message).toMatch(/token_type "DPoP" where Bearer was expected/);
+    expect(JSON.parse(res.body).message).toMatch(/token_type “DPoP” where Bearer was expected/);
   });
 
   it.each([

@@ -16,6 +16,9 @@ import {
   attemptLogin, closeHostileApps, recordUnhandledRejections, settle, startHostileApp, whoami, type HostileApp,
 } from './helpers/hostile.js';
 
+const KEY = 'sign-in-key';
+const REDIRECT = 'https://app.example/callback';
+
 const APP_ORIGIN = 'https://app.example';
 let server: FaultyServer;
 let app: HostileApp;
@@ -203,42 +206,42 @@ describe('login transactions', () => {
   it('expires a transaction exactly at TRANSACTION_TTL_MS (time injected)', () => {
     const t0 = 1_700_000_000_000;
     const req = fakeRequest();
-    saveTransaction(req, tx(stateOf(1), t0), t0);
-    saveTransaction(req, tx(stateOf(2), t0), t0);
-    expect(takeTransaction(req, stateOf(1), t0 + TRANSACTION_TTL_MS - 1)?.state).toBe(stateOf(1));
-    expect(takeTransaction(req, stateOf(2), t0 + TRANSACTION_TTL_MS)).toBeUndefined();
-    expect(countTransactions(req)).toBe(0);
+    saveTransaction(req, KEY, tx(stateOf(1), t0), t0);
+    saveTransaction(req, KEY, tx(stateOf(2), t0), t0);
+    expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, t0 + TRANSACTION_TTL_MS - 1)?.state).toBe(stateOf(1));
+    expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, t0 + TRANSACTION_TTL_MS)).toBeUndefined();
+    expect(countTransactions(req, KEY)).toBe(0);
   });
 
   it('prunes expired and far-future transactions when a new login starts', () => {
     const t0 = 1_700_000_000_000;
     const req = fakeRequest();
-    saveTransaction(req, tx(stateOf(1), t0 - TRANSACTION_TTL_MS - 1), t0 - TRANSACTION_TTL_MS - 1);
-    saveTransaction(req, tx(stateOf(2), t0 + 10 * 60_000), t0 + 10 * 60_000);
-    saveTransaction(req, tx(stateOf(3), t0), t0);
-    expect(Object.keys(req.session.parTransactions as object)).toEqual([stateOf(3)]);
+    saveTransaction(req, KEY, tx(stateOf(1), t0 - TRANSACTION_TTL_MS - 1), t0 - TRANSACTION_TTL_MS - 1);
+    saveTransaction(req, KEY, tx(stateOf(2), t0 + 10 * 60_000), t0 + 10 * 60_000);
+    saveTransaction(req, KEY, tx(stateOf(3), t0), t0);
+    expect(Object.keys(req.session.par![KEY]!.pending!)).toEqual([stateOf(3)]);
   });
 
   it('caps 1,000 transactions to the newest MAX_PENDING_TRANSACTIONS (time injected)', () => {
     const t0 = 1_700_000_000_000;
     const req = fakeRequest();
-    for (let i = 0; i < 1000; i++) saveTransaction(req, tx(stateOf(i), t0 + i), t0 + i);
-    expect(countTransactions(req)).toBe(MAX_PENDING_TRANSACTIONS);
-    expect(takeTransaction(req, stateOf(999), t0 + 1000)).toBeDefined();
-    expect(takeTransaction(req, stateOf(999 - MAX_PENDING_TRANSACTIONS), t0 + 1000)).toBeUndefined();
+    for (let i = 0; i < 1000; i++) saveTransaction(req, KEY, tx(stateOf(i), t0 + i), t0 + i);
+    expect(countTransactions(req, KEY)).toBe(MAX_PENDING_TRANSACTIONS);
+    expect(takeTransaction(req, KEY, stateOf(999), REDIRECT, t0 + 1000)).toBeDefined();
+    expect(takeTransaction(req, KEY, stateOf(999 - MAX_PENDING_TRANSACTIONS), REDIRECT, t0 + 1000)).toBeUndefined();
   });
 
   it('survives a tampered store and refuses malformed or inherited state names', () => {
     for (const junk of ['oops', ['a'], null, 42, { [stateOf(1)]: { state: stateOf(2), createdAt: Date.now() } }]) {
       const req = fakeRequest();
-      (req.session as unknown as Record<string, unknown>).parTransactions = junk;
-      expect(takeTransaction(req, stateOf(1))).toBeUndefined();
-      saveTransaction(req, tx(stateOf(3), Date.now()));
-      expect(takeTransaction(req, stateOf(3))?.state).toBe(stateOf(3));
+      (req.session as unknown as Record<string, unknown>).par = { [KEY]: { pending: junk } };
+      expect(takeTransaction(req, KEY, stateOf(1), REDIRECT)).toBeUndefined();
+      saveTransaction(req, KEY, tx(stateOf(3), Date.now()));
+      expect(takeTransaction(req, KEY, stateOf(3), REDIRECT)?.state).toBe(stateOf(3));
     }
     const req = fakeRequest();
-    expect(takeTransaction(req, '__proto__')).toBeUndefined();
-    expect(takeTransaction(req, 'constructor'.padEnd(43, '_'))).toBeUndefined();
+    expect(takeTransaction(req, KEY, '__proto__', REDIRECT)).toBeUndefined();
+    expect(takeTransaction(req, KEY, 'constructor'.padEnd(43, '_'), REDIRECT)).toBeUndefined();
   });
 });
 

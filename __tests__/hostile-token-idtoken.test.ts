@@ -68,6 +68,7 @@ describe('the ID token is wrong', () => {
     ['has several audiences and no azp', () => ({ aud: [server.clientId, 'someone-else'] })],
     ['has an azp of another client', () => ({ aud: [server.clientId, 'someone-else'], azp: 'someone-else' })],
     ['has a single audience but a foreign azp', () => ({ azp: 'someone-else' })],
+    ['lists an audience the client does not trust, with azp = client_id (Core §3.1.3.7 step 3)', () => ({ aud: [server.clientId, 'https://api.example'], azp: server.clientId })],
     ['expired an hour ago', () => ({ exp: now() - 3600, iat: now() - 7200 })],
     ['was issued an hour in the future', () => ({ iat: now() + 3600, exp: now() + 7200 })],
     ['has no iat', () => ({ iat: undefined })],
@@ -101,10 +102,10 @@ describe('the ID token is wrong', () => {
 
   it.each([
     ['signed with ES256', { idToken: ((c, sign) => sign(c, { alg: 'ES256' })) as Faults['idToken'] }, () => ({})],
-    ['with several audiences and azp = client_id', {}, () => ({ aud: [server.clientId, 'https://api.example'], azp: server.clientId })],
+    ['with several audiences and azp = client_id, the other one trusted', {}, () => ({ aud: [server.clientId, 'https://api.example'], azp: server.clientId })],
     ['expired 10 s ago (within the 30 s clock tolerance)', {}, () => ({ exp: now() - 10, iat: now() - 600 })],
   ] as Array<[string, Faults, () => Record<string, unknown>]>)('accepts an ID token %s', async (_name, faults, claims) => {
-    const run = await hostileLogin(server, { faults, idTokenClaims: claims() });
+    const run = await hostileLogin(server, { faults, idTokenClaims: claims(), options: { trustedAudiences: ['https://api.example'] } });
     expect(run.final.status).toBe(302);
     expect(run.loggedIn).toBe(true);
   });

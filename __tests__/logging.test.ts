@@ -44,7 +44,8 @@ describe('debug logging', () => {
     const start = await browser.get(`${app.url}/login`);
     const callbackUrl = new URL(await completeProviderLogin(browser, start.location!));
     await browser.get(callbackUrl.href);
-    const stored = JSON.parse((await browser.get(`${app.url}/session`)).body).oidc;
+    const sessionJson = JSON.parse((await browser.get(`${app.url}/session`)).body) as { par: Record<string, { login: Record<string, string> }> };
+    const stored = Object.values(sessionJson.par)[0]!.login;
     const log = lines.join('');
     expect(log).toMatch(/express-par:http POST .*\/request \(PAR endpoint\)/);
     expect(log).toMatch(/express-par:engine pushed authorization request, expires_in \d+/);

@@ -76,8 +76,8 @@ app.use(session({ secret: 'secret', resave: false, saveUninitialized: false }));
 app.use(parAuth({ ...config, onEvent: (event: ParEvent) => console.log(event.type) }));
 app.get('/me', requiresAuth(), (req, res) => {
   const user: Record<string, unknown> | undefined = req.oidc.user;
-  const accessToken: string | undefined = req.session.oidc?.accessToken;
-  const claims: Record<string, unknown> | undefined = req.session.oidc?.claims;
+  const accessToken: string | undefined = req.oidc.accessToken;
+  const claims: Record<string, unknown> | undefined = req.oidc.user;
   res.json({ user, claims, hasToken: accessToken !== undefined, in: req.oidc.isAuthenticated() });
 });
 app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {

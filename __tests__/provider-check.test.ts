@@ -31,7 +31,7 @@ describe('the start-up self-check', () => {
     }
     expect(error).toMatchObject({ code: 'par_not_supported', status: 502 });
     const message = (error as Error).message;
-    for (const lack of ['pushed_authorization_request_endpoint', 'S256', '"client_secret_basic" (clientAuthMethod)']) expect(message).toContain(lack);
+    for (const lack of ['pushed_authorization_request_endpoint', 'S256', '“client_secret_basic” (clientAuthMethod)']) expect(message).toContain(lack);
   });
 
   it('calls a server with PAR but without S256 provider_unsupported', () => {

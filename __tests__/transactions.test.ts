@@ -3,6 +3,9 @@ import { MAX_PENDING_TRANSACTIONS, TRANSACTION_TTL_MS, countTransactions, saveTr
 import { randomToken } from '../lib/pkce.js';
 import type { RequestWithSession } from '../lib/session.js';
 
+const KEY = 'sign-in-key';
+const REDIRECT = 'https://app.example/callback';
+
 const fakeReq = () => ({ session: {} }) as unknown as RequestWithSession;
 const tx = (createdAt: number): Transaction => ({ state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), returnTo: '/', redirectUri: 'https://app.example/callback', createdAt });
 
@@ -10,29 +13,29 @@ describe('login transactions', () => {
   it('returns a transaction once, then never again', () => {
     const req = fakeReq();
     const t = tx(1000);
-    saveTransaction(req, t, 1000);
-    expect(takeTransaction(req, t.state, 2000)).toEqual(t);
-    expect(takeTransaction(req, t.state, 2000)).toBeUndefined();
+    saveTransaction(req, KEY, t, 1000);
+    expect(takeTransaction(req, KEY, t.state, REDIRECT, 2000)).toEqual(t);
+    expect(takeTransaction(req, KEY, t.state, REDIRECT, 2000)).toBeUndefined();
   });
 
   it('keeps at most the newest transactions when many logins start', () => {
     const req = fakeReq();
     const all = Array.from({ length: 1000 }, (_, i) => tx(10_000 + i));
-    for (const t of all) saveTransaction(req, t, t.createdAt);
-    expect(countTransactions(req)).toBe(MAX_PENDING_TRANSACTIONS);
-    expect(takeTransaction(req, all[0]!.state, 20_000)).toBeUndefined();
-    expect(takeTransaction(req, all[999]!.state, 20_000)).toBeDefined();
+    for (const t of all) saveTransaction(req, KEY, t, t.createdAt);
+    expect(countTransactions(req, KEY)).toBe(MAX_PENDING_TRANSACTIONS);
+    expect(takeTransaction(req, KEY, all[0]!.state, REDIRECT, 20_000)).toBeUndefined();
+    expect(takeTransaction(req, KEY, all[999]!.state, REDIRECT, 20_000)).toBeDefined();
   });
 
   it('lets a transaction expire', () => {
     const req = fakeReq();
     const t = tx(0);
-    saveTransaction(req, t, 0);
-    expect(takeTransaction(req, t.state, TRANSACTION_TTL_MS)).toBeUndefined();
+    saveTransaction(req, KEY, t, 0);
+    expect(takeTransaction(req, KEY, t.state, REDIRECT, TRANSACTION_TTL_MS)).toBeUndefined();
   });
 
   it('ignores states that are not of the format it issues', () => {
     const req = fakeReq();
-    for (const state of ['__proto__', 'constructor', '', 'x'.repeat(44)]) expect(takeTransaction(req, state)).toBeUndefined();
+    for (const state of ['__proto__', 'constructor', '', 'x'.repeat(44)]) expect(takeTransaction(req, KEY, state, REDIRECT)).toBeUndefined();
   });
 });

@@ -33,7 +33,7 @@ export function expressMode({ lib, config }) {
         expires_in: oidc.expiresAt ? Math.max(0, oidc.expiresAt - Math.floor(Date.now() / 1000)) : undefined,
         id_token: redact(oidc.idToken),
         refresh_token: redact(oidc.refreshToken),
-        scope: req.session?.oidc?.scope,
+        scope: Object.values(req.session?.par ?? {})[0]?.login?.scope,
       };
     },
   };

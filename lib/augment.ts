@@ -2,16 +2,16 @@
  * Type augmentation so users get completion without casts: the session fields express-par keeps, and
  * `req.oidc` on Express's `Request`.
  */
-import type { LoginSession } from './types.js';
-import type { Transaction } from './transactions.js';
+import type { SessionSignIns } from './sign-in-state.js';
 import type { RequestContext } from './request-context.js';
 
 declare module 'express-session' {
   interface SessionData {
-    /** Pending logins keyed by `state` (express-par). */
-    parTransactions?: Record<string, Transaction>;
-    /** The current login (express-par). */
-    oidc?: LoginSession;
+    /**
+     * express-par's state: per sign-in (issuer and client), its login and its pending transactions.
+     * Read the login through `req.oidc`, not here.
+     */
+    par?: SessionSignIns;
   }
 }
 

@@ -2,7 +2,7 @@
  * The authorization response at the callback (RFC 6749 §4.1.2, RFC 9207), read from the raw query
  * string so Express's query parser cannot turn a parameter into an array or object. Pure functions.
  */
-import { CallbackError, sanitizeOAuthText } from './errors.js';
+import { CallbackError, oauthErrorCode, safeText } from './errors.js';
 
 export interface CallbackParams {
   state?: string;
@@ -43,20 +43,28 @@ export function checkIss(params: CallbackParams, expectedIssuer: string, require
     return;
   }
   if (params.iss !== expectedIssuer) {
-    throw new CallbackError('iss_mismatch', `The authorization response came from issuer "${sanitizeOAuthText(params.iss, 200)}", not "${expectedIssuer}" (RFC 9207 §2.4; possible mix-up attack).`);
+    // The received value is the browser's to choose: it is filtered before it is quoted.
+    throw new CallbackError('iss_mismatch', `The authorization response came from issuer "${safeText(params.iss, 200)}", not "${expectedIssuer}" (RFC 9207 §2.4; possible mix-up attack).`);
   }
 }
 
-/** RFC 6749 §4.1.2.1: an `error` response becomes a 4xx CallbackError carrying the server's error. */
+/**
+ * RFC 6749 §4.1.2.1: an `error` response becomes a 4xx CallbackError carrying the server's error. Anyone
+ * can send a browser to the callback with any `error` and `error_description`, so the code is kept only
+ * when it is a code (`[A-Za-z0-9_.-]`), and the description only filtered (no markup, printable ASCII).
+ */
 export function checkAuthorizationError(params: CallbackParams): void {
   if (params.error === undefined) return;
-  const error = sanitizeOAuthText(params.error, 100) ?? 'unknown_error';
-  const description = sanitizeOAuthText(params.error_description);
-  const extra = { error, ...(description ? { error_description: description } : {}) };
-  const text = `${error}${description ? `: ${description}` : ''}`;
+  const error = oauthErrorCode(params.error);
+  const description = safeText(params.error_description);
+  const extra = { ...(error ? { error } : {}), ...(description ? { error_description: description } : {}) };
+  const text = `${error ?? 'an error code that is not a valid OAuth code'}${description ? `: ${description}` : ''}`;
   if (error === 'access_denied') throw new CallbackError('access_denied', `The user or the server denied the login (${text}).`, { ...extra, status: 403 });
-  if (['login_required', 'consent_required', 'interaction_required', 'account_selection_required'].includes(error)) {
+  if (error !== undefined && INTERACTION_REQUIRED.includes(error)) {
     throw new CallbackError('login_required', `The server needs the user to interact (${text}).`, { ...extra, status: 401 });
   }
   throw new CallbackError('authorization_error', `The authorization server returned an error (${text}).`, extra);
 }
+
+/** OpenID Connect Core §3.1.2.6: the errors that mean "the user must interact" (prompt=none failed). */
+export const INTERACTION_REQUIRED = ['login_required', 'consent_required', 'interaction_required', 'account_selection_required'];

@@ -6,6 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
 import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
 import type { Request, Response } from 'express';
+import { normalizeIssuer } from './issuer.js';
 
 export interface ResolvedRoutes {
   login: string | false;
@@ -40,12 +41,15 @@ export interface ResolvedConfig {
   requestObjectKid?: string;
   profile?: 'fapi2';
   onEvent?: (event: ParEvent) => void;
+  /** Audiences besides the client_id accepted in an ID token's `aud`. */
+  trustedAudiences?: string[];
 }
 
 const KNOWN_OPTIONS = new Set([
   'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
   'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
   'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent',
+  'trustedAudiences',
 ]);
 const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
 /** Parameters the library sets itself; letting options override them would break PKCE, state or nonce. */
@@ -235,8 +239,11 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     fail('"requestObjectSigningAlg" needs "requestObjectSigningKey"');
   }
 
-  // Discovery and equality checks compare issuers with any trailing slash aside.
-  const issuer = issuerUrl.href.replace(/\/+$/, '');
+  const trustedAudiences = input.trustedAudiences;
+  if (trustedAudiences !== undefined && (!Array.isArray(trustedAudiences) || !trustedAudiences.every((a) => typeof a === 'string' && a !== ''))) {
+    fail('"trustedAudiences" must be an array of non-empty strings (audiences besides clientID accepted in an ID token)');
+  }
+  const issuer = normalizeIssuer(issuerUrl.href);
   return {
     issuer,
     baseURL,
@@ -261,5 +268,6 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     ...(requestObjectKey ? { requestObjectKey, requestObjectAlg: requestObjectAlg!, ...(requestObjectKid ? { requestObjectKid } : {}) } : {}),
     ...(fapi2 ? { profile: 'fapi2' as const } : {}),
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
+    ...(trustedAudiences && trustedAudiences.length > 0 ? { trustedAudiences: [...trustedAudiences] } : {}),
   };
 }

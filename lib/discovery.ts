@@ -4,8 +4,9 @@
  * refreshed after an hour. Also owns the JWKS (jose's remote key set: cached, refetched on unknown `kid`).
  */
 import { createRemoteJWKSet, customFetch } from 'jose';
-import { UpstreamError } from './errors.js';
+import { safeText, UpstreamError } from './errors.js';
 import { parseJsonObject, request } from './http.js';
+import { sameIssuer } from './issuer.js';
 import { createLogger } from './log.js';
 
 const log = createLogger('discovery');
@@ -35,11 +36,6 @@ export interface Discovered {
   jwks?: ReturnType<typeof createRemoteJWKSet>;
 }
 
-/** Issuers compare equal with any trailing slash aside (the contract); everything else must match exactly. */
-export function sameIssuer(a: string, b: string): boolean {
-  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
-}
-
 function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);
   const path = url.pathname.replace(/\/+$/, '');
@@ -56,8 +52,8 @@ export function processMetadata(expectedIssuer: string, body: Record<string, unk
   const issuer = body.issuer;
   if (typeof issuer !== 'string' || !issuer) throw new UpstreamError('discovery_failed', `The metadata at ${source} has no "issuer".`);
   // OIDC Discovery §4.3, RFC 8414 §3.3: the issuer in the document must be the one used to fetch it.
-  if (!sameIssuer(issuer, expectedIssuer)) {
-    throw new UpstreamError('issuer_mismatch', `The metadata at ${source} names issuer "${issuer.slice(0, 200)}", not "${expectedIssuer}" (issuerBaseURL).`);
+  if (!sameIssuer(expectedIssuer, issuer)) {
+    throw new UpstreamError('issuer_mismatch', `The metadata at ${source} names issuer "${safeText(issuer, 200)}", not "${expectedIssuer}" (issuerBaseURL).`);
   }
   for (const field of ['authorization_endpoint', 'token_endpoint'] as const) {
     if (!isUrl(body[field])) throw new UpstreamError('discovery_failed', `The metadata at ${source} has no valid "${field}".`);

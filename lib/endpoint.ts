@@ -5,7 +5,7 @@
 import { clientAuthentication } from './client-auth.js';
 import type { ResolvedConfig } from './config.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
-import { sanitizeOAuthText } from './errors.js';
+import { oauthErrorCode, safeText } from './errors.js';
 import { parseJsonObject, request, type HttpResponse } from './http.js';
 
 export interface EndpointCall {
@@ -36,7 +36,35 @@ async function attempt(call: EndpointCall): Promise<HttpResponse> {
   }
   const res = await request({ method: 'POST', url: call.url, headers, form, timeout: call.config.httpTimeout, step: call.step });
   call.dpop?.nonces.remember(call.url, res.headers);
+  // Some gateways echo the request in their error text: whatever secret this call sent is never quoted back.
+  res.redact = sentSecrets(call.config.clientSecret, form, headers);
   return res;
+}
+
+/** Form parameters that carry a secret, a credential or a one-time value bound to the login. */
+const SECRET_PARAMS = ['client_secret', 'client_assertion', 'code', 'code_verifier', 'refresh_token', 'request'];
+
+/** Every secret a request sent, in the encodings a server might echo it in (raw, URL-encoded, form-encoded). */
+export function sentSecrets(clientSecret: string | undefined, form: URLSearchParams, headers: Record<string, string>): string[] {
+  const raw = [clientSecret, ...SECRET_PARAMS.map((name) => form.get(name)), headers.authorization, headers.dpop];
+  const out = new Set<string>();
+  for (const value of raw) {
+    if (!value) continue;
+    out.add(value);
+    out.add(encodeURIComponent(value));
+    out.add(new URLSearchParams({ v: value }).toString().slice(2));
+    // `Authorization: Basic <base64>` and `DPoP <token>`: the credential after the scheme too.
+    const credential = /^\S+ (\S+)$/.exec(value)?.[1];
+    if (credential) out.add(credential);
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of a sent secret replaced by `[redacted]`. */
+export function redactSecrets(text: string, secrets: readonly string[] | undefined): string {
+  let out = text;
+  for (const secret of secrets ?? []) if (secret) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 function isDpopNonceChallenge(res: HttpResponse): boolean {
@@ -44,12 +72,16 @@ function isDpopNonceChallenge(res: HttpResponse): boolean {
   return oauthErrorOf(res).error === 'use_dpop_nonce';
 }
 
-/** RFC 6749 §5.2 error fields from a response, sanitized for messages; empty when there are none. */
+/**
+ * RFC 6749 §5.2 error fields from a response, safe to quote: every secret the request sent is removed
+ * first, then `error` must be a code and `error_description` is filtered. Empty when there are none.
+ */
 export function oauthErrorOf(res: HttpResponse): { error?: string; error_description?: string } {
   const body = parseJsonObject(res.body);
   const out: { error?: string; error_description?: string } = {};
-  const error = sanitizeOAuthText(body?.error, 100);
-  const description = sanitizeOAuthText(body?.error_description);
+  const text = (value: unknown) => (typeof value === 'string' ? redactSecrets(value, res.redact) : undefined);
+  const error = oauthErrorCode(text(body?.error));
+  const description = safeText(text(body?.error_description));
   if (error) out.error = error;
   if (description) out.error_description = description;
   return out;

@@ -18,9 +18,10 @@ import { authorizationParameters, processPushedAuthorizationResponse, requestObj
 import { codeChallengeS256, createCodeVerifier, randomToken } from './pkce.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from './provider-check.js';
 import { safeReturnTo } from './return-to.js';
-import { requireSession, saveSession, type RequestWithSession } from './session.js';
+import { limitPendingOnlySession, requireSession, saveSession } from './session.js';
+import { readLogin, signInKey } from './sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './token.js';
-import { saveTransaction, takeTransaction, type Transaction } from './transactions.js';
+import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './transactions.js';
 import type { LoginSession, ParEvent, TokenSet } from './types.js';
 
 const log = createLogger('engine');
@@ -35,6 +36,8 @@ export interface LoginResult {
 
 export interface Engine {
   readonly config: ResolvedConfig;
+  /** This sign-in's key in the session: its login and transactions live under it. */
+  readonly signInKey: string;
   /** Discovery plus the self-check; rejects with one error listing what the server lacks. */
   ready(): Promise<Discovered & { report: ProviderReport }>;
   /** Creates the transaction, pushes the request, saves the session; returns the URL to redirect to. */
@@ -54,6 +57,8 @@ export interface Engine {
 export function createEngine(config: ResolvedConfig): Engine {
   const discovery = createDiscovery(config.issuer, config.httpTimeout);
   const dpopNonces = new DpopNonces();
+  // Contract, "Several sign-ins on one app": logins and transactions are bound to (issuer, client).
+  const signIn = signInKey(config.issuer, config.clientID);
   const sharedDpopKey = config.dpop && config.dpop !== 'per-session' ? dpopKeyFromKeyObject(config.dpop, config.dpopAlg!) : undefined;
   let readyPromise: Promise<Discovered & { report: ProviderReport }> | undefined;
   let readyFor: Promise<Discovered> | undefined;
@@ -103,7 +108,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     let key = sharedDpopKey;
     if (config.dpop === 'per-session') {
       // One key per session: a later login in the same session reuses the stored one.
-      const stored = (req as RequestWithSession).session.oidc?.dpopJwk as Transaction['dpopJwk'];
+      const stored = readLogin(req, signIn)?.dpopJwk as Transaction['dpopJwk'];
       const fresh = stored ? { jwk: stored, key: await dpopKeyFromJwk(stored) } : await generateDpopKey();
       tx.dpopJwk = fresh.jwk;
       key = fresh.key;
@@ -121,7 +126,8 @@ export function createEngine(config: ResolvedConfig): Engine {
     const pushed = processPushedAuthorizationResponse(res, { endpoint, redirectUri: config.redirectUri, clientAuthMethod: config.clientAuthMethod });
     log('pushed authorization request, expires_in %d', pushed.expires_in);
     emit({ type: 'par.pushed', expires_in: pushed.expires_in });
-    saveTransaction(req, tx);
+    saveTransaction(req, signIn, tx);
+    limitPendingOnlySession(req, TRANSACTION_TTL_MS);
     await saveSession(req);
     return authorizationUrl(metadata.authorization_endpoint, config.clientID, pushed.request_uri);
   }
@@ -148,9 +154,9 @@ export function createEngine(config: ResolvedConfig): Engine {
     }
     // RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is
     // removed before anything else is checked, so a response can be used once only.
-    const tx = takeTransaction(req, params.state);
-    // A transaction started for another redirect_uri (another strategy or mount) is not this callback's.
-    if (!tx || tx.redirectUri !== config.redirectUri) {
+    // Only this sign-in's transactions, started for this redirect_uri: another mount's are unknown here.
+    const tx = takeTransaction(req, signIn, params.state, config.redirectUri);
+    if (!tx) {
       throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
     }
     const { metadata, jwks } = await ready();
@@ -183,6 +189,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       clientID: config.clientID,
       algorithms: resolveIdTokenAlgs(config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported),
       clockTolerance: config.clockTolerance,
+      ...(config.trustedAudiences ? { trustedAudiences: config.trustedAudiences } : {}),
       ...(jwks ? { jwks } : {}),
       ...(config.clientSecret ? { clientSecret: config.clientSecret } : {}),
       ...(accessToken ? { accessToken } : {}),
@@ -205,7 +212,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     if (!tokens.id_token) return { tokens };
     const claims = await validateIdToken(tokens.id_token, {
       ...idTokenExpectations(metadata, jwks, tokens.access_token),
-      refreshOf: { sub: String(login.claims.sub), ...(typeof login.claims.nonce === 'string' ? { nonce: login.claims.nonce } : {}) },
+      refreshOf: login.claims,
     });
     return { tokens, claims };
   }
@@ -213,7 +220,7 @@ export function createEngine(config: ResolvedConfig): Engine {
   async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
     let metadata;
     try {
-      ({ metadata } = await discovery());
+      ({ metadata } = await ready()); // the self-check refuses a cleartext end_session_endpoint
     } catch (err) {
       log('logout without RP-initiated logout: %s', (err as Error).message);
       return undefined;
@@ -227,5 +234,5 @@ export function createEngine(config: ResolvedConfig): Engine {
     return url.href;
   }
 
-  return { config, ready, startLogin, completeLogin, logoutUrl, refresh, dpopKey, dpopNonces, emit };
+  return { config, signInKey: signIn, ready, startLogin, completeLogin, logoutUrl, refresh, dpopKey, dpopNonces, emit };
 }

@@ -61,7 +61,7 @@ export class ParError extends Error {
   readonly details?: Record<string, string | number | boolean | undefined>;
 
   constructor(code: ParErrorCode, status: number, message: string, extra: ParErrorDetails = {}) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    super(safeMessage(message), extra.cause === undefined ? undefined : { cause: extra.cause });
     this.code = code;
     this.status = status;
     if (extra.error !== undefined) this.error = extra.error;
@@ -121,10 +121,39 @@ export class IdTokenError extends UpstreamError {
   }
 }
 
-/** Keeps an OAuth error field short and printable before it goes into a message. */
-export function sanitizeOAuthText(value: unknown, max = 300): string | undefined {
+/** Control characters, including Unicode line separators and bidirectional overrides. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** Characters that start markup or leave an HTML attribute, a script string or a template literal. */
+const MARKUP = /[<>"'&`]/g;
+
+/**
+ * Text that came from the browser or the authorization server (an `error_description`, an `iss`, a body),
+ * made safe to quote in a message that an app may show (contract: "Error text is safe to show"):
+ * printable ASCII only (RFC 6749 §5.2's character set), without markup characters, truncated.
+ */
+export function safeText(value: unknown, max = 300): string | undefined {
   if (typeof value !== 'string') return undefined;
-  // RFC 6749 §5.2: error and error_description use %x20-21 / %x23-5B / %x5D-7E.
-  const cleaned = value.replace(/[^\x20-\x7e]/g, '?');
+  const cleaned = value.replace(/[^\x20-\x7e]/g, '?').replace(MARKUP, '?');
   return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}
+
+/** RFC 6749 §5.2 / §4.1.2.1: an OAuth `error` is a code; anything outside `[A-Za-z0-9_.-]` is not one. */
+export function oauthErrorCode(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(value) ? value : undefined;
+}
+
+/**
+ * The last line of defence for `err.message`: whatever a message quotes, it leaves with no markup
+ * character and no control character. The library's own quotes become typographic ones.
+ */
+export function safeMessage(message: string): string {
+  let open = true;
+  return message
+    .replace(CONTROL, ' ')
+    .replace(/"/g, () => {
+      open = !open;
+      return open ? '\u201d' : '\u201c';
+    })
+    .replace(/'/g, '\u2019')
+    .replace(/[<>&`]/g, '');
 }

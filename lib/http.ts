@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { ParError, UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
 import { createLogger } from './log.js';
 
 const log = createLogger('http');
@@ -35,6 +35,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** Values the request sent that must never be quoted back in an error (set by the endpoint call). */
+  redact?: string[];
 }
 
 /** Sends one request and reads the whole (capped) body, or rejects with a ParError (502/504). */
@@ -78,7 +80,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
 
     outgoing.on('error', (cause) => {
       finish(
-        new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${(cause as NodeJS.ErrnoException).code ?? cause.message}.`, { cause }),
+        new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText((cause as NodeJS.ErrnoException).code ?? cause.message, 200)}.`, { cause }),
       );
     });
     outgoing.on('response', (incoming) => {

@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { IdTokenError, ParError, UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
 import { isAsymmetricAlg, isHmacAlg } from './keys.js';
 
 export interface IdTokenExpectations {
@@ -11,8 +11,10 @@ export interface IdTokenExpectations {
   clientID: string;
   /** The nonce sent with the login (not checked for a refresh). */
   nonce?: string;
-  /** An ID token from a refresh (Core §12.2): same `sub`; a `nonce`, if any, equal to the original one. */
-  refreshOf?: { sub: string; nonce?: string };
+  /** An ID token from a refresh: the claims of the login's current ID token, which it must agree with (Core §12.2). */
+  refreshOf?: JWTPayload;
+  /** Audiences besides the client_id that may appear in `aud` (Core §3.1.3.7 step 3). */
+  trustedAudiences?: readonly string[];
   /** Algorithms accepted (already resolved from options and server metadata). */
   algorithms: string[];
   clockTolerance: number;
@@ -47,7 +49,7 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
     throw new IdTokenError('The ID token is not a JWS compact serialization.');
   }
   // Core §3.1.3.7 step 7: only the expected algorithms; `none` and HMAC only when listed explicitly.
-  if (!expected.algorithms.includes(alg)) throw new IdTokenError(`The ID token is signed with "${alg.slice(0, 20)}", which is not in the allowed list (${expected.algorithms.join(', ')}).`);
+  if (!expected.algorithms.includes(alg)) throw new IdTokenError(`The ID token is signed with "${safeText(alg, 20)}", which is not in the allowed list (${expected.algorithms.join(', ')}).`);
   const now = expected.now ?? Math.floor(Date.now() / 1000);
   const options = {
     issuer: expected.issuer, // step 2: iss exactly
@@ -80,13 +82,14 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   // step 4/5: with several audiences azp must be present, and azp when present must be the client_id
   if (audiences.length > 1 && payload.azp === undefined) throw new IdTokenError('The ID token has several audiences and no "azp" (Core §3.1.3.7).');
+  // step 3: an audience the client does not trust is refused (trustedAudiences names the ones it does)
+  const untrusted = audiences.filter((aud) => aud !== expected.clientID && !expected.trustedAudiences?.includes(String(aud)));
+  if (untrusted.length > 0) throw new IdTokenError('The ID token "aud" lists an audience this client does not trust (Core §3.1.3.7; see trustedAudiences).');
   if (payload.azp !== undefined && payload.azp !== expected.clientID) throw new IdTokenError('The ID token "azp" is not this client (Core §3.1.3.7).');
   // step 10: iat must not be in the future (beyond the clock tolerance)
   if (typeof payload.iat !== 'number' || payload.iat > now + expected.clockTolerance) throw new IdTokenError('The ID token "iat" is in the future.');
   if (expected.refreshOf) {
-    // Core §12.2: a refreshed ID token is about the same user; a nonce, if present, is the original one
-    if (payload.sub !== expected.refreshOf.sub) throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
-    if (payload.nonce !== undefined && payload.nonce !== expected.refreshOf.nonce) throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
+    checkRefreshedClaims(payload, expected.refreshOf);
   } else if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) {
     // step 11: nonce equals the one sent
     throw new IdTokenError('The ID token "nonce" does not match the login.');
@@ -100,6 +103,25 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
   if (payload.at_hash !== undefined && expected.accessToken !== undefined && alg !== 'none') {
     if (payload.at_hash !== atHash(expected.accessToken, alg)) throw new IdTokenError('The ID token "at_hash" does not match the access token.');
   }
+}
+
+/**
+ * OpenID Connect Core §12.2: a refreshed ID token MUST have the same `iss` (checked above) and `sub`, the
+ * same `aud`, and (if present) the same `azp`; its `auth_time`, if present, is the original
+ * authentication's; a `nonce`, if present, is the original one. A refresh never switches user.
+ */
+function checkRefreshedClaims(payload: JWTPayload, original: JWTPayload): void {
+  if (payload.sub !== original.sub) throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
+  const audiences = (value: unknown) => [...new Set(Array.isArray(value) ? value.map(String) : [String(value)])].sort().join(' ');
+  if (audiences(payload.aud) !== audiences(original.aud)) throw new IdTokenError('The refreshed ID token has another "aud" (Core §12.2).');
+  // (any azp present must also be the client_id, checked above for every ID token)
+  if (payload.azp !== undefined && original.azp !== undefined && payload.azp !== original.azp) {
+    throw new IdTokenError('The refreshed ID token has another "azp" (Core §12.2).');
+  }
+  if (payload.auth_time !== undefined && original.auth_time !== undefined && payload.auth_time !== original.auth_time) {
+    throw new IdTokenError('The refreshed ID token has another "auth_time" (Core §12.2).');
+  }
+  if (payload.nonce !== undefined && payload.nonce !== original.nonce) throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
 }
 
 function mapJoseError(err: unknown): ParError {

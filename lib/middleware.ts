@@ -11,7 +11,7 @@ import { createLogger } from './log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
 import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
 import { withTokens } from './login-session.js';
-import { pendingTransactions } from './transactions.js';
+import { carryOver, clearLogin, readLogin, storeLogin } from './sign-in-state.js';
 import type { LoginSession, ParAuthConfig } from './types.js';
 import './augment.js';
 
@@ -57,21 +57,22 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     try {
       result = await engine.completeLogin(req);
     } catch (err) {
-      await forgetLogin(req);
+      await forgetLogin(req, engine.signInKey);
       throw err;
     }
     const r = req as RequestWithSession;
     let stored = toLoginSession(result);
     if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
-    // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending.
-    const pending = pendingTransactions(r);
+    // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending and
+    // other sign-ins (another mount's issuer and client) keep their state.
+    const kept = carryOver(r, engine.signInKey);
     await regenerateSession(r);
-    if (pending) r.session.parTransactions = pending;
-    r.session.oidc = stored;
+    if (kept) r.session.par = kept;
+    storeLogin(r, engine.signInKey, stored);
     try {
       await saveSession(r);
     } catch (err) {
-      delete r.session.oidc; // never leave the session half logged in
+      clearLogin(r, engine.signInKey); // never leave the session half logged in
       throw err;
     }
     engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
@@ -80,8 +81,10 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
 
   async function logout(req: Request, res: Response): Promise<void> {
     requireSession(req);
-    const idToken = req.session.oidc?.idToken;
+    const idToken = readLogin(req, engine.signInKey)?.idToken;
+    const kept = carryOver(req, engine.signInKey);
     await regenerateSession(req);
+    if (kept) req.session.par = kept;
     await saveSession(req);
     const remote = idToken ? await engine.logoutUrl(idToken) : undefined;
     engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
@@ -95,10 +98,8 @@ function toLoginSession(result: LoginResult): LoginSession {
 }
 
 /** A failed callback never leaves a login behind (the contract); pending tabs are kept. */
-async function forgetLogin(req: Request): Promise<void> {
-  const session = (req as Partial<RequestWithSession>).session;
-  if (session?.oidc) {
-    delete session.oidc;
+async function forgetLogin(req: Request, key: string): Promise<void> {
+  if (clearLogin(req, key)) {
     try {
       await saveSession(req as RequestWithSession);
     } catch (err) {

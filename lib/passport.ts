@@ -95,6 +95,12 @@ export class ParStrategy extends Strategy {
 
   /** Passport calls this through `passport.authenticate(name, options)`; not called directly. */
   override authenticate(req: Request, _options?: unknown): void {
+    // Contract, "Methods": only GET starts a login or completes a callback. A HEAD (link prefetchers,
+    // monitors) or a POST changes nothing: no pushed request, no transaction, no code redeemed.
+    if (req.method !== 'GET') {
+      this.pass();
+      return;
+    }
     // The outcome is decided first and acted on outside the promise, so exactly one of redirect, fail,
     // success or error runs, and an error thrown by a later handler is not reported as a login error.
     const outcome = isCallback(req) ? this.callback(req) : this.login(req);

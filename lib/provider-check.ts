@@ -4,6 +4,7 @@
  */
 import type { ResolvedConfig } from './config.js';
 import type { ServerMetadata } from './discovery.js';
+import { isLoopbackHost } from './config.js';
 import { UpstreamError } from './errors.js';
 
 export interface ProviderReport {
@@ -22,6 +23,9 @@ export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata)
     const list = metadata[field];
     return !Array.isArray(list) || list.includes(value); // not advertised: assume supported
   };
+  for (const field of cleartextEndpoints(metadata)) {
+    problems.push(`its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`);
+  }
   if (!metadata.pushed_authorization_request_endpoint) problems.push('it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)');
   if (!listed('code_challenge_methods_supported', 'S256')) problems.push('its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)');
   if (!listed('token_endpoint_auth_methods_supported', config.clientAuthMethod)) {
@@ -50,4 +54,46 @@ export function assertProviderReady(report: ProviderReport, metadata: ServerMeta
   if (report.problems.length === 0) return;
   const code = metadata.pushed_authorization_request_endpoint ? 'provider_unsupported' : 'par_not_supported';
   throw new UpstreamError(code, `The authorization server ${report.issuer} cannot be used as configured: ${report.problems.join('; ')}.`);
+}
+
+/** Endpoints that receive client credentials, codes, tokens or the browser. */
+const ENDPOINT_FIELDS = [
+  'authorization_endpoint', 'token_endpoint', 'pushed_authorization_request_endpoint', 'userinfo_endpoint', 'jwks_uri',
+  'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint',
+] as const;
+
+/**
+ * Pure: the metadata fields (RFC 8414 §2, RFC 8705 §5 `mtls_endpoint_aliases.*`) whose URL is not https.
+ * RFC 6749 §3.1, §3.2 and RFC 9126 §2 require TLS for these endpoints; plain http is allowed only for a
+ * loopback issuer (development) talking to loopback endpoints.
+ */
+export function cleartextEndpoints(metadata: ServerMetadata): string[] {
+  const devIssuer = isHttpLoopback(metadata.issuer);
+  const found: string[] = [];
+  const check = (field: string, value: unknown) => {
+    if (typeof value !== 'string') return;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return; // malformed URLs are discovery's to refuse
+    }
+    if (url.protocol === 'https:' || (devIssuer && isHttpLoopback(value))) return;
+    found.push(field);
+  };
+  for (const field of ENDPOINT_FIELDS) check(field, metadata[field]);
+  const aliases = metadata.mtls_endpoint_aliases;
+  if (aliases && typeof aliases === 'object' && !Array.isArray(aliases)) {
+    for (const [name, value] of Object.entries(aliases)) check(`mtls_endpoint_aliases.${name}`, value);
+  }
+  return found;
+}
+
+function isHttpLoopback(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
 }

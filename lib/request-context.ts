@@ -4,6 +4,7 @@ import type { Engine } from './engine.js';
 import { createProof } from './dpop.js';
 import { withTokens } from './login-session.js';
 import { requireSession, saveSession } from './session.js';
+import { readLogin, storeLogin } from './sign-in-state.js';
 import type { LoginSession } from './types.js';
 
 export interface RequestContext {
@@ -34,12 +35,9 @@ export const MOUNT_PATH = Symbol.for('express-par.mountPath');
 
 export type RequestWithContext = Request & { [ENGINE]?: Engine; [MOUNT_PATH]?: string };
 
-function login(req: Request): LoginSession | undefined {
-  const stored = (req as Request & { session?: { oidc?: LoginSession } }).session?.oidc;
-  return stored && typeof stored.idToken === 'string' && stored.claims ? stored : undefined;
-}
-
 export function createRequestContext(req: Request, engine: Engine): RequestContext {
+  // Only this mount's login (contract: "Several sign-ins on one app").
+  const login = (r: Request): LoginSession | undefined => readLogin(r, engine.signInKey);
   return {
     isAuthenticated: () => login(req) !== undefined,
     get user() {
@@ -75,7 +73,7 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
       requireSession(req);
       const { tokens, claims } = await engine.refresh(current);
       const next = withTokens(current, tokens, claims);
-      req.session.oidc = next;
+      storeLogin(req, engine.signInKey, next);
       await saveSession(req);
       engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
     },

@@ -6,6 +6,7 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { SetupError } from './errors.js';
+import { hasAnyLogin } from './sign-in-state.js';
 
 export type RequestWithSession = Request & { session: Session & Partial<SessionData> };
 
@@ -37,4 +38,20 @@ function callSession(req: RequestWithSession, method: 'save' | 'regenerate', don
       }
     });
   });
+}
+
+/** Session fields that only hold a login in progress (ours, and passport's `successReturnToOrRedirect`). */
+const PENDING_ONLY_FIELDS = new Set(['cookie', 'par', 'returnTo']);
+
+/**
+ * A session that holds nothing but pending logins lives no longer than they do: its cookie (and so the
+ * store's TTL, which stores such as connect-redis derive from it) is capped at `ttlMs`. A script that
+ * calls the login route in a loop then cannot fill the store with day-long sessions. The next
+ * `regenerate()` (at login) gives the session the app's own cookie lifetime back.
+ */
+export function limitPendingOnlySession(req: RequestWithSession, ttlMs: number): void {
+  for (const field of Object.keys(req.session)) if (!PENDING_ONLY_FIELDS.has(field)) return;
+  if (hasAnyLogin(req)) return;
+  const cookie = req.session.cookie;
+  if (cookie && (typeof cookie.maxAge !== 'number' || cookie.maxAge > ttlMs)) cookie.maxAge = ttlMs;
 }

@@ -2,7 +2,7 @@
  * The token request (RFC 6749 §4.1.3 with RFC 7636 §4.5 `code_verifier`) and the check of its answer
  * (RFC 6749 §5.1, RFC 9449 §5). Send and process kept apart; `processTokenResponse` is pure.
  */
-import { UpstreamError } from './errors.js';
+import { safeText, UpstreamError } from './errors.js';
 import { parseJsonObject, type HttpResponse } from './http.js';
 import { oauthErrorOf } from './endpoint.js';
 import type { TokenSet } from './types.js';
@@ -34,7 +34,7 @@ export function processTokenResponse(res: HttpResponse, context: { endpoint: str
   const tokenType = body.token_type.toLowerCase(); // RFC 6749 §5.1: case insensitive
   // RFC 9449 §5: a DPoP-bound token comes back as token_type DPoP; a Bearer one only when we did not ask.
   if (context.dpop ? tokenType !== 'dpop' : tokenType !== 'bearer') {
-    throw invalid(`answered token_type "${String(body.token_type).slice(0, 20)}" where ${context.dpop ? 'DPoP' : 'Bearer'} was expected`);
+    throw invalid(`answered token_type "${safeText(body.token_type, 20)}" where ${context.dpop ? 'DPoP' : 'Bearer'} was expected`);
   }
   if (context.requireIdToken && (typeof body.id_token !== 'string' || body.id_token === '')) throw invalid('answered without an "id_token"');
   if (body.id_token !== undefined && typeof body.id_token !== 'string') throw invalid('answered a non-string "id_token"');

@@ -5,6 +5,7 @@
  */
 import type { JWK } from 'jose';
 import type { RequestWithSession } from './session.js';
+import { ensureSignIn, readSignIn } from './sign-in-state.js';
 
 export interface Transaction {
   state: string;
@@ -23,15 +24,19 @@ export interface Transaction {
 
 export const MAX_PENDING_TRANSACTIONS = 10;
 export const TRANSACTION_TTL_MS = 15 * 60 * 1000;
+/** Largest pending login kept in the session (JSON bytes); a longer `returnTo` falls back to `/`. */
+export const MAX_TRANSACTION_BYTES = 1536;
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 type Store = Record<string, Transaction>;
 
-function store(req: RequestWithSession): Store {
-  const existing = req.session.parTransactions;
-  if (existing && typeof existing === 'object' && !Array.isArray(existing)) return existing as Store;
+/** This sign-in's pending transactions (contract: a state made by one mount is unknown at another's callback). */
+function store(req: RequestWithSession, key: string): Store {
+  const state = ensureSignIn(req, key);
+  const existing = state.pending;
+  if (existing && typeof existing === 'object' && !Array.isArray(existing)) return existing;
   const created: Store = {};
-  req.session.parTransactions = created;
+  state.pending = created;
   return created;
 }
 
@@ -48,17 +53,25 @@ function prune(txs: Store, now: number, room: number): void {
   for (const key of Object.keys(txs)) if (!txs[key] || txs[key]!.state !== key) delete txs[key];
 }
 
-export function saveTransaction(req: RequestWithSession, tx: Transaction, now = Date.now()): void {
-  const txs = store(req);
+/** Stores a pending login of sign-in `key`; one that would exceed MAX_TRANSACTION_BYTES returns to `/`. */
+export function saveTransaction(req: RequestWithSession, key: string, tx: Transaction, now = Date.now()): void {
+  const txs = store(req, key);
   prune(txs, now, 1);
+  if (JSON.stringify(tx).length > MAX_TRANSACTION_BYTES) tx.returnTo = '/';
   txs[tx.state] = tx;
 }
 
-/** Removes and returns the transaction for `state` if it exists and has not expired. */
-export function takeTransaction(req: RequestWithSession, state: string, now = Date.now()): Transaction | undefined {
+/**
+ * Removes and returns sign-in `key`'s transaction for `state` if it exists, has not expired, and was
+ * started for `redirectUri`. A transaction started for another redirect_uri (another route of the same
+ * client) is left alone for its own callback.
+ */
+export function takeTransaction(req: RequestWithSession, key: string, state: string, redirectUri: string, now = Date.now()): Transaction | undefined {
   if (!STATE_FORMAT.test(state)) return undefined;
-  const txs = store(req);
+  const txs = readSignIn(req, key)?.pending;
+  if (!txs || typeof txs !== 'object') return undefined;
   const tx = Object.hasOwn(txs, state) ? txs[state] : undefined;
+  if (tx && tx.redirectUri !== redirectUri) return undefined;
   delete txs[state];
   prune(txs, now, 0);
   if (!tx || tx.state !== state || typeof tx.createdAt !== 'number') return undefined;
@@ -66,12 +79,7 @@ export function takeTransaction(req: RequestWithSession, state: string, now = Da
   return tx;
 }
 
-/** The transactions still pending, to carry across `session.regenerate()`. */
-export function pendingTransactions(req: RequestWithSession): Store | undefined {
-  const txs = req.session.parTransactions as Store | undefined;
-  return txs && Object.keys(txs).length > 0 ? { ...txs } : undefined;
-}
-
-export function countTransactions(req: RequestWithSession): number {
-  return Object.keys(store(req)).length;
+export function countTransactions(req: RequestWithSession, key: string): number {
+  const txs = readSignIn(req, key)?.pending;
+  return txs && typeof txs === 'object' ? Object.keys(txs).length : 0;
 }

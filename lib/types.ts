@@ -93,4 +93,9 @@ export interface ParAuthConfig {
   profile?: 'fapi2';
   /** Receives one structured event per protocol step. Must not throw. */
   onEvent?: (event: ParEvent) => void;
+  /**
+   * Audiences besides `clientID` that may appear in an ID token's `aud`. Any other audience is refused
+   * (OpenID Connect Core §3.1.3.7 step 3). Default: none.
+   */
+  trustedAudiences?: string[];
 }

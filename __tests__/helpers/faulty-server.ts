@@ -58,6 +58,12 @@ export interface ResponseFault {
   /** Answer an RFC 6749 §5.2 error JSON instead (status 400 unless `status` is set). */
   error?: string;
   errorDescription?: string;
+  /**
+   * Echo the request back, as some gateways do: `description` answers 400 invalid_request with the
+   * request's raw body and headers in `error_description`; `body` answers 400 with them as a text body;
+   * `{ param }` answers 400 invalid_request quoting that one body parameter (or `authorization` header).
+   */
+  echo?: 'description' | 'body' | { param: string };
   /** Stream `bytes` bytes of JSON-ish data ({"access_token":"aaaa…) in 64 KiB chunks, status 200 unless `status`; chunked unless declareLength. */
   huge?: { bytes: number; declareLength?: boolean; /** Set by the server while streaming: bytes actually written so far. */ sent?: number };
 }
@@ -205,6 +211,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
   const defaultSub = opts.sub ?? 'user-123';
   const pushed = new Map<string, Omit<Grant, 'sub'>>();
   const codes = new Map<string, Grant>();
+  /** Refresh tokens issued, each for one use (rotated on every refresh). */
+  const refreshTokens = new Map<string, Grant>();
   const hanging = new Set<http.ServerResponse>();
   const timers = new Set<() => void>();
   let closed = false;
@@ -227,6 +235,17 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     return f;
   }
 
+  /** A fault with `echo` turned into the error it sends: the request's headers and body, verbatim. */
+  function echoed(f: ResponseFault | undefined, rec: RecordedRequest): ResponseFault | undefined {
+    if (!f?.echo) return f;
+    if (typeof f.echo === 'object') {
+      const value = f.echo.param === 'authorization' ? rec.headers.authorization : rec.body[f.echo.param];
+      return { ...f, error: 'invalid_request', errorDescription: `${f.echo.param} "${String(value)}" is not acceptable` };
+    }
+    const text = `${rec.rawBody} ${JSON.stringify(rec.headers)}`;
+    return f.echo === 'description' ? { ...f, error: 'invalid_request', errorDescription: `bad request: ${text}` } : { ...f, status: f.status ?? 400, body: `Bad request: ${text}`, contentType: 'text/plain' };
+  }
+
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = () => { clearTimeout(timer); timers.delete(done); resolve(); };
@@ -247,7 +266,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
@@ -384,9 +403,11 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     }, server.idTokenClaims);
     const sign: IdTokenSigner = (c, o) => server.signIdToken(c, o);
     const idToken = server.fault.idToken ? await server.fault.idToken(claims, sign) : await sign(claims);
+    const refreshToken = rand();
+    refreshTokens.set(refreshToken, { ...g, nonce: undefined });
     return {
       status: 200,
-      body: { access_token: rand(), token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: rand(), scope: g.scope },
+      body: { access_token: rand(), token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -395,6 +416,13 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     rec.clientAuth = authenticateClient(req, body);
     const grantType = one(body, 'grant_type', true);
     const invalidGrant = (why: string) => new OAuthError(400, 'invalid_grant', why);
+    if (grantType === 'refresh_token') {
+      const presented = one(body, 'refresh_token', true)!;
+      const g = refreshTokens.get(presented);
+      refreshTokens.delete(presented);
+      if (!g) throw invalidGrant('unknown or used refresh token');
+      return issueTokens({ ...g, sub: server.sub }); // RFC 6749 §6; a new ID token without nonce (Core §12.2)
+    }
     if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', `unsupported grant_type ${grantType}`);
     const code = one(body, 'code', true)!;
     const g = codes.get(code);
@@ -425,14 +453,14 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         return f ? send(res, f, 200, metadata(f.issuer)) : send(res, undefined, 404, { error: 'not_found' });
       }
       case 'POST /par': {
-        const f = take('par');
+        const f = echoed(take('par'), rec);
         const r = await oauth(() => par(req, rec.body, rec));
         return send(res, f, r.status, r.body, r.headers);
       }
       case 'GET /authorize':
         return authorize(res, rec);
       case 'POST /token': {
-        const f = take('token');
+        const f = echoed(take('token'), rec);
         const r = await oauth(() => token(req, rec.body, rec));
         return send(res, f, r.status, r.body, r.headers);
       }

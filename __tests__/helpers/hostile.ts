@@ -45,8 +45,9 @@ export async function startHostileApp(server: FaultyServer, options: Partial<Par
       ...options,
     }));
     a.get('/whoami', (req, res) => {
-      const txs = (req.session as { parTransactions?: Record<string, unknown> }).parTransactions;
-      res.json({ authenticated: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub, pending: txs ? Object.keys(txs).length : 0 });
+      const signIns = Object.values(req.session.par ?? {});
+      const pending = signIns.reduce((n, state) => n + Object.keys(state.pending ?? {}).length, 0);
+      res.json({ authenticated: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub, pending });
     });
     const record: ErrorRequestHandler = (err, _req, _res, next) => {
       captured.push(err as CapturedError);

@@ -1,0 +1,107 @@
+/**
+ * Where express-par keeps its state in `req.session`: one entry per sign-in, keyed by its (issuer,
+ * client), so two `parAuth()` mounts (or strategies) on one app never read each other's login or pending
+ * transactions, and one issuer's tokens are never sent to another (contract: "Several sign-ins on one
+ * app"; RFC 9700 §4.4 keeps the same separation against mix-up).
+ *
+ *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: Transaction } } }
+ */
+import { createHash } from 'node:crypto';
+import type { RequestWithSession } from './session.js';
+import type { Transaction } from './transactions.js';
+import type { LoginSession } from './types.js';
+
+export interface SignInState {
+  /** The completed login of this sign-in. */
+  login?: LoginSession;
+  /** Pending logins (one per tab), keyed by `state`. */
+  pending?: Record<string, Transaction>;
+}
+
+export type SessionSignIns = Record<string, SignInState>;
+
+/** A short, stable key for an (issuer, client_id) pair: 66 bits of SHA-256, base64url. */
+export function signInKey(issuer: string, clientID: string): string {
+  return createHash('sha256').update(`${issuer}\n${clientID}`).digest('base64url').slice(0, 11);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Every sign-in's state in this session; a malformed value (a tampered store) reads as none. */
+export function signIns(req: { session?: unknown }): SessionSignIns | undefined {
+  const all = (req.session as { par?: unknown } | undefined)?.par;
+  return isRecord(all) ? (all as SessionSignIns) : undefined;
+}
+
+/** This sign-in's state, or undefined. */
+export function readSignIn(req: { session?: unknown }, key: string): SignInState | undefined {
+  const all = signIns(req);
+  const state = all && Object.hasOwn(all, key) ? all[key] : undefined;
+  return isRecord(state) ? state : undefined;
+}
+
+/** This sign-in's state, created when missing. */
+export function ensureSignIn(req: RequestWithSession, key: string): SignInState {
+  let all = signIns(req);
+  if (!all) {
+    all = {};
+    req.session.par = all;
+  }
+  let state = readSignIn(req, key);
+  if (!state) {
+    state = {};
+    all[key] = state;
+  }
+  return state;
+}
+
+/** This sign-in's completed login, when it is well-formed. */
+export function readLogin(req: { session?: unknown }, key: string): LoginSession | undefined {
+  const login = readSignIn(req, key)?.login;
+  return isRecord(login) && typeof login.idToken === 'string' && isRecord(login.claims) ? login : undefined;
+}
+
+export function storeLogin(req: RequestWithSession, key: string, login: LoginSession): void {
+  ensureSignIn(req, key).login = login;
+}
+
+/** Ends this sign-in's login; its pending transactions and other sign-ins stay. */
+export function clearLogin(req: { session?: unknown }, key: string): boolean {
+  const state = readSignIn(req, key);
+  if (!state?.login) return false;
+  delete state.login;
+  dropIfEmpty(req, key);
+  return true;
+}
+
+function dropIfEmpty(req: { session?: unknown }, key: string): void {
+  const all = signIns(req);
+  const state = all?.[key];
+  if (!all || !state) return;
+  if (!state.login && (!state.pending || Object.keys(state.pending).length === 0)) delete all[key];
+  if (Object.keys(all).length === 0) delete (req.session as { par?: unknown }).par;
+}
+
+/** Whether any sign-in of this session holds a completed login. */
+export function hasAnyLogin(req: { session?: unknown }): boolean {
+  const all = signIns(req);
+  return !!all && Object.values(all).some((state) => isRecord(state) && isRecord(state.login));
+}
+
+/**
+ * A copy of what must survive `session.regenerate()` (session fixation, at login and logout): every
+ * other sign-in's state, and this sign-in's pending transactions (other tabs); not this sign-in's login.
+ */
+export function carryOver(req: { session?: unknown }, key: string): SessionSignIns | undefined {
+  const all = signIns(req);
+  if (!all) return undefined;
+  const out: SessionSignIns = {};
+  for (const [name, state] of Object.entries(all)) {
+    if (!isRecord(state)) continue;
+    if (name !== key) out[name] = state;
+    else if (isRecord(state.pending) && Object.keys(state.pending).length > 0) out[name] = { pending: state.pending as Record<string, Transaction> };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
