@@ -5,6 +5,7 @@
 import type { ResolvedConfig } from './config.js';
 import type { ServerMetadata } from './discovery.js';
 import { UpstreamError } from './errors.js';
+import { assessMtls } from './tls.js';
 
 export interface ProviderReport {
   issuer: string;
@@ -41,8 +42,9 @@ export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata)
     const msg = 'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): mix-up protection relies on distinct redirect URIs';
     (config.profile === 'fapi2' ? problems : warnings).push(msg);
   }
-  if (config.profile === 'fapi2' && !metadata.dpop_signing_alg_values_supported) problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
-  return { issuer: metadata.issuer, problems, warnings };
+  if (config.profile === 'fapi2' && config.dpop && !metadata.dpop_signing_alg_values_supported) problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
+  const mtls = assessMtls(config, metadata); // aliases, certificate-bound tokens, certificate expiry
+  return { issuer: metadata.issuer, problems: [...problems, ...mtls.problems], warnings: [...warnings, ...mtls.warnings] };
 }
 
 /** Throws one error listing every problem; `par_not_supported` when PAR itself is missing. */
