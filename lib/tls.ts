@@ -7,7 +7,8 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import https from 'node:https';
-import { rootCertificates, type TLSSocket } from 'node:tls';
+import * as nodeTls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { ServerMetadata } from './discovery.js';
 import { UpstreamError } from './errors.js';
 
@@ -94,6 +95,12 @@ function caCertificates(value: unknown): string[] {
   return out;
 }
 
+/** The roots Node trusts by default: with NODE_EXTRA_CA_CERTS where Node can say so (22.15+), else its bundle. */
+function defaultRoots(): readonly string[] {
+  const getCACertificates = (nodeTls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  return getCACertificates ? getCACertificates('default') : nodeTls.rootCertificates;
+}
+
 /**
  * Checks the `tls` option and builds its agent; throws a `TypeError` naming `tls` (never quoting it) when
  * the certificate or key is not PEM, or the key is not the certificate's.
@@ -111,7 +118,7 @@ export function resolveTls(value: unknown): ResolvedTls | undefined {
   const key = privateKey(options.key);
   if (!cert.checkPrivateKey(key)) fail('"tls.key" does not match "tls.cert": give the private key of that certificate');
   // Node's `ca` replaces the default roots; the contract adds to them.
-  const ca = options.ca === undefined ? undefined : [...rootCertificates, ...caCertificates(options.ca)];
+  const ca = options.ca === undefined ? undefined : [...defaultRoots(), ...caCertificates(options.ca)];
   const agent = new https.Agent({
     keepAlive: true,
     maxSockets: 64,
