@@ -1,7 +1,8 @@
-import { describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { resolveConfig } from '../lib/config.js';
 import type { ParAuthConfig } from '../lib/types.js';
+import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';
 
 const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
@@ -9,6 +10,13 @@ const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
 const ed25519 = generateKeyPairSync('ed25519').privateKey;
 const jwk = (key: KeyObject) => key.export({ format: 'jwk' });
+
+let certs: TestCertificates;
+beforeAll(() => {
+  certs = makeTestCertificates();
+});
+/** The client certificate option, read when a test runs (the certificates are made in beforeAll). */
+const tls = () => ({ cert: certs.client.cert, key: certs.client.key });
 
 const base: ParAuthConfig = {
   issuerBaseURL: 'https://op.example.com',
@@ -34,6 +42,21 @@ describe('profile "fapi2" accepts what FAPI 2.0 allows', () => {
     expect(config.clientAuthMethod).toBe('private_key_jwt');
     expect(config.clientAssertionAlg).toBe(expected.alg);
     expect(config.dpopAlg).toBe(expected.dpopAlg ?? 'ES256');
+  });
+
+  it.each<[string, () => Partial<ParAuthConfig>, { method: string; dpop: false | 'per-session' }]>([
+    ['tls_client_auth, with the certificate as the sender constraint', () => ({ clientAssertionSigningKey: undefined, clientAuthMethod: 'tls_client_auth', tls: tls() }), { method: 'tls_client_auth', dpop: false }],
+    ['self_signed_tls_client_auth', () => ({ clientAssertionSigningKey: undefined, clientAuthMethod: 'self_signed_tls_client_auth', tls: tls() }), { method: 'self_signed_tls_client_auth', dpop: false }],
+    ['private_key_jwt with certificate-bound tokens', () => ({ tls: tls() }), { method: 'private_key_jwt', dpop: false }],
+    ['private_key_jwt with a certificate and dpop: false said outright', () => ({ tls: tls(), dpop: false }), { method: 'private_key_jwt', dpop: false }],
+    ['tls_client_auth with DPoP as the sender constraint', () => ({ clientAssertionSigningKey: undefined, clientAuthMethod: 'tls_client_auth', tls: tls(), dpop: true }), { method: 'tls_client_auth', dpop: 'per-session' }],
+  ])('accepts mutual TLS (RFC 8705): %s', (_name, extra, expected) => {
+    const options = { ...base, ...extra() } as ParAuthConfig;
+    if (options.clientAssertionSigningKey === undefined) delete options.clientAssertionSigningKey;
+    const config = resolveConfig(options);
+    expect(config.clientAuthMethod).toBe(expected.method);
+    expect(config.dpop).toBe(expected.dpop);
+    expect(config.tls).toBeDefined();
   });
 
   it('turns DPoP on with a fresh key per session when dpop is not set', () => {
@@ -64,16 +87,18 @@ describe('profile "fapi2" accepts what FAPI 2.0 allows', () => {
 
 describe('profile "fapi2" refuses what FAPI 2.0 forbids', () => {
   it.each<[string, Partial<ParAuthConfig>, RegExp]>([
-    ['a shared secret (client_secret_basic)', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40) }, /"clientAuthMethod" must be "private_key_jwt" under profile "fapi2"/],
-    ['client_secret_post', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_post' }, /"clientAuthMethod" must be "private_key_jwt"/],
-    ['client_secret_jwt', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_jwt' }, /"clientAuthMethod" must be "private_key_jwt"/],
-    ['a public client (none)', { clientAssertionSigningKey: undefined, clientAuthMethod: 'none' }, /"clientAuthMethod" must be "private_key_jwt"/],
+    ['a shared secret (client_secret_basic)', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40) }, /"clientAuthMethod" must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" under profile "fapi2"/],
+    ['client_secret_post', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_post' }, /"clientAuthMethod" must be "private_key_jwt", "tls_client_auth"/],
+    ['client_secret_jwt', { clientAssertionSigningKey: undefined, clientSecret: 'x'.repeat(40), clientAuthMethod: 'client_secret_jwt' }, /"clientAuthMethod" must be "private_key_jwt", "tls_client_auth"/],
+    ['a public client (none)', { clientAssertionSigningKey: undefined, clientAuthMethod: 'none' }, /"clientAuthMethod" must be "private_key_jwt", "tls_client_auth"/],
+    ['tls_client_auth without a certificate', { clientAssertionSigningKey: undefined, clientAuthMethod: 'tls_client_auth' }, /"tls" \(a client certificate and key\) is required for clientAuthMethod "tls_client_auth"/],
+    ['self_signed_tls_client_auth without a certificate', { clientAssertionSigningKey: undefined, clientAuthMethod: 'self_signed_tls_client_auth' }, /"tls" \(a client certificate and key\) is required/],
     ['private_key_jwt without a key', { clientAssertionSigningKey: undefined, clientAuthMethod: 'private_key_jwt' }, /"clientAssertionSigningKey" is required/],
     ['RS256 client assertions', { clientAssertionSigningKey: rsa2048, clientAssertionSigningAlg: 'RS256' }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2" \(got "RS256"\)/],
     ['an RSA JWK whose alg is RS256', { clientAssertionSigningKey: { ...jwk(rsa2048), alg: 'RS256' } }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA/],
     ['an EC P-384 key (ES384)', { clientAssertionSigningKey: p384 }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2" \(got "ES384"\)/],
     ['an RSA key under 2048 bits', { clientAssertionSigningKey: rsa1024 }, /"clientAssertionSigningAlg": the key is too weak for profile "fapi2"/],
-    ['DPoP turned off', { dpop: false }, /"dpop" cannot be false under profile "fapi2"/],
+    ['DPoP turned off without a client certificate', { dpop: false }, /"dpop" cannot be false under profile "fapi2" without "tls"/],
     ['an RS256 DPoP key', { dpop: { ...jwk(rsa2048), alg: 'RS256' } }, /"dpop" must be PS256, ES256 or EdDSA under profile "fapi2"/],
     ['a weak DPoP key', { dpop: rsa1024 }, /"dpop": the key is too weak/],
     ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256'] }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"/],

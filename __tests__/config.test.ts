@@ -40,7 +40,7 @@ describe('configuration', () => {
     ['a missing baseURL', { baseURL: '' }, /"baseURL" must be a non-empty string/],
     ['a missing clientID', { clientID: '' }, /"clientID" must be a non-empty string/],
     ['an unknown option', { clientId: 'typo' }, /"clientId" is not an express-par option/],
-    ['an unknown auth method', { clientAuthMethod: 'tls_client_auth' as never }, /"clientAuthMethod" must be one of/],
+    ['an unknown auth method', { clientAuthMethod: 'client_secret_jws' as never }, /"clientAuthMethod" must be one of/],
     ['a secret method without a secret', { clientSecret: undefined, clientAuthMethod: 'client_secret_post' }, /"clientSecret" is required/],
     ['private_key_jwt without a key', { clientAuthMethod: 'private_key_jwt' }, /"clientAssertionSigningKey" is required/],
     ['a key that is not a key', { clientAuthMethod: 'private_key_jwt', clientAssertionSigningKey: 'nope' }, /"clientAssertionSigningKey" must be a private key/],

@@ -1,7 +1,8 @@
 /**
  * Client authentication at the PAR and token endpoints (RFC 9126 §2: the same as at the token
  * endpoint): `client_secret_basic`, `client_secret_post`, `client_secret_jwt`, `private_key_jwt`
- * (RFC 7523, OpenID Connect Core §9) and `none`.
+ * (RFC 7523, OpenID Connect Core §9), `none`, and the mutual TLS methods (RFC 8705 §2, where the client
+ * certificate on the connection does the work).
  */
 import { SignJWT } from 'jose';
 import type { ResolvedConfig } from './config.js';
@@ -53,7 +54,10 @@ export async function clientAuthentication(config: ResolvedConfig, audience: str
         headers: {},
         params: { client_id: config.clientID, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await clientAssertion(config, audience) },
       };
+    // RFC 8705 §2: with mTLS the certificate on the connection authenticates; client_id is still sent.
     case 'none':
+    case 'tls_client_auth':
+    case 'self_signed_tls_client_auth':
       return { headers: {}, params: { client_id: config.clientID } };
   }
 }

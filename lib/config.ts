@@ -4,6 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
+import { resolveTls, TLS_CLIENT_AUTH_METHODS, type ResolvedTls } from './tls.js';
 import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
 import type { Request, Response } from 'express';
 import { normalizeIssuer } from './issuer.js';
@@ -43,15 +44,19 @@ export interface ResolvedConfig {
   onEvent?: (event: ParEvent) => void;
   /** Audiences besides the client_id accepted in an ID token's `aud`. */
   trustedAudiences?: string[];
+  /** The client certificate (RFC 8705) and the agent that presents it. */
+  tls?: ResolvedTls;
 }
 
 const KNOWN_OPTIONS = new Set([
   'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
   'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
-  'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent',
+  'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent', 'tls',
   'trustedAudiences',
 ]);
-const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
+const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none', ...TLS_CLIENT_AUTH_METHODS];
+/** FAPI 2.0 §5.3.2.1: private_key_jwt or mutual TLS. */
+const FAPI2_AUTH_METHODS: ClientAuthMethod[] = ['private_key_jwt', ...TLS_CLIENT_AUTH_METHODS];
 /** Parameters the library sets itself; letting options override them would break PKCE, state or nonce. */
 const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri', 'dpop_jkt', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
@@ -133,7 +138,7 @@ function number(value: unknown, option: string, fallback: number, min: number, m
   return value;
 }
 
-function resolveClientAuth(options: ParAuthConfig, fapi2: boolean) {
+function resolveClientAuth(options: ParAuthConfig, fapi2: boolean, tls: ResolvedTls | undefined) {
   if (options.clientSecret !== undefined) nonEmptyString(options.clientSecret, 'clientSecret');
   const method: ClientAuthMethod =
     options.clientAuthMethod ??
@@ -143,7 +148,11 @@ function resolveClientAuth(options: ParAuthConfig, fapi2: boolean) {
   if (method === 'client_secret_jwt' && Buffer.byteLength(options.clientSecret!) < 32) {
     fail('"clientSecret" must be at least 32 bytes for client_secret_jwt (HS256)');
   }
-  if (fapi2 && method !== 'private_key_jwt') fail('"clientAuthMethod" must be "private_key_jwt" under profile "fapi2" (FAPI 2.0 §5.3.2.1)');
+  if (fapi2 && !FAPI2_AUTH_METHODS.includes(method)) {
+    fail('"clientAuthMethod" must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" under profile "fapi2" (FAPI 2.0 §5.3.2.1)');
+  }
+  // RFC 8705 §2: the TLS connection is the client authentication, so it needs a certificate.
+  if ((TLS_CLIENT_AUTH_METHODS as readonly string[]).includes(method) && !tls) fail(`"tls" (a client certificate and key) is required for clientAuthMethod "${method}"`);
   if (method !== 'private_key_jwt') {
     if (options.clientAssertionSigningKey !== undefined) fail(`"clientAssertionSigningKey" is only used with clientAuthMethod "private_key_jwt" (got "${method}")`);
     const alg = options.clientAssertionSigningAlg;
@@ -176,11 +185,13 @@ function signingAlg(key: KeyObject, requested: string | undefined, option: strin
   return alg;
 }
 
-function resolveDpop(value: ParAuthConfig['dpop'], fapi2: boolean): { dpop: ResolvedConfig['dpop']; alg?: string } {
+function resolveDpop(value: ParAuthConfig['dpop'], fapi2: boolean, mtls: boolean): { dpop: ResolvedConfig['dpop']; alg?: string } {
   if (value === undefined || value === false) {
-    // FAPI 2.0 §5.3.2.2: sender-constrained access tokens (DPoP here; mTLS is not supported).
-    if (fapi2 && value === false) fail('"dpop" cannot be false under profile "fapi2": FAPI 2.0 requires sender-constrained tokens (use true or a private key)');
-    if (fapi2) return { dpop: 'per-session', alg: 'ES256' };
+    // FAPI 2.0 §5.3.2.2: sender-constrained access tokens, by DPoP or by the client certificate (RFC 8705 §3).
+    if (fapi2 && value === false && !mtls) {
+      fail('"dpop" cannot be false under profile "fapi2" without "tls": FAPI 2.0 requires sender-constrained tokens (DPoP, or mTLS with a client certificate)');
+    }
+    if (fapi2 && !mtls) return { dpop: 'per-session', alg: 'ES256' };
     return { dpop: false };
   }
   if (value !== true && (value === null || (typeof value !== 'object' && typeof value !== 'string'))) {
@@ -202,7 +213,8 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   const issuerUrl = parseHttpUrl(input.issuerBaseURL, 'issuerBaseURL', true);
   const baseURL = parseHttpUrl(input.baseURL, 'baseURL', false);
   const clientID = nonEmptyString(input.clientID, 'clientID');
-  const auth = resolveClientAuth(input, fapi2);
+  const tls = resolveTls(input.tls);
+  const auth = resolveClientAuth(input, fapi2, tls);
 
   if (input.routes !== undefined && (typeof input.routes !== 'object' || input.routes === null)) fail('"routes" must be an object');
   const routes: ResolvedRoutes = {
@@ -227,7 +239,7 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   for (const fn of ['afterCallback', 'onEvent'] as const) {
     if (input[fn] !== undefined && typeof input[fn] !== 'function') fail(`"${fn}" must be a function`);
   }
-  const dpop = resolveDpop(input.dpop, fapi2);
+  const dpop = resolveDpop(input.dpop, fapi2, tls !== undefined);
   let requestObjectKey: KeyObject | undefined;
   let requestObjectAlg: string | undefined;
   let requestObjectKid: string | undefined;
@@ -269,5 +281,6 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     ...(fapi2 ? { profile: 'fapi2' as const } : {}),
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
     ...(trustedAudiences && trustedAudiences.length > 0 ? { trustedAudiences: [...trustedAudiences] } : {}),
+    ...(tls ? { tls } : {}),
   };
 }

@@ -3,6 +3,7 @@
  * issuer as a promise (one fetch however many requests arrive at once), evicted when it fails and
  * refreshed after an hour. Also owns the JWKS (jose's remote key set: cached, refetched on unknown `kid`).
  */
+import type { Agent } from 'node:https';
 import { createRemoteJWKSet, customFetch } from 'jose';
 import { safeText, UpstreamError } from './errors.js';
 import { parseJsonObject, request } from './http.js';
@@ -74,10 +75,10 @@ function isUrl(value: unknown): value is string {
   }
 }
 
-async function fetchMetadata(issuer: string, timeout: number): Promise<ServerMetadata> {
+async function fetchMetadata(issuer: string, timeout: number, agent: Agent | undefined): Promise<ServerMetadata> {
   let lastStatus = 0;
   for (const url of wellKnownUrls(issuer)) {
-    const res = await request({ method: 'GET', url, timeout, step: 'discovery endpoint' });
+    const res = await request({ method: 'GET', url, timeout, step: 'discovery endpoint', ...(agent ? { agent } : {}) });
     if (res.status === 404) {
       lastStatus = 404;
       continue;
@@ -95,13 +96,14 @@ async function fetchMetadata(issuer: string, timeout: number): Promise<ServerMet
 
 /**
  * Returns a function that yields the metadata and key set for `issuer`, fetched on first use and then
- * cached by that function (one per `parAuth()` / strategy instance).
+ * cached by that function (one per `parAuth()` / strategy instance). `agent` carries the client
+ * certificate when one is configured (RFC 8705).
  */
-export function createDiscovery(issuer: string, timeout: number): () => Promise<Discovered> {
+export function createDiscovery(issuer: string, timeout: number, agent?: Agent): () => Promise<Discovered> {
   let entry: { promise: Promise<Discovered>; at: number } | undefined;
   return () => {
     if (entry && Date.now() - entry.at < CACHE_TTL_MS) return entry.promise;
-    const current = { promise: load(issuer, timeout), at: Date.now() };
+    const current = { promise: load(issuer, timeout, agent), at: Date.now() };
     entry = current;
     // Evict a failed lookup so the next request tries again (a provider outage must not stick).
     current.promise.catch(() => {
@@ -111,15 +113,15 @@ export function createDiscovery(issuer: string, timeout: number): () => Promise<
   };
 }
 
-async function load(issuer: string, timeout: number): Promise<Discovered> {
-  const metadata = await fetchMetadata(issuer, timeout);
+async function load(issuer: string, timeout: number, agent: Agent | undefined): Promise<Discovered> {
+  const metadata = await fetchMetadata(issuer, timeout, agent);
   const discovered: Discovered = { metadata };
   if (metadata.jwks_uri) {
     discovered.jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
       timeoutDuration: timeout,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
-      [customFetch]: jwksFetch(timeout) as unknown as typeof fetch,
+      [customFetch]: jwksFetch(timeout, agent) as unknown as typeof fetch,
     });
   }
   return discovered;
@@ -129,13 +131,13 @@ async function load(issuer: string, timeout: number): Promise<Discovered> {
  * jose's fetch for the key set, over our HTTP client (deadline, size cap, no redirects). A non-200 or
  * non-JSON answer is `jwks_failed`, not an ID token fault.
  */
-function jwksFetch(timeout: number) {
+function jwksFetch(timeout: number, agent: Agent | undefined) {
   return async (input: string | URL, init?: { headers?: ConstructorParameters<typeof Headers>[0] }): Promise<Response> => {
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((value, key) => {
       headers[key] = value;
     });
-    const res = await request({ method: 'GET', url: input, headers, timeout, step: 'JWKS endpoint', maxBytes: JWKS_MAX_BYTES });
+    const res = await request({ method: 'GET', url: input, headers, timeout, step: 'JWKS endpoint', maxBytes: JWKS_MAX_BYTES, ...(agent ? { agent } : {}) });
     const where = String(input);
     if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
     if (!parseJsonObject(res.body)) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });

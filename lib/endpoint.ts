@@ -34,7 +34,8 @@ async function attempt(call: EndpointCall): Promise<HttpResponse> {
   if (call.dpop) {
     headers.dpop = await createProof(call.dpop.key, 'POST', call.url, { nonce: call.dpop.nonces.get(call.url) });
   }
-  const res = await request({ method: 'POST', url: call.url, headers, form, timeout: call.config.httpTimeout, step: call.step });
+  const agent = call.config.tls?.agent; // RFC 8705: the client certificate, on every connection
+  const res = await request({ method: 'POST', url: call.url, headers, form, timeout: call.config.httpTimeout, step: call.step, ...(agent ? { agent } : {}) });
   call.dpop?.nonces.remember(call.url, res.headers);
   // Some gateways echo the request in their error text: whatever secret this call sent is never quoted back.
   res.redact = sentSecrets(call.config.clientSecret, form, headers);

@@ -21,6 +21,7 @@ import { safeReturnTo } from './return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './session.js';
 import { readLogin, signInKey } from './sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './token.js';
+import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './tls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './transactions.js';
 import type { LoginSession, ParEvent, TokenSet } from './types.js';
 
@@ -32,6 +33,8 @@ export interface LoginResult {
   returnTo: string;
   /** The per-session DPoP key the tokens are bound to. */
   dpopJwk?: Transaction['dpopJwk'];
+  /** Set when the access token is bound to the client certificate (RFC 8705 §3). */
+  certificateBinding?: CertificateBinding;
 }
 
 export interface Engine {
@@ -46,8 +49,17 @@ export interface Engine {
   completeLogin(req: Request): Promise<LoginResult>;
   /** RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is unreachable). */
   logoutUrl(idToken: string | undefined): Promise<string | undefined>;
-  /** Redeems the login's refresh token (RFC 6749 §6); returns the new tokens and, when an ID token came back, its claims. */
-  refresh(login: LoginSession): Promise<{ tokens: Partial<TokenSet>; claims?: JWTPayload }>;
+  /**
+   * Redeems the login's refresh token (RFC 6749 §6); returns the new tokens, when an ID token came back
+   * its claims, and whether the new access token is certificate-bound.
+   */
+  refresh(login: LoginSession): Promise<{ tokens: Partial<TokenSet>; claims?: JWTPayload; certificateBinding?: CertificateBinding }>;
+  /**
+   * The URL of a server endpoint called with client credentials or the access token: its
+   * `mtls_endpoint_aliases` entry when a client certificate is configured (RFC 8705 §5). Requests to it
+   * go through `request()` with `agent: config.tls?.agent`.
+   */
+  endpoint(name: MtlsEndpointName): Promise<string | undefined>;
   /** The DPoP key for a stored login. */
   dpopKey(jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined>;
   readonly dpopNonces: DpopNonces;
@@ -55,7 +67,9 @@ export interface Engine {
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
-  const discovery = createDiscovery(config.issuer, config.httpTimeout);
+  const discovery = createDiscovery(config.issuer, config.httpTimeout, config.tls?.agent);
+  // RFC 8705 §5: with a client certificate, PAR, token, userinfo and revocation go to the mTLS aliases.
+  const endpointOf = (metadata: Discovered['metadata'], name: MtlsEndpointName) => mtlsEndpoint(metadata, name, config.tls !== undefined);
   const dpopNonces = new DpopNonces();
   // Contract, "Several sign-ins on one app": logins and transactions are bound to (issuer, client).
   const signIn = signInKey(config.issuer, config.clientID);
@@ -120,7 +134,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       ...(key ? { dpopJkt: await thumbprint(key) } : {}),
     });
     if (config.requestObjectKey) params = await requestObjectParameters(config, metadata.issuer, params);
-    const endpoint = metadata.pushed_authorization_request_endpoint!;
+    const endpoint = endpointOf(metadata, 'pushed_authorization_request_endpoint')!;
     emit({ type: 'login.started', returnTo: tx.returnTo });
     const res = await postToEndpoint({ config, issuer: metadata.issuer, url: endpoint, step: 'PAR endpoint', params, ...(key ? { dpop: { key, nonces: dpopNonces } } : {}) });
     const pushed = processPushedAuthorizationResponse(res, { endpoint, redirectUri: config.redirectUri, clientAuthMethod: config.clientAuthMethod });
@@ -164,23 +178,31 @@ export function createEngine(config: ResolvedConfig): Engine {
     checkAuthorizationError(params);
     if (!params.code) throw new CallbackError('code_missing', 'The callback has no "code".');
     const key = await dpopKey(tx.dpopJwk);
+    const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
     const res = await postToEndpoint({
       config,
       issuer: metadata.issuer,
-      url: metadata.token_endpoint,
+      url: tokenEndpoint,
       step: 'token endpoint',
       // RFC 7636 §4.5: the verifier; RFC 6749 §4.1.3: the same redirect_uri
       params: authorizationCodeParameters(params.code, config.redirectUri, tx.codeVerifier),
       ...(key ? { dpop: { key, nonces: dpopNonces } } : {}),
     });
-    const tokens = processTokenResponse(res, { endpoint: metadata.token_endpoint, dpop: !!key, requireIdToken: true });
+    const tokens = processTokenResponse(res, { endpoint: tokenEndpoint, dpop: !!key, requireIdToken: true });
     const claims = await validateIdToken(tokens.id_token, {
       ...idTokenExpectations(metadata, jwks, tokens.access_token),
       nonce: tx.nonce,
       ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
     });
     log('login completed');
-    return { tokens, claims: claims as LoginResult['claims'], returnTo: tx.returnTo, ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}) };
+    const binding = certificateBinding(config.tls, metadata, tokens.token_type);
+    return {
+      tokens,
+      claims: claims as LoginResult['claims'],
+      returnTo: tx.returnTo,
+      ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}),
+      ...(binding ? { certificateBinding: binding } : {}),
+    };
   }
 
   function idTokenExpectations(metadata: Discovered['metadata'], jwks: Discovered['jwks'], accessToken: string | undefined) {
@@ -200,21 +222,24 @@ export function createEngine(config: ResolvedConfig): Engine {
     if (!login.refreshToken) throw new TypeError('this login has no refresh token (ask for offline_access, or the server does not issue one)');
     const { metadata, jwks } = await ready();
     const key = await dpopKey(login.dpopJwk as Transaction['dpopJwk']);
+    const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
     const res = await postToEndpoint({
       config,
       issuer: metadata.issuer,
-      url: metadata.token_endpoint,
+      url: tokenEndpoint,
       step: 'token endpoint',
       params: refreshParameters(login.refreshToken),
       ...(key ? { dpop: { key, nonces: dpopNonces } } : {}),
     });
-    const tokens = processTokenResponse(res, { endpoint: metadata.token_endpoint, dpop: !!key, requireIdToken: false });
-    if (!tokens.id_token) return { tokens };
+    const tokens = processTokenResponse(res, { endpoint: tokenEndpoint, dpop: !!key, requireIdToken: false });
+    const binding = certificateBinding(config.tls, metadata, tokens.token_type);
+    const bound = binding ? { certificateBinding: binding } : {};
+    if (!tokens.id_token) return { tokens, ...bound };
     const claims = await validateIdToken(tokens.id_token, {
       ...idTokenExpectations(metadata, jwks, tokens.access_token),
       refreshOf: login.claims,
     });
-    return { tokens, claims };
+    return { tokens, claims, ...bound };
   }
 
   async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
@@ -234,5 +259,10 @@ export function createEngine(config: ResolvedConfig): Engine {
     return url.href;
   }
 
-  return { config, signInKey: signIn, ready, startLogin, completeLogin, logoutUrl, refresh, dpopKey, dpopNonces, emit };
+  async function endpoint(name: MtlsEndpointName): Promise<string | undefined> {
+    const { metadata } = await ready();
+    return endpointOf(metadata, name);
+  }
+
+  return { config, signInKey: signIn, ready, startLogin, completeLogin, logoutUrl, refresh, endpoint, dpopKey, dpopNonces, emit };
 }

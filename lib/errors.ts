@@ -34,6 +34,7 @@ export type ParErrorCode =
   | 'id_token_invalid'
   | 'jwks_failed'
   | 'upstream_unreachable'
+  | 'tls_failed'
   | 'upstream_response_too_large'
   // the authorization server did not answer in time (504)
   | 'upstream_timeout';

@@ -5,8 +5,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
 import { createLogger } from './log.js';
+import { tlsFailure } from './tls.js';
 
 const log = createLogger('http');
 
@@ -29,6 +31,8 @@ export interface HttpRequest {
   maxBytes?: number;
   /** Protocol step, for messages and logs (e.g. `PAR endpoint`). */
   step: string;
+  /** For https: URLs, an agent with the client certificate (`tls` option, RFC 8705); else the shared one. */
+  agent?: https.Agent;
 }
 
 export interface HttpResponse {
@@ -43,7 +47,7 @@ export interface HttpResponse {
 export function request(req: HttpRequest): Promise<HttpResponse> {
   const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
   const transport = url.protocol === 'https:' ? https : http;
-  const agent = agents[url.protocol as 'http:' | 'https:'];
+  const agent = (url.protocol === 'https:' && req.agent) || agents[url.protocol as 'http:' | 'https:'];
   const body = req.form?.toString();
   const maxBytes = req.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const headers: Record<string, string> = {
@@ -79,8 +83,9 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     timer.unref?.();
 
     outgoing.on('error', (cause) => {
+      const tls = tlsFailure(cause, { socket: outgoing.socket as TLSSocket | null, reusedSocket: outgoing.reusedSocket, clientCert: agent === req.agent, step: req.step, where });
       finish(
-        new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText((cause as NodeJS.ErrnoException).code ?? cause.message, 200)}.`, { cause }),
+        tls ?? new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText((cause as NodeJS.ErrnoException).code ?? cause.message, 200)}.`, { cause }),
       );
     });
     outgoing.on('response', (incoming) => {

@@ -5,4 +5,5 @@ export type { ParErrorCode } from './errors.js';
 export type { ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput, AuthorizationParamValue } from './types.js';
 export type { RequestContext } from './request-context.js';
 export type { ProviderReport } from './provider-check.js';
+export type { TlsOptions, PemInput } from './tls.js';
 import './augment.js';

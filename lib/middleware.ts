@@ -94,7 +94,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
 
 function toLoginSession(result: LoginResult): LoginSession {
   const base: LoginSession = { idToken: result.tokens.id_token, claims: result.claims, ...(result.dpopJwk ? { dpopJwk: result.dpopJwk } : {}) };
-  return withTokens(base, result.tokens, result.claims);
+  return withTokens(base, result.tokens, result.claims, result.certificateBinding);
 }
 
 /** A failed callback never leaves a login behind (the contract); pending tabs are kept. */

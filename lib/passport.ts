@@ -17,10 +17,14 @@ import { resolveConfig } from './config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
 import { CallbackError } from './errors.js';
 import type { RequestWithSession } from './session.js';
+import type { CertificateBinding } from './tls.js';
 import type { ParAuthConfig, TokenSet } from './types.js';
 
-/** The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`. */
-export type ParTokenSet = TokenSet & { dpopJwk?: JWK };
+/**
+ * The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`;
+ * `certificateBound` and `cnf` are set when the access token is bound to the `tls` certificate (RFC 8705 §3).
+ */
+export type ParTokenSet = TokenSet & { dpopJwk?: JWK } & Partial<CertificateBinding>;
 
 /** The validated ID token claims. */
 export type ParClaims = LoginResult['claims'];
@@ -140,7 +144,7 @@ export class ParStrategy extends Strategy {
 
   /** Calls verify once with a `done` that settles a promise; a throw or rejection is an error. */
   private runVerify(req: Request, result: LoginResult): Promise<{ user: Express.User | false | null | undefined; info: Record<string, unknown> | undefined }> {
-    const tokens: ParTokenSet = result.dpopJwk ? { ...result.tokens, dpopJwk: result.dpopJwk } : result.tokens;
+    const tokens: ParTokenSet = { ...result.tokens, ...(result.dpopJwk ? { dpopJwk: result.dpopJwk } : {}), ...result.certificateBinding };
     return new Promise((resolve, reject) => {
       const done: ParVerifyCallback = (err, user, info) => (err ? reject(err) : resolve({ user, info }));
       try {

@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config.js';
 import type { ServerMetadata } from './discovery.js';
 import { isLoopbackHost } from './config.js';
 import { UpstreamError } from './errors.js';
+import { assessMtls } from './tls.js';
 
 export interface ProviderReport {
   issuer: string;
@@ -45,8 +46,9 @@ export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata)
     const msg = 'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): mix-up protection relies on distinct redirect URIs';
     (config.profile === 'fapi2' ? problems : warnings).push(msg);
   }
-  if (config.profile === 'fapi2' && !metadata.dpop_signing_alg_values_supported) problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
-  return { issuer: metadata.issuer, problems, warnings };
+  if (config.profile === 'fapi2' && config.dpop && !metadata.dpop_signing_alg_values_supported) problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
+  const mtls = assessMtls(config, metadata); // aliases, certificate-bound tokens, certificate expiry
+  return { issuer: metadata.issuer, problems: [...problems, ...mtls.problems], warnings: [...warnings, ...mtls.warnings] };
 }
 
 /** Throws one error listing every problem; `par_not_supported` when PAR itself is missing. */
@@ -63,7 +65,7 @@ const ENDPOINT_FIELDS = [
 ] as const;
 
 /**
- * Pure: the metadata fields (RFC 8414 §2, RFC 8705 §5 `mtls_endpoint_aliases.*`) whose URL is not https.
+ * Pure: the metadata endpoint fields (RFC 8414 §2) whose URL is not https.
  * RFC 6749 §3.1, §3.2 and RFC 9126 §2 require TLS for these endpoints; plain http is allowed only for a
  * loopback issuer (development) talking to loopback endpoints.
  */
@@ -82,11 +84,7 @@ export function cleartextEndpoints(metadata: ServerMetadata): string[] {
     found.push(field);
   };
   for (const field of ENDPOINT_FIELDS) check(field, metadata[field]);
-  const aliases = metadata.mtls_endpoint_aliases;
-  if (aliases && typeof aliases === 'object' && !Array.isArray(aliases)) {
-    for (const [name, value] of Object.entries(aliases)) check(`mtls_endpoint_aliases.${name}`, value);
-  }
-  return found;
+  return found; // mtls_endpoint_aliases (used only with a client certificate) are checked in tls.ts
 }
 
 function isHttpLoopback(value: string): boolean {

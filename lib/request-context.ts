@@ -71,8 +71,8 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
       const current = login(req);
       if (!current) throw new TypeError('req.oidc.refresh() needs a logged-in user');
       requireSession(req);
-      const { tokens, claims } = await engine.refresh(current);
-      const next = withTokens(current, tokens, claims);
+      const { tokens, claims, certificateBinding } = await engine.refresh(current);
+      const next = withTokens(current, tokens, claims, certificateBinding);
       storeLogin(req, engine.signInKey, next);
       await saveSession(req);
       engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });

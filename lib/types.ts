@@ -6,8 +6,17 @@
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Request, Response } from 'express';
+import type { TlsOptions } from './tls.js';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'private_key_jwt' | 'none';
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'none'
+  // RFC 8705 §2.1 (PKI) and §2.2 (self-signed): the TLS client certificate authenticates; needs `tls`.
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
 
 /** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
 export type PrivateKeyInput = JWK | string | KeyObject;
@@ -32,6 +41,13 @@ export interface LoginSession {
   refreshToken?: string;
   /** `Bearer` or `DPoP`. */
   tokenType?: string;
+  /**
+   * The access token is bound to the client certificate (RFC 8705 §3): its type stays `Bearer`, and it
+   * works only over a connection that presents that certificate (`tls`).
+   */
+  certificateBound?: boolean;
+  /** RFC 8705 §3.1: `x5t#S256` thumbprint of the certificate a certificate-bound token is bound to. */
+  cnf?: { 'x5t#S256': string };
   /** Seconds since the epoch when the access token expires. */
   expiresAt?: number;
   scope?: string;
@@ -98,4 +114,11 @@ export interface ParAuthConfig {
    * (OpenID Connect Core §3.1.3.7 step 3). Default: none.
    */
   trustedAudiences?: string[];
+  /**
+   * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
+   * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.
+   * Requests go to the server's `mtls_endpoint_aliases` (§5). Needed by `tls_client_auth` and
+   * `self_signed_tls_client_auth`; with any other method it binds tokens to the certificate (§3).
+   */
+  tls?: TlsOptions;
 }

@@ -36,7 +36,8 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
 export class TestBrowser {
   private jar = new Map<string, StoredCookie[]>();
 
-  constructor() {}
+  /** `fetchImpl`: e.g. one that trusts a test CA for https hosts (see mtls-provider.ts). */
+  constructor(private readonly fetchImpl: typeof fetch = fetch) {}
 
   get(url: string): Promise<BrowserResponse> {
     return this.request('GET', url);
@@ -88,7 +89,7 @@ export class TestBrowser {
       // A browser posting a form sends its Origin.
       headers.origin = target.origin;
     }
-    const res = await fetch(target, { method, headers, body, redirect: 'manual' });
+    const res = await this.fetchImpl(target, { method, headers, body, redirect: 'manual' });
     for (const setCookie of res.headers.getSetCookie()) this.store(target, setCookie);
     const location = res.headers.get('location');
     return {

@@ -83,7 +83,8 @@ export function providerSigningKeys(): Promise<JWK[]> {
 }
 
 let providerClass: Promise<any> | undefined;
-function loadProviderClass(): Promise<any> {
+/** oidc-provider's Provider class (loaded once, with the console noise filter on). */
+export function loadProviderClass(): Promise<any> {
   filterConsole();
   // A non-literal specifier: oidc-provider ships no type declarations.
   const specifier: string = 'oidc-provider';
