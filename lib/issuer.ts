@@ -6,9 +6,9 @@
  * uses the metadata's own `issuer`, exactly.
  */
 
-/** The configured issuer without trailing slashes: the form discovery URLs are built from. */
+/** The issuer without its one trailing slash: the form discovery URLs are built from. */
 export function normalizeIssuer(issuer: string): string {
-  return issuer.replace(/\/+$/, '');
+  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
 }
 
 /** Whether the metadata `issuer` is the configured one, trailing slash aside (and nothing else aside). */
