@@ -76,6 +76,8 @@ export function createEngine(config: ResolvedConfig): Engine {
         assertProviderReady(report, discovered.metadata);
         return { ...discovered, report };
       });
+      // A refused server is asked again within seconds (PAR may be turned on any minute), not in an hour.
+      readyPromise.catch(() => discovery.recheckSoon(current));
     }
     return readyPromise;
   };
