@@ -212,6 +212,44 @@ describe('faulty authorization server, misbehaving on demand', () => {
     expect(decodeProtectedHeader(idToken).kid).toBe(rotated.kid);
   });
 
+  it('publishes a key before signing with it, then rotates to that key', async () => {
+    const kids = async () => ((await (await fetch(server.url('/jwks'))).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    const signingBefore = server.keys.signing.kid;
+    const next = await server.addSigningKey();
+    expect(await kids()).toEqual(expect.arrayContaining([signingBefore, next.kid]));
+    let flow = await authorize(server);
+    let { id_token: idToken } = await (await redeem(server, flow.code, flow.verifier)).json() as { id_token: string };
+    expect(decodeProtectedHeader(idToken).kid).toBe(signingBefore);
+
+    expect(await server.rotateSigningKey({ to: next })).toBe(next);
+    const after = await kids();
+    expect(after).toContain(next.kid);
+    expect(after).not.toContain(signingBefore);
+    expect(after.filter((kid) => kid === next.kid)).toHaveLength(1);
+    const unpublished = await server.addSigningKey({ publish: false });
+    expect(await kids()).not.toContain(unpublished.kid);
+    flow = await authorize(server);
+    ({ id_token: idToken } = await (await redeem(server, flow.code, flow.verifier)).json() as { id_token: string });
+    expect(decodeProtectedHeader(idToken).kid).toBe(next.kid);
+  });
+
+  it('turns PAR off and on again: the metadata and POST /par follow parEnabled', async () => {
+    server.parEnabled = false;
+    const off = await (await fetch(server.url('/.well-known/openid-configuration'))).json() as Record<string, unknown>;
+    expect(off).not.toHaveProperty('pushed_authorization_request_endpoint');
+    expect(off).not.toHaveProperty('require_pushed_authorization_requests');
+    expect((await fetch(server.url('/par'), { method: 'POST' })).status).toBe(404);
+
+    server.parEnabled = true;
+    const on = await (await fetch(server.url('/.well-known/openid-configuration'))).json() as Record<string, unknown>;
+    expect(on.pushed_authorization_request_endpoint).toBe(server.url('/par'));
+    expect((await authorize(server)).callback.searchParams.has('code')).toBe(true);
+
+    server.parEnabled = false;
+    server.reset();
+    expect(server.parEnabled).toBe(true);
+  });
+
   it('streams a huge token response without declaring its length', async () => {
     const bytes = 5 * 1024 * 1024;
     server.fault.token = { huge: { bytes } };

@@ -1,18 +1,17 @@
 /**
  * Authorization server metadata: OpenID Connect Discovery 1.0, falling back to RFC 8414. Cached per
- * issuer as a promise (one fetch however many requests arrive at once), evicted when it fails and
- * refreshed after an hour. Also owns the JWKS (jose's remote key set: cached, refetched on unknown `kid`).
+ * issuer as a promise (one fetch however many requests arrive at once), evicted when it fails,
+ * refreshed in the background after an hour, and asked again within seconds when the self-check refused
+ * it. Also hands out the issuer's key set (`lib/jwks.ts`).
  */
 import type { Agent } from 'node:https';
-import { createRemoteJWKSet, customFetch } from 'jose';
 import { safeText, UpstreamError } from './errors.js';
 import { parseJsonObject, request } from './http.js';
 import { sameIssuer } from './issuer.js';
+import { createKeySet, type KeySet } from './jwks.js';
 import { createLogger } from './log.js';
 
 const log = createLogger('discovery');
-const CACHE_TTL_MS = 60 * 60 * 1000;
-const JWKS_MAX_BYTES = 256 * 1024;
 
 export interface ServerMetadata {
   issuer: string;
@@ -33,8 +32,8 @@ export interface ServerMetadata {
 
 export interface Discovered {
   metadata: ServerMetadata;
-  /** jose key set over `jwks_uri`, shared by every request for this issuer. */
-  jwks?: ReturnType<typeof createRemoteJWKSet>;
+  /** The key set at `jwks_uri`, shared by every request for this issuer. */
+  jwks?: KeySet;
 }
 
 function wellKnownUrls(issuer: string): string[] {
@@ -94,53 +93,99 @@ async function fetchMetadata(issuer: string, timeout: number, agent: Agent | und
   throw new UpstreamError('discovery_failed', `No metadata found for issuer ${issuer} (HTTP ${lastStatus} at both well-known locations). Check "issuerBaseURL".`, { upstreamStatus: lastStatus });
 }
 
+/** Metadata is used this long, then fetched again in the background while the cached copy keeps serving. */
+export const METADATA_TTL_MS = 60 * 60 * 1000;
+/** A server the self-check refused, or a background refresh that failed, is asked again after this long. */
+export const RECHECK_MS = 5_000;
+
+export interface DiscoveryOptions {
+  /** Milliseconds since the epoch; tests freeze it. */
+  now?: () => number;
+  ttlMs?: number;
+  recheckMs?: number;
+  /** Carries the client certificate when one is configured (RFC 8705). */
+  agent?: Agent;
+}
+
+/** The metadata and key set for one issuer, fetched on first use and then cached by this function. */
+export interface Discovery {
+  (): Promise<Discovered>;
+  /**
+   * The self-check refused the metadata that `promise` gave (e.g. PAR not turned on yet): keep answering
+   * with it for `RECHECK_MS`, then fetch the metadata again instead of keeping it for the whole TTL.
+   */
+  recheckSoon(promise: Promise<Discovered>): void;
+  /** True while a background refresh runs (health checks and tests can wait for it). */
+  readonly refreshing: boolean;
+}
+
 /**
- * Returns a function that yields the metadata and key set for `issuer`, fetched on first use and then
- * cached by that function (one per `parAuth()` / strategy instance). `agent` carries the client
- * certificate when one is configured (RFC 8705).
+ * Returns the discovery function of one `parAuth()` / strategy instance.
+ *
+ * - A failed lookup is not kept: the next call fetches again (a provider outage must not stick).
+ * - Metadata older than the TTL keeps serving while one background fetch replaces it; a failed refresh
+ *   keeps the old metadata and is tried again after `RECHECK_MS`.
+ * - Metadata refused by the self-check (`recheckSoon`) is fetched again after `RECHECK_MS`.
+ * - The key set is kept across refreshes while `jwks_uri` stays the same (its keys and refetch budget).
  */
-export function createDiscovery(issuer: string, timeout: number, agent?: Agent): () => Promise<Discovered> {
-  let entry: { promise: Promise<Discovered>; at: number } | undefined;
-  return () => {
-    if (entry && Date.now() - entry.at < CACHE_TTL_MS) return entry.promise;
-    const current = { promise: load(issuer, timeout, agent), at: Date.now() };
+export function createDiscovery(issuer: string, timeout: number, options: DiscoveryOptions = {}): Discovery {
+  const now = options.now ?? (() => Date.now());
+  const ttl = options.ttlMs ?? METADATA_TTL_MS;
+  const recheck = options.recheckMs ?? RECHECK_MS;
+  /** refreshAt: when to refresh in the background; dropAt: when to stop serving it at all (refused). */
+  interface Entry { promise: Promise<Discovered>; refreshAt: number; dropAt: number; refreshing: boolean }
+  let entry: Entry | undefined;
+  let keySet: KeySet | undefined;
+
+  const load = async (): Promise<Discovered> => {
+    const metadata = await fetchMetadata(issuer, timeout, options.agent);
+    if (!metadata.jwks_uri) return { metadata };
+    if (keySet?.uri !== metadata.jwks_uri) keySet = createKeySet({ uri: metadata.jwks_uri, timeout, now, ...(options.agent ? { agent: options.agent } : {}) });
+    return { metadata, jwks: keySet };
+  };
+
+  const start = (): Promise<Discovered> => {
+    const current: Entry = { promise: load(), refreshAt: Infinity, dropAt: Infinity, refreshing: false };
     entry = current;
-    // Evict a failed lookup so the next request tries again (a provider outage must not stick).
-    current.promise.catch(() => {
-      if (entry === current) entry = undefined;
-    });
+    current.promise.then(
+      () => {
+        if (current.dropAt === Infinity) current.refreshAt = now() + ttl;
+      },
+      () => {
+        // Evict a failed lookup so the next request tries again (a provider outage must not stick).
+        if (entry === current) entry = undefined;
+      },
+    );
     return current.promise;
   };
-}
 
-async function load(issuer: string, timeout: number, agent: Agent | undefined): Promise<Discovered> {
-  const metadata = await fetchMetadata(issuer, timeout, agent);
-  const discovered: Discovered = { metadata };
-  if (metadata.jwks_uri) {
-    discovered.jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
-      timeoutDuration: timeout,
-      cooldownDuration: 30_000,
-      cacheMaxAge: 10 * 60_000,
-      [customFetch]: jwksFetch(timeout, agent) as unknown as typeof fetch,
-    });
-  }
-  return discovered;
-}
-
-/**
- * jose's fetch for the key set, over our HTTP client (deadline, size cap, no redirects). A non-200 or
- * non-JSON answer is `jwks_failed`, not an ID token fault.
- */
-function jwksFetch(timeout: number, agent: Agent | undefined) {
-  return async (input: string | URL, init?: { headers?: ConstructorParameters<typeof Headers>[0] }): Promise<Response> => {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((value, key) => {
-      headers[key] = value;
-    });
-    const res = await request({ method: 'GET', url: input, headers, timeout, step: 'JWKS endpoint', maxBytes: JWKS_MAX_BYTES, ...(agent ? { agent } : {}) });
-    const where = String(input);
-    if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
-    if (!parseJsonObject(res.body)) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });
-    return new Response(res.body, { status: 200, headers: { 'content-type': 'application/json' } });
+  const refreshInBackground = (stale: Entry) => {
+    const startedAt = now();
+    stale.refreshing = true;
+    load().then(
+      (discovered) => {
+        if (entry === stale) entry = { promise: Promise.resolve(discovered), refreshAt: now() + ttl, dropAt: Infinity, refreshing: false };
+      },
+      (err: unknown) => {
+        log('metadata refresh failed, keeping the cached metadata: %s', (err as Error).message);
+        stale.refreshing = false;
+        stale.refreshAt = startedAt + recheck;
+      },
+    );
   };
+
+  const discovery = (() => {
+    if (entry && now() >= entry.dropAt) entry = undefined;
+    if (!entry) return start();
+    if (now() >= entry.refreshAt && !entry.refreshing) refreshInBackground(entry);
+    return entry.promise;
+  }) as Discovery;
+  discovery.recheckSoon = (promise) => {
+    if (!entry || entry.promise !== promise) return;
+    // Refused metadata is not refreshed in the background: after RECHECK_MS the next call fetches anew.
+    entry.dropAt = Math.min(entry.dropAt, now() + recheck);
+    entry.refreshAt = Infinity;
+  };
+  Object.defineProperty(discovery, 'refreshing', { get: () => entry?.refreshing === true });
+  return discovery;
 }

@@ -67,7 +67,7 @@ export interface Engine {
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
-  const discovery = createDiscovery(config.issuer, config.httpTimeout, config.tls?.agent);
+  const discovery = createDiscovery(config.issuer, config.httpTimeout, config.tls ? { agent: config.tls.agent } : {});
   // RFC 8705 §5: with a client certificate, PAR, token, userinfo and revocation go to the mTLS aliases.
   const endpointOf = (metadata: Discovered['metadata'], name: MtlsEndpointName) => mtlsEndpoint(metadata, name, config.tls !== undefined);
   const dpopNonces = new DpopNonces();
@@ -95,6 +95,8 @@ export function createEngine(config: ResolvedConfig): Engine {
         assertProviderReady(report, discovered.metadata);
         return { ...discovered, report };
       });
+      // A refused server is asked again within seconds (PAR may be turned on any minute), not in an hour.
+      readyPromise.catch(() => discovery.recheckSoon(current));
     }
     return readyPromise;
   };

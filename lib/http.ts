@@ -16,10 +16,16 @@ export const USER_AGENT = 'express-par/0.1 (+https://www.npmjs.com/package/expre
 /** Largest response body read from the authorization server (JSON documents are small). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024;
 
+// `timeout` closes idle pooled sockets; it also makes Node honour the server's `Keep-Alive: timeout=N`
+// hint (closing a second early), so we rarely reuse a connection the server is about to drop.
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000, timeout: 30_000 };
 const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000 }),
+  'http:': new http.Agent(AGENT_OPTIONS),
+  'https:': new https.Agent(AGENT_OPTIONS),
 };
+
+/** Errors of a kept-alive connection the server closed just as we reused it (nothing was answered). */
+const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -75,25 +81,42 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         resolve(res!);
       }
     };
-    const outgoing = transport.request(url, { method: req.method, headers, agent });
     const timer = setTimeout(() => {
       finish(new UpstreamTimeoutError(`The ${req.step} (${where}) did not answer within ${req.timeout} ms (httpTimeout).`));
       outgoing.destroy();
     }, req.timeout);
     timer.unref?.();
+    let outgoing = send(false);
 
-    outgoing.on('error', (cause) => {
-      const tls = tlsFailure(cause, { socket: outgoing.socket as TLSSocket | null, reusedSocket: outgoing.reusedSocket, clientCert: agent === req.agent, step: req.step, where });
-      finish(
-        tls ?? new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText((cause as NodeJS.ErrnoException).code ?? cause.message, 200)}.`, { cause }),
-      );
-    });
-    outgoing.on('response', (incoming) => {
+    function send(retry: boolean): http.ClientRequest {
+      const current = transport.request(url, { method: req.method, headers, agent });
+      let answered = false;
+      current.on('error', (cause) => {
+        const code = (cause as NodeJS.ErrnoException).code;
+        // A pooled connection the server had already closed: the request never reached it. Send it once
+        // more on a fresh connection, within the same deadline (Node's documented `reusedSocket` retry).
+        if (!retry && !answered && !settled && current.reusedSocket && code !== undefined && STALE_SOCKET_ERRORS.has(code)) {
+          log('%s %s: kept-alive connection was closed (%s), retrying once', req.method, where, code);
+          outgoing = send(true);
+          return;
+        }
+        const tls = tlsFailure(cause, { socket: current.socket as TLSSocket | null, reusedSocket: current.reusedSocket, clientCert: agent === req.agent, step: req.step, where });
+        finish(tls ?? new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText(code ?? cause.message, 200)}.`, { cause }));
+      });
+      current.on('response', (incoming) => {
+        answered = true;
+        receive(current, incoming);
+      });
+      current.end(body);
+      return current;
+    }
+
+    function receive(current: http.ClientRequest, incoming: http.IncomingMessage): void {
       const declared = Number(incoming.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
         finish(tooLarge(req.step, where, maxBytes));
         incoming.destroy();
-        outgoing.destroy();
+        current.destroy();
         return;
       }
       const chunks: Buffer[] = [];
@@ -103,7 +126,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         if (size > maxBytes) {
           finish(tooLarge(req.step, where, maxBytes));
           incoming.destroy();
-          outgoing.destroy();
+          current.destroy();
           return;
         }
         chunks.push(chunk);
@@ -115,8 +138,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         log('%s %s -> %d (%d bytes)', req.method, where, incoming.statusCode, size);
         finish(null, { status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
       });
-    });
-    outgoing.end(body);
+    }
   });
 }
 

@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler, type Express } from 'express';
-import session from 'express-session';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import session, { type Store } from 'express-session';
 
 export interface TestApp {
   url: string;
@@ -35,17 +35,17 @@ export async function listen(build: (baseURL: string) => http.RequestListener | 
   };
 }
 
-/** Session middleware as the README recommends. */
-export function testSession() {
-  return session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid' });
+/** Session middleware as the README recommends (MemoryStore unless a store is given; several instances share one). */
+export function testSession(store?: Store): RequestHandler {
+  return session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', ...(store ? { store } : {}) });
 }
 
 /** An app: session, then `mount(app, baseURL)` (parAuth and routes), then a JSON error handler. */
-export async function startApp(mount: (app: Express, baseURL: string) => void, opts: { session?: boolean } = {}): Promise<TestApp> {
+export async function startApp(mount: (app: Express, baseURL: string) => void, opts: { session?: boolean; store?: Store } = {}): Promise<TestApp> {
   const errors: TestApp['errors'] = [];
   const server = await listen((baseURL) => {
     const app = express();
-    if (opts.session !== false) app.use(testSession());
+    if (opts.session !== false) app.use(testSession(opts.store));
     mount(app, baseURL);
     app.get('/', (_req, res) => {
       res.json({ home: true });

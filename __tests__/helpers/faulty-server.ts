@@ -12,6 +12,10 @@
  *   server.fault.authorize = { iss: null, extraParams: [['state', 'other']] };
  *   server.fault.idToken = (claims, sign) => sign(claims, { key: 'foreign' });
  *
+ * A provider that changes while the app runs: `server.parEnabled = false` (no PAR endpoint in the
+ * metadata, /par answers 404) until set back; `addSigningKey()` publishes a key before it is used;
+ * `rotateSigningKey()` starts signing with a new (or a pre-published) key.
+ *
  * Faults stay until reset() (or until `times` requests have used them). Every request is recorded.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -132,10 +136,20 @@ export interface FaultyServer {
   fault: Faults;
   /** Merged into every issued ID token; a key set to undefined deletes that claim. */
   idTokenClaims: Record<string, unknown>;
-  /** Clears fault, idTokenClaims and requests, restores sub. Keys (and rotations) are kept. */
+  /** false: the metadata has no PAR endpoint and POST /par answers 404 (an administrator has not turned PAR on yet). */
+  parEnabled: boolean;
+  /** Clears fault, idTokenClaims and requests, restores sub and parEnabled. Keys (and rotations) are kept. */
   reset(): void;
-  /** New RS256 signing key (new kid) used from now on; /jwks publishes it (plus the old one if keepOld). */
-  rotateSigningKey(opts?: { keepOld?: boolean }): Promise<KeyPair>;
+  /**
+   * A new RS256 key (new kid), published in /jwks without signing with it yet (pre-rotation); with
+   * `publish: false` only generated (rotateSigningKey({ to }) publishes it later, without a slow key generation).
+   */
+  addSigningKey(opts?: { publish?: boolean }): Promise<KeyPair>;
+  /**
+   * Signs with a new RS256 key from now on (`to`: one published earlier by addSigningKey, else a fresh
+   * one); /jwks publishes it, plus the old one if keepOld.
+   */
+  rotateSigningKey(opts?: { keepOld?: boolean; to?: KeyPair }): Promise<KeyPair>;
   signIdToken: IdTokenSigner;
   /** Closes the server and every connection; hanging and delayed requests are released. */
   close(): Promise<void>;
@@ -259,9 +273,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     authorization_endpoint: url('/authorize'),
     token_endpoint: url('/token'),
     jwks_uri: url('/jwks'),
-    pushed_authorization_request_endpoint: url('/par'),
+    ...(server.parEnabled ? { pushed_authorization_request_endpoint: url('/par'), require_pushed_authorization_requests: true } : {}),
     end_session_endpoint: url('/logout'),
-    require_pushed_authorization_requests: true,
     authorization_response_iss_parameter_supported: true,
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
@@ -453,6 +466,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         return f ? send(res, f, 200, metadata(f.issuer)) : send(res, undefined, 404, { error: 'not_found' });
       }
       case 'POST /par': {
+        if (!server.parEnabled) return send(res, undefined, 404, { error: 'not_found' });
         const f = echoed(take('par'), rec);
         const r = await oauth(() => par(req, rec.body, rec));
         return send(res, f, r.status, r.body, r.headers);
@@ -484,17 +498,25 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
     fault: {},
     idTokenClaims: {},
+    parEnabled: true,
     reset() {
       for (const k of Object.keys(server.fault) as Array<keyof Faults>) delete server.fault[k];
       server.idTokenClaims = {};
       server.requests.length = 0;
       server.sub = defaultSub;
+      server.parEnabled = true;
     },
-    async rotateSigningKey({ keepOld = false } = {}) {
+    async addSigningKey({ publish = true } = {}) {
+      const added = await makeKey('RS256', `rsa-${rand(6)}`);
+      if (publish) jwks = [...jwks, added.publicJwk];
+      return added;
+    },
+    async rotateSigningKey({ keepOld = false, to } = {}) {
       const old = keys.signing;
-      keys.signing = await makeKey('RS256', `rsa-${rand(6)}`);
-      jwks = [keys.signing.publicJwk, ...jwks.filter((k) => keepOld || k.kid !== old.kid)];
-      return keys.signing;
+      keys.signing = to ?? await makeKey('RS256', `rsa-${rand(6)}`);
+      const next = keys.signing;
+      jwks = [next.publicJwk, ...jwks.filter((k) => k.kid !== next.kid && (keepOld || k.kid !== old.kid))];
+      return next;
     },
     async signIdToken(claims, { alg, key = 'signing', kid, header = {} } = {}) {
       if (key === 'none') return `${b64u(JSON.stringify({ alg: 'none', ...header }))}.${b64u(JSON.stringify(claims))}.`;

@@ -21,6 +21,13 @@ export interface StartProviderOptions {
   postLogoutRedirectUris?: string[];
   /** Tweak the provider configuration before construction (features, clientAuthMethods, enabledJWA, ...). */
   configure?: (config: Record<string, any>) => void;
+  /**
+   * Entries oidc-provider's in-memory store keeps (its default LRU holds 1,000, about 150 logins' worth:
+   * many concurrent logins evict each other's codes and fail with invalid_grant).
+   */
+  storeSize?: number;
+  /** Koa middleware run before oidc-provider's routes (installed before the request handler is built). */
+  middleware?: Array<(ctx: any, next: () => Promise<void>) => Promise<void>>;
 }
 
 export interface TestProvider {
@@ -109,6 +116,15 @@ function htmlEscape(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** oidc-provider's own in-memory adapter over a larger LRU (deep imports: the package has no exports map). */
+async function memoryAdapter(maxSize: number): Promise<(model: string) => unknown> {
+  const adapterPath: string = 'oidc-provider/lib/adapters/memory_adapter.js';
+  const lruPath: string = 'oidc-provider/lib/helpers/lru.js';
+  const [{ default: MemoryAdapter }, { default: LRU }] = await Promise.all([import(adapterPath), import(lruPath)]);
+  const store = new LRU({ maxSize });
+  return (model) => new MemoryAdapter(model, store, 0);
+}
+
 /** The provider configuration used by startProvider (before opts.configure). */
 export async function defaultConfiguration(opts: StartProviderOptions = {}): Promise<Record<string, any>> {
   return {
@@ -183,6 +199,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
   const tokenRequests: TestProvider['tokenRequests'] = [];
   try {
     const config = await defaultConfiguration(opts);
+    if (opts.storeSize) config.adapter = await memoryAdapter(opts.storeSize);
     opts.configure?.(config);
     const routes = { pushed_authorization_request: '/request', token: '/token', ...(config.routes ?? {}) };
     provider = new Provider(issuer, config);
@@ -198,6 +215,7 @@ export async function startProvider(opts: StartProviderOptions = {}): Promise<Te
       if (isPar && ctx.status === 201) pushedRequests.push(body);
       if (isToken) tokenRequests.push(body);
     });
+    for (const fn of opts.middleware ?? []) provider.use(fn);
     handler = provider.callback();
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
