@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Express } from 'express';
 import { parAuth, requiresAuth } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
-import { completeProviderLogin, TestBrowser, type BrowserResponse } from './helpers/browser.js';
+import { completeProviderLogin, parseForms, TestBrowser, type BrowserResponse } from './helpers/browser.js';
 import { recordUnhandledRejections, settle } from './helpers/hostile.js';
 import { createRedisSessionStore, startRedis, type TestRedis, type TestSessionStore } from './helpers/redis.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
@@ -25,6 +25,8 @@ let b: TestApp;
 let publicBase: string;
 /** When set, the provider stops Redis while it answers the next token request (mid-callback). */
 let stopRedisAtTokenRequest = false;
+/** Statuses our back-channel route answered the provider's logout calls with. */
+const backchannelResponses: number[] = [];
 const rejections = recordUnhandledRejections();
 
 function mount(name: string) {
@@ -37,6 +39,7 @@ function mount(name: string) {
       // 200 logins at once on a shared 2-core machine queue behind the provider's CPU (RS256 signing):
       // room for that, not a time limit under test.
       httpTimeout: 60_000,
+      backchannelLogout: true,
     }));
     app.get('/me', requiresAuth(), (req, res) => {
       res.json({ instance: name, sub: req.oidc.user?.sub });
@@ -60,7 +63,23 @@ beforeAll(async () => {
     }
     await next();
   };
-  provider = await startProvider({ redirectUris: [`${publicBase}/callback`], middleware: [stopRedisMidCallback], storeSize: 20_000 });
+  provider = await startProvider({
+    redirectUris: [`${publicBase}/callback`],
+    middleware: [stopRedisMidCallback],
+    storeSize: 20_000,
+    configure(config) {
+      config.features.backchannelLogout = { enabled: true };
+      // The provider delivers logout tokens to instance B (the load balancer's choice for this call).
+      config.clients[0].backchannel_logout_uri = `${b.url}/backchannel-logout`;
+      config.clients[0].backchannel_logout_session_required = true;
+      // oidc-provider refuses outgoing calls to loopback (SSRF guard): let its fetch reach our instance.
+      config.fetch = async (url: string, { dispatcher: _dispatcher, ...options }: Record<string, unknown>) => {
+        const res = await globalThis.fetch(url, options);
+        backchannelResponses.push(res.status);
+        return res;
+      };
+    },
+  });
 });
 
 afterEach(async () => {
@@ -126,6 +145,28 @@ describe('a login across instances', () => {
     const added = (await stores[0]!.sessionIds()).filter((id) => !before.has(id));
     expect(added).toHaveLength(200);
   }, 180_000);
+});
+
+describe('back-channel logout through the shared store', () => {
+  it('the provider delivers a logout token to instance B, and the login ends on instance A', async () => {
+    const browser = new TestBrowser();
+    const other = new TestBrowser();
+    await login(browser, a, a, 'dave');
+    await login(other, a, a, 'erin');
+    expect(await whoami(browser, a)).toMatchObject({ authenticated: true, sub: 'dave' });
+    // The user signs out at the provider (not through the app): the provider calls B's back-channel route.
+    const posted = backchannelResponses.length;
+    const end = await browser.follow(`${provider.issuer}/session/end?client_id=${TEST_CLIENT_ID}`);
+    const form = parseForms(end.at(-1)!.body, end.at(-1)!.url).find((f) => f.action.includes('/session/end/confirm'))!;
+    const done = await browser.post(form.action, { ...form.fields, logout: 'yes' });
+    expect(done.status).toBeLessThan(400);
+    for (let i = 0; i < 100 && backchannelResponses.length === posted; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(backchannelResponses.slice(posted)).toEqual([200]);
+    expect(await whoami(browser, a)).toEqual({ instance: 'a', authenticated: false, sub: null });
+    expect(await whoami(browser, b)).toEqual({ instance: 'b', authenticated: false, sub: null });
+    // Only that user's session ended.
+    expect(await whoami(other, b)).toMatchObject({ authenticated: true, sub: 'erin' });
+  });
 });
 
 describe('Redis goes away in the middle of a login', () => {

@@ -14,6 +14,7 @@ export interface ResolvedRoutes {
   callback: string | false;
   logout: string | false;
   postLogoutRedirect: string;
+  backchannelLogout: string | false;
 }
 
 export interface ResolvedConfig {
@@ -52,7 +53,7 @@ const KNOWN_OPTIONS = new Set([
   'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
   'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
   'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent', 'tls',
-  'trustedAudiences',
+  'trustedAudiences', 'backchannelLogout',
 ]);
 const AUTH_METHODS: ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none', ...TLS_CLIENT_AUTH_METHODS];
 /** FAPI 2.0 §5.3.2.1: private_key_jwt or mutual TLS. */
@@ -222,7 +223,9 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     callback: routePath(extra.callbackPath ?? input.routes?.callback, extra.callbackPath ? 'callbackPath' : 'routes.callback', '/callback'),
     logout: routePath(input.routes?.logout, 'routes.logout', '/logout'),
     postLogoutRedirect: routePath(input.routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || fail('"routes.postLogoutRedirect" cannot be false'),
+    backchannelLogout: input.backchannelLogout === true ? routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout') : false,
   };
+  if (input.backchannelLogout !== undefined && typeof input.backchannelLogout !== 'boolean') fail('"backchannelLogout" must be true or false');
   if (input.authorizationParams !== undefined && (typeof input.authorizationParams !== 'object' || input.authorizationParams === null)) {
     fail('"authorizationParams" must be an object');
   }

@@ -4,7 +4,8 @@
  * the logout URL. No Express routing and no Passport here; the adapters call these functions.
  */
 import type { Request } from 'express';
-import type { JWTPayload } from 'jose';
+import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import { validateLogoutToken, type LogoutClaims } from './logout-token.js';
 import { authorizationUrl } from './authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams } from './callback.js';
 import type { ResolvedConfig } from './config.js';
@@ -41,6 +42,8 @@ export interface Engine {
   readonly config: ResolvedConfig;
   /** This sign-in's key in the session: its login and transactions live under it. */
   readonly signInKey: string;
+  /** Validates a back-channel `logout_token` (Back-Channel Logout 1.0 §2.6); rejects with `LogoutTokenError` or a `ParError`. */
+  checkLogoutToken(token: unknown): Promise<LogoutClaims>;
   /** Discovery plus the self-check; rejects with one error listing what the server lacks. */
   ready(): Promise<Discovered & { report: ProviderReport }>;
   /** Creates the transaction, pushes the request, saves the session; returns the URL to redirect to. */
@@ -73,6 +76,8 @@ export function createEngine(config: ResolvedConfig): Engine {
   const dpopNonces = new DpopNonces();
   // Contract, "Several sign-ins on one app": logins and transactions are bound to (issuer, client).
   const signIn = signInKey(config.issuer, config.clientID);
+  /** The algorithms this client's ID tokens came with: what a logout token must use too. */
+  const idTokenAlgsSeen = new Set<string>();
   const sharedDpopKey = config.dpop && config.dpop !== 'per-session' ? dpopKeyFromKeyObject(config.dpop, config.dpopAlg!) : undefined;
   let readyPromise: Promise<Discovered & { report: ProviderReport }> | undefined;
   let readyFor: Promise<Discovered> | undefined;
@@ -196,6 +201,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       nonce: tx.nonce,
       ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
     });
+    idTokenAlgsSeen.add(String(decodeProtectedHeader(tokens.id_token).alg));
     log('login completed');
     const binding = certificateBinding(config.tls, metadata, tokens.token_type);
     return {
@@ -244,6 +250,23 @@ export function createEngine(config: ResolvedConfig): Engine {
     return { tokens, claims, ...bound };
   }
 
+  /**
+   * Back-Channel Logout 1.0 §2.6: the logout token, validated like this client's ID tokens (its
+   * algorithms: the configured ones, else those its ID tokens used, else the advertised asymmetric ones).
+   */
+  async function checkLogoutToken(token: unknown): Promise<LogoutClaims> {
+    const { metadata, jwks } = await ready();
+    const algorithms = config.idTokenSigningAlgs ?? (idTokenAlgsSeen.size > 0 ? [...idTokenAlgsSeen] : resolveIdTokenAlgs(undefined, metadata.id_token_signing_alg_values_supported));
+    return validateLogoutToken(token, {
+      issuer: metadata.issuer,
+      clientID: config.clientID,
+      algorithms,
+      clockTolerance: config.clockTolerance,
+      ...(config.trustedAudiences ? { trustedAudiences: config.trustedAudiences } : {}),
+      ...(jwks ? { jwks } : {}),
+    });
+  }
+
   async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
     let metadata;
     try {
@@ -266,5 +289,5 @@ export function createEngine(config: ResolvedConfig): Engine {
     return endpointOf(metadata, name);
   }
 
-  return { config, signInKey: signIn, ready, startLogin, completeLogin, logoutUrl, refresh, endpoint, dpopKey, dpopNonces, emit };
+  return { config, signInKey: signIn, checkLogoutToken, ready, startLogin, completeLogin, logoutUrl, refresh, endpoint, dpopKey, dpopNonces, emit };
 }

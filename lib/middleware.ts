@@ -12,6 +12,7 @@ import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } fro
 import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
 import { withTokens } from './login-session.js';
 import { carryOver, clearLogin, readLogin, storeLogin } from './sign-in-state.js';
+import { backchannelLogout, endIfLoggedOut, noteLogin } from './backchannel-route.js';
 import type { LoginSession, ParAuthConfig } from './types.js';
 import './augment.js';
 
@@ -37,6 +38,22 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     r[ENGINE] = engine;
     r[MOUNT_PATH] = req.baseUrl ?? '';
     req.oidc = createRequestContext(req, engine);
+    if (routes.backchannelLogout !== false) {
+      // The back-channel logout route takes only POST (contract, "Methods").
+      if (req.path === routes.backchannelLogout && req.method === 'POST') {
+        backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
+        return;
+      }
+      // One store read per authenticated request: a logout recorded by any instance ends this login.
+      if (readLogin(req, engine.signInKey)) {
+        endIfLoggedOut(engine, req).then(() => route(req, res, next), (err: unknown) => next(err));
+        return;
+      }
+    }
+    route(req, res, next);
+  };
+
+  function route(req: Request, res: Response, next: NextFunction): void {
     // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
     if (req.method !== 'GET') return next();
     let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
@@ -45,7 +62,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     else if (routes.logout !== false && req.path === routes.logout) handler = logout;
     if (!handler) return next();
     handler(req, res).catch((err: unknown) => next(err));
-  };
+  }
 
   async function login(req: Request, res: Response): Promise<void> {
     const url = await engine.startLogin(req, { returnTo: singleQueryValue(req, 'returnTo') });
@@ -62,6 +79,10 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     }
     const r = req as RequestWithSession;
     let stored = toLoginSession(result);
+    if (routes.backchannelLogout !== false) {
+      stored.loginAt = Math.floor(Date.now() / 1000); // a logout by sub ends the logins that began before it
+      await noteLogin(engine, req, result.claims);
+    }
     if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
     // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending and
     // other sign-ins (another mount's issuer and client) keep their state.

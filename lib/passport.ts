@@ -80,6 +80,7 @@ export class ParStrategy extends Strategy {
     if (typeof verify !== 'function') throw new TypeError('ParStrategy needs a verify function: (tokens, claims, done) => done(null, user)');
     const { callbackPath, passReqToCallback, name, ...config } = options;
     if ('afterCallback' in config) throw new TypeError('"afterCallback" is not used by ParStrategy: shape the user in the verify function');
+    if ('backchannelLogout' in config) throw new TypeError('"backchannelLogout" is a parAuth() option: ParStrategy leaves the login to passport.session()');
     if (callbackPath !== undefined && typeof callbackPath !== 'string') throw new TypeError('"callbackPath" must be a path starting with "/"');
     if (passReqToCallback !== undefined && typeof passReqToCallback !== 'boolean') throw new TypeError('"passReqToCallback" must be a boolean');
     if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) throw new TypeError('"name" must be a non-empty string');

@@ -32,6 +32,8 @@ export interface RoutesConfig {
   logout?: string | false;
   /** Where the browser lands after logout. Default `/`. */
   postLogoutRedirect?: string;
+  /** `POST` route for back-channel logout (with `backchannelLogout: true`). Default `/backchannel-logout`. */
+  backchannelLogout?: string | false;
 }
 
 /** A login as kept in the session and exposed through `req.oidc`. */
@@ -114,6 +116,12 @@ export interface ParAuthConfig {
    * (OpenID Connect Core §3.1.3.7 step 3). Default: none.
    */
   trustedAudiences?: string[];
+  /**
+   * OpenID Connect Back-Channel Logout 1.0: mounts `POST routes.backchannelLogout`; a valid
+   * `logout_token` ends the matching logins (by `sid`, else `sub`) on every instance that shares the
+   * session store. Register `baseURL + routes.backchannelLogout` as the back-channel logout URI.
+   */
+  backchannelLogout?: boolean;
   /**
    * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
    * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.
