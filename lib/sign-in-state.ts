@@ -4,18 +4,18 @@
  * transactions, and one issuer's tokens are never sent to another (contract: "Several sign-ins on one
  * app"; RFC 9700 §4.4 keeps the same separation against mix-up).
  *
- *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: Transaction } } }
+ *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: StoredTransaction } } }
  */
 import { createHash } from 'node:crypto';
 import type { RequestWithSession } from './session.js';
-import type { Transaction } from './transactions.js';
+import type { StoredTransaction } from './transactions.js';
 import type { LoginSession } from './types.js';
 
 export interface SignInState {
   /** The completed login of this sign-in. */
   login?: LoginSession;
   /** Pending logins (one per tab), keyed by `state`. */
-  pending?: Record<string, Transaction>;
+  pending?: Record<string, StoredTransaction>;
 }
 
 export type SessionSignIns = Record<string, SignInState>;
@@ -101,7 +101,7 @@ export function carryOver(req: { session?: unknown }, key: string): SessionSignI
   for (const [name, state] of Object.entries(all)) {
     if (!isRecord(state)) continue;
     if (name !== key) out[name] = state;
-    else if (isRecord(state.pending) && Object.keys(state.pending).length > 0) out[name] = { pending: state.pending as Record<string, Transaction> };
+    else if (isRecord(state.pending) && Object.keys(state.pending).length > 0) out[name] = { pending: state.pending as Record<string, StoredTransaction> };
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

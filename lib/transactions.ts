@@ -3,6 +3,7 @@
  * to the browser that started the login (RFC 6749 §10.12, RFC 9700 §2.1). Several may be pending (one
  * per tab); they are capped and expire. `take()` deletes before anything is compared: single use.
  */
+import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { RequestWithSession } from './session.js';
 import { ensureSignIn, readSignIn } from './sign-in-state.js';
@@ -18,8 +19,70 @@ export interface Transaction {
   createdAt: number;
   /** `max_age` pushed with the request, for the `auth_time` check. */
   maxAge?: number;
+  /** A `prompt=none` login (attemptSilentLogin): "the user must interact" brings the user back anonymous. */
+  silent?: boolean;
   /** Per-session DPoP key (private JWK) the code is bound to. */
   dpopJwk?: JWK;
+}
+
+/**
+ * A transaction as the session keeps it (the session budget: sessions live in Redis and their cookie
+ * comes back on every request). The state is the key, not repeated; the redirect_uri is kept as a short
+ * digest, which is all the callback compares; `returnTo` `/` is left out.
+ */
+export interface StoredTransaction {
+  /** nonce */
+  n: string;
+  /** PKCE code_verifier */
+  v: string;
+  /** returnTo, when not `/` */
+  r?: string;
+  /** digest of the redirect_uri */
+  u: string;
+  /** createdAt (ms since the epoch) */
+  t: number;
+  /** max_age */
+  m?: number;
+  /** silent */
+  s?: 1;
+  /** DPoP private JWK */
+  k?: JWK;
+}
+
+/** The redirect_uri as stored: 66 bits of SHA-256 tell the routes of one client apart. */
+export function redirectDigest(redirectUri: string): string {
+  return createHash('sha256').update(redirectUri).digest('base64url').slice(0, 11);
+}
+
+function toStored(tx: Transaction): StoredTransaction {
+  return {
+    n: tx.nonce,
+    v: tx.codeVerifier,
+    ...(tx.returnTo !== '/' ? { r: tx.returnTo } : {}),
+    u: redirectDigest(tx.redirectUri),
+    t: tx.createdAt,
+    ...(tx.maxAge !== undefined ? { m: tx.maxAge } : {}),
+    ...(tx.silent ? { s: 1 as const } : {}),
+    ...(tx.dpopJwk ? { k: tx.dpopJwk } : {}),
+  };
+}
+
+/** A stored transaction back as a Transaction, or undefined when it is not well-formed (a tampered store). */
+function fromStored(state: string, stored: unknown, redirectUri: string): Transaction | undefined {
+  if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
+  const { n, v, r, t, m, s, k } = stored as Partial<StoredTransaction>;
+  if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
+  return {
+    state,
+    nonce: n,
+    codeVerifier: v,
+    returnTo: typeof r === 'string' ? r : '/',
+    redirectUri,
+    createdAt: t,
+    ...(typeof m === 'number' ? { maxAge: m } : {}),
+    ...(s === 1 ? { silent: true } : {}),
+    ...(k && typeof k === 'object' ? { dpopJwk: k } : {}),
+  };
 }
 
 export const MAX_PENDING_TRANSACTIONS = 10;
@@ -28,7 +91,7 @@ export const TRANSACTION_TTL_MS = 15 * 60 * 1000;
 export const MAX_TRANSACTION_BYTES = 1536;
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
-type Store = Record<string, Transaction>;
+type Store = Record<string, StoredTransaction>;
 
 /** This sign-in's pending transactions (contract: a state made by one mount is unknown at another's callback). */
 function store(req: RequestWithSession, key: string): Store {
@@ -40,25 +103,29 @@ function store(req: RequestWithSession, key: string): Store {
   return created;
 }
 
-/** Drops expired transactions, then the oldest ones beyond the cap (leaving room for one more). */
+/** Drops malformed and expired transactions, then the oldest ones beyond the cap (leaving room for one more). */
 function prune(txs: Store, now: number, room: number): void {
-  const live = Object.values(txs)
-    .filter((tx) => {
-      const fresh = tx && typeof tx.createdAt === 'number' && now - tx.createdAt < TRANSACTION_TTL_MS && now >= tx.createdAt - 60_000;
-      if (!fresh && tx) delete txs[tx.state];
-      return fresh;
-    })
-    .sort((a, b) => a.createdAt - b.createdAt);
-  for (let i = 0; i < live.length - (MAX_PENDING_TRANSACTIONS - room); i++) delete txs[live[i]!.state];
-  for (const key of Object.keys(txs)) if (!txs[key] || txs[key]!.state !== key) delete txs[key];
+  const live: Array<[string, number]> = [];
+  for (const [state, tx] of Object.entries(txs)) {
+    const createdAt = tx && typeof tx === 'object' ? tx.t : undefined;
+    const fresh = typeof createdAt === 'number' && now - createdAt < TRANSACTION_TTL_MS && now >= createdAt - 60_000;
+    if (fresh && STATE_FORMAT.test(state)) live.push([state, createdAt]);
+    else delete txs[state];
+  }
+  live.sort((a, b) => a[1] - b[1]);
+  for (let i = 0; i < live.length - (MAX_PENDING_TRANSACTIONS - room); i++) delete txs[live[i]![0]];
 }
 
 /** Stores a pending login of sign-in `key`; one that would exceed MAX_TRANSACTION_BYTES returns to `/`. */
 export function saveTransaction(req: RequestWithSession, key: string, tx: Transaction, now = Date.now()): void {
   const txs = store(req, key);
   prune(txs, now, 1);
-  if (JSON.stringify(tx).length > MAX_TRANSACTION_BYTES) tx.returnTo = '/';
-  txs[tx.state] = tx;
+  let stored = toStored(tx);
+  if (JSON.stringify(stored).length > MAX_TRANSACTION_BYTES) {
+    tx.returnTo = '/';
+    stored = toStored(tx);
+  }
+  txs[tx.state] = stored;
 }
 
 /**
@@ -69,13 +136,13 @@ export function saveTransaction(req: RequestWithSession, key: string, tx: Transa
 export function takeTransaction(req: RequestWithSession, key: string, state: string, redirectUri: string, now = Date.now()): Transaction | undefined {
   if (!STATE_FORMAT.test(state)) return undefined;
   const txs = readSignIn(req, key)?.pending;
-  if (!txs || typeof txs !== 'object') return undefined;
-  const tx = Object.hasOwn(txs, state) ? txs[state] : undefined;
-  if (tx && tx.redirectUri !== redirectUri) return undefined;
+  if (!txs || typeof txs !== 'object' || Array.isArray(txs)) return undefined;
+  const stored = Object.hasOwn(txs, state) ? txs[state] : undefined;
+  if (stored && typeof stored === 'object' && stored.u !== redirectDigest(redirectUri)) return undefined;
   delete txs[state];
   prune(txs, now, 0);
-  if (!tx || tx.state !== state || typeof tx.createdAt !== 'number') return undefined;
-  if (now - tx.createdAt >= TRANSACTION_TTL_MS) return undefined;
+  const tx = fromStored(state, stored, redirectUri);
+  if (!tx || now - tx.createdAt >= TRANSACTION_TTL_MS) return undefined;
   return tx;
 }
 
