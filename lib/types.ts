@@ -37,6 +37,8 @@ export interface LoginSession {
   scope?: string;
   /** The validated ID token claims. */
   claims: Record<string, unknown>;
+  /** How many refreshes produced these tokens: the newest login wins when sessions are reconciled. */
+  generation?: number;
   [extra: string]: unknown;
 }
 
