@@ -25,6 +25,11 @@ const log = createLogger('access-token');
 
 /** How long a refresh result is kept for requests that loaded the session before it. */
 export const ROTATION_GRACE_MS = 5 * 60 * 1000;
+/**
+ * When the server's tokens live shorter than `minTtl`, no refresh can satisfy it: a token renewed less
+ * than this long ago is returned rather than refreshed again (so parallel requests share one refresh).
+ */
+export const JUST_RENEWED_MS = 10 * 1000;
 /** Upper bound on remembered refresh results per sign-in (oldest dropped first). */
 const MAX_ROTATIONS = 10_000;
 
@@ -34,6 +39,8 @@ const generation = (login: LoginSession): number => (typeof login.generation ===
 class RefreshCoordinator {
   private readonly inflight = new Map<string, Promise<LoginSession>>();
   private readonly rotated = new Map<string, { login: LoginSession; at: number }>();
+  /** The access token each request's session held when the request began. */
+  readonly seen = new WeakMap<object, string | undefined>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -71,6 +78,7 @@ class RefreshCoordinator {
     const { tokens, claims } = await this.engine.refresh(login);
     const next = withTokens(login, tokens, claims);
     next.generation = generation(login) + 1;
+    next.renewedAt = Date.now();
     log('refreshed the tokens (generation %d)', next.generation);
     this.engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
     return next;
@@ -111,6 +119,12 @@ function lastsFor(login: LoginSession, minTtl: number): boolean {
   return typeof login.expiresAt !== 'number' || login.expiresAt - Math.floor(Date.now() / 1000) >= minTtl;
 }
 
+function justRenewed(login: LoginSession, minTtl: number): boolean {
+  const renewedAt = login.renewedAt;
+  if (typeof renewedAt !== 'number' || Date.now() - renewedAt >= JUST_RENEWED_MS) return false;
+  return typeof login.expiresAt === 'number' && login.expiresAt - Math.floor(renewedAt / 1000) < minTtl;
+}
+
 /** The session's login, updated to the newest rotation this process knows of. */
 function currentLogin(req: RequestWithSession, engine: Engine): LoginSession | undefined {
   const login = readLogin(req, engine.signInKey);
@@ -138,7 +152,14 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
   requireSession(req);
   const login = currentLogin(req, engine);
   if (!login) throw loginRequired('There is no login in this session: log in first.');
-  if (login.accessToken && login.accessToken !== options.rejected && lastsFor(login, minTtl)) return login.accessToken;
+  if (login.accessToken && login.accessToken !== options.rejected) {
+    if (lastsFor(login, minTtl)) return login.accessToken;
+    // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
+    // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
+    const seen = coordinatorOf(engine).seen;
+    if (seen.has(req) && seen.get(req) !== login.accessToken) return login.accessToken;
+    if (justRenewed(login, minTtl)) return login.accessToken;
+  }
   if (!login.refreshToken) {
     throw loginRequired('The access token is refused or expires too soon, and this login has no refresh token (ask for the offline_access scope): log in again.');
   }
@@ -184,6 +205,7 @@ export function guardSessionSave(req: Request, engine: Engine): void {
   const session = (req as Partial<RequestWithSession>).session;
   if (!session || typeof session.save !== 'function') return;
   const loaded = readLogin(req, engine.signInKey);
+  coordinatorOf(engine).seen.set(req, loaded?.accessToken);
   if (!loaded?.refreshToken) return;
   const original = session.save;
   // Not enumerable: express-session's change detection and the stores serialise enumerable fields only.

@@ -39,6 +39,8 @@ export interface LoginSession {
   claims: Record<string, unknown>;
   /** How many refreshes produced these tokens: the newest login wins when sessions are reconciled. */
   generation?: number;
+  /** Milliseconds since the epoch when the tokens were last refreshed. */
+  renewedAt?: number;
   [extra: string]: unknown;
 }
 

@@ -11,6 +11,9 @@
  *   server.fault.jwks = { hang: true };                        // released by close()
  *   server.fault.authorize = { iss: null, extraParams: [['state', 'other']] };
  *   server.fault.idToken = (claims, sign) => sign(claims, { key: 'foreign' });
+ *   server.fault.userinfo = { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } };
+ *   server.userinfoClaims = { sub: 'someone-else' };                // GET /userinfo (Bearer access token)
+ *   server.userinfoSigned = { key: 'foreign' };                     // answer application/jwt instead
  *
  * Faults stay until reset() (or until `times` requests have used them). Every request is recorded.
  */
@@ -111,6 +114,7 @@ export interface Faults {
   token?: ResponseFault;
   jwks?: ResponseFault;
   logout?: ResponseFault;
+  userinfo?: ResponseFault;
   /** Produce the token endpoint's id_token yourself (default claims already include idTokenClaims). */
   idToken?: (defaultClaims: Record<string, unknown>, sign: IdTokenSigner) => Promise<string>;
 }
@@ -132,7 +136,11 @@ export interface FaultyServer {
   fault: Faults;
   /** Merged into every issued ID token; a key set to undefined deletes that claim. */
   idTokenClaims: Record<string, unknown>;
-  /** Clears fault, idTokenClaims and requests, restores sub. Keys (and rotations) are kept. */
+  /** Merged into the /userinfo answer ({ sub, name, email } of the token's grant); a key set to undefined deletes that claim. */
+  userinfoClaims: Record<string, unknown>;
+  /** Answer /userinfo as a signed JWT (application/jwt) with these signing options (iss and aud added unless userinfoClaims removes them). */
+  userinfoSigned?: SignIdTokenOptions;
+  /** Clears fault, idTokenClaims, userinfoClaims, userinfoSigned and requests, restores sub. Keys (and rotations) are kept. */
   reset(): void;
   /** New RS256 signing key (new kid) used from now on; /jwks publishes it (plus the old one if keepOld). */
   rotateSigningKey(opts?: { keepOld?: boolean }): Promise<KeyPair>;
@@ -213,6 +221,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
   const codes = new Map<string, Grant>();
   /** Refresh tokens issued, each for one use (rotated on every refresh). */
   const refreshTokens = new Map<string, Grant>();
+  /** Access tokens issued, for /userinfo. */
+  const accessTokens = new Map<string, Grant>();
   const hanging = new Set<http.ServerResponse>();
   const timers = new Set<() => void>();
   let closed = false;
@@ -261,6 +271,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     jwks_uri: url('/jwks'),
     pushed_authorization_request_endpoint: url('/par'),
     end_session_endpoint: url('/logout'),
+    userinfo_endpoint: url('/userinfo'),
     require_pushed_authorization_requests: true,
     authorization_response_iss_parameter_supported: true,
     code_challenge_methods_supported: ['S256'],
@@ -405,9 +416,11 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     const idToken = server.fault.idToken ? await server.fault.idToken(claims, sign) : await sign(claims);
     const refreshToken = rand();
     refreshTokens.set(refreshToken, { ...g, nonce: undefined });
+    const accessToken = rand();
+    accessTokens.set(accessToken, g);
     return {
       status: 200,
-      body: { access_token: rand(), token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -432,6 +445,20 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     const verifier = one(body, 'code_verifier');
     if (!verifier || createHash('sha256').update(verifier).digest('base64url') !== g.codeChallenge) throw invalidGrant('PKCE verification failed');
     return issueTokens(g);
+  }
+
+  /** OpenID Connect Core §5.3 with an RFC 6750 §2.1 Bearer token; RFC 6750 §3 challenges when it is missing or unknown. */
+  async function userinfo(rec: RecordedRequest): Promise<Reply> {
+    const match = /^Bearer ([\w.~+/-]+=*)$/.exec(String(rec.headers.authorization ?? ''));
+    const g = match ? accessTokens.get(match[1]!) : undefined;
+    if (!g) {
+      const error = match ? 'error="invalid_token"' : 'error="invalid_request"';
+      return { status: 401, body: '', headers: { 'www-authenticate': `Bearer realm="faulty-server", ${error}` } };
+    }
+    const claims = edit({ sub: g.sub, name: 'Test User', email: `${g.sub}@example.com` }, server.userinfoClaims);
+    if (!server.userinfoSigned) return { status: 200, body: claims };
+    const jwt = await server.signIdToken(edit({ iss: issuer, aud: clientId }, claims), server.userinfoSigned);
+    return { status: 200, body: jwt, headers: { 'content-type': 'application/jwt' } };
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -466,6 +493,10 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       }
       case 'GET /jwks':
         return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
+      case 'GET /userinfo': {
+        const r = await userinfo(rec);
+        return send(res, take('userinfo'), r.status, r.body, r.headers);
+      }
       case 'GET /logout':
         return send(res, take('logout'), 200, 'Signed out.');
       default:
@@ -484,9 +515,12 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
     fault: {},
     idTokenClaims: {},
+    userinfoClaims: {},
     reset() {
       for (const k of Object.keys(server.fault) as Array<keyof Faults>) delete server.fault[k];
       server.idTokenClaims = {};
+      server.userinfoClaims = {};
+      delete server.userinfoSigned;
       server.requests.length = 0;
       server.sub = defaultSub;
     },
