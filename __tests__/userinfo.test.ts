@@ -11,6 +11,7 @@ import { EmbeddedJWK, jwtVerify } from 'jose';
 import { parAuth } from '../lib/index.js';
 import { DpopNonces, generateDpopKey } from '../lib/dpop.js';
 import { userInfoRequest } from '../lib/userinfo.js';
+import { challengeError } from '../lib/www-authenticate.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
@@ -232,5 +233,22 @@ describe('fetchUserInfo() against hostile answers (faulty server)', () => {
   it('a token refused again after the renewal: 401 access_token_rejected', async () => {
     faulty.fault.userinfo = { times: 2, status: 401, body: '', headers: { 'www-authenticate': 'Bearer realm="x", error="invalid_token"' } };
     await expectRefused(401, 'access_token_rejected');
+  });
+});
+
+describe('WWW-Authenticate challenges (RFC 9110 §11.6.1)', () => {
+  const cases: Array<[string, string | undefined, string | undefined]> = [
+    ['Bearer error="invalid_token"', undefined, 'invalid_token'],
+    ['Bearer realm="api", error="invalid_token", error_description="The access token expired"', 'bearer', 'invalid_token'],
+    ['DPoP algs="ES256 PS256", error="use_dpop_nonce"', 'dpop', 'use_dpop_nonce'],
+    ['Bearer realm="api", DPoP error="use_dpop_nonce"', 'dpop', 'use_dpop_nonce'],
+    ['Bearer realm="api", DPoP error="use_dpop_nonce"', 'bearer', undefined],
+    ['Bearer error=invalid_token', undefined, 'invalid_token'],
+    ['Bearer error="<script>"', undefined, undefined],
+    ['Basic realm="x"', undefined, undefined],
+    ['', undefined, undefined],
+  ];
+  it.each(cases)('%s (scheme %s) has error %s', (header, scheme, error) => {
+    expect(challengeError(header, scheme)).toBe(error);
   });
 });

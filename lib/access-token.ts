@@ -157,8 +157,8 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
     // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
     // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
     const seen = coordinatorOf(engine).seen;
-    if (seen.has(req) && seen.get(req) !== login.accessToken) return login.accessToken;
-    if (justRenewed(login, minTtl)) return login.accessToken;
+    const renewedHere = seen.has(req) && seen.get(req) !== login.accessToken;
+    if ((renewedHere || justRenewed(login, minTtl)) && lastsFor(login, 0)) return login.accessToken;
   }
   if (!login.refreshToken) {
     throw loginRequired('The access token is refused or expires too soon, and this login has no refresh token (ask for the offline_access scope): log in again.');
