@@ -243,7 +243,8 @@ describe('getAccessToken() against a failing server (the login stays)', () => {
     ['oidcc-client-test-refresh-token-invalid-issuer', (s) => { s.idTokenClaims = { iss: 'https://issuer.example' }; }],
     ['oidcc-client-test-refresh-token-invalid-sub', (s) => { s.sub = 'someone-else'; }],
     ['oidcc-client-test-refresh-token-invalid-aud', (s) => { s.idTokenClaims = { aud: 'another-client' }; }],
-    ['oidcc-client-test-refresh-token-invalid-azp', (s) => { s.idTokenClaims = { azp: 'another-client' }; }],
+    // as the suite's AddInvalidAzpValueToIdToken: a random azp where the original ID token had none
+    ['oidcc-client-test-refresh-token-invalid-azp', (s) => { s.idTokenClaims = { azp: 'random_azp_value_Xq3vT9LmP2' }; }],
   ];
   for (const [name, shape] of cases) {
     it(name, async () => {

@@ -153,7 +153,7 @@ describe('fetchUserInfo() against hostile answers (faulty server)', () => {
   });
 
   it('oidcc-client-test-userinfo-invalid-sub', async () => {
-    faulty.userinfoClaims = { sub: 'someone-else' };
+    faulty.userinfoClaims = { sub: 'user-123invalid' }; // as the suite's AddInvalidSubToUserInfoResponse
     const res = await expectRefused(502, 'userinfo_invalid');
     expect(res.body.message).toMatch(/another .sub./);
   });
