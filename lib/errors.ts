@@ -18,6 +18,7 @@ export type ParErrorCode =
   | 'access_denied'
   | 'authorization_error'
   | 'login_required'
+  | 'access_token_rejected'
   // the application's setup is at fault (500)
   | 'session_unavailable'
   | 'middleware_missing'
@@ -36,6 +37,8 @@ export type ParErrorCode =
   | 'upstream_unreachable'
   | 'tls_failed'
   | 'upstream_response_too_large'
+  | 'userinfo_failed'
+  | 'userinfo_invalid'
   // the authorization server did not answer in time (504)
   | 'upstream_timeout';
 

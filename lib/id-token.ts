@@ -114,8 +114,8 @@ function checkRefreshedClaims(payload: JWTPayload, original: JWTPayload): void {
   if (payload.sub !== original.sub) throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
   const audiences = (value: unknown) => [...new Set(Array.isArray(value) ? value.map(String) : [String(value)])].sort().join(' ');
   if (audiences(payload.aud) !== audiences(original.aud)) throw new IdTokenError('The refreshed ID token has another "aud" (Core §12.2).');
-  // (any azp present must also be the client_id, checked above for every ID token)
-  if (payload.azp !== undefined && original.azp !== undefined && payload.azp !== original.azp) {
+  // an azp, when present, is the original one (a refreshed token may not gain one the original lacked)
+  if (payload.azp !== undefined && payload.azp !== original.azp) {
     throw new IdTokenError('The refreshed ID token has another "azp" (Core §12.2).');
   }
   if (payload.auth_time !== undefined && original.auth_time !== undefined && payload.auth_time !== original.auth_time) {

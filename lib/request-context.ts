@@ -1,10 +1,11 @@
 /** `req.oidc`: what a route handler can ask about the current login. */
 import type { Request } from 'express';
 import type { Engine } from './engine.js';
+import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { createProof } from './dpop.js';
-import { withTokens } from './login-session.js';
-import { requireSession, saveSession } from './session.js';
-import { readLogin, storeLogin } from './sign-in-state.js';
+import { fetchAsUser } from './resource-fetch.js';
+import { readLogin } from './sign-in-state.js';
+import { fetchUserInfo } from './userinfo.js';
 import type { LoginSession } from './types.js';
 
 export interface RequestContext {
@@ -20,14 +21,39 @@ export interface RequestContext {
   readonly tokenType: string | undefined;
   /**
    * Headers for a resource request with the access token: `Authorization: Bearer …`, or with DPoP
-   * (RFC 9449 §7) `Authorization: DPoP …` and a fresh `DPoP` proof bound to `method` and `url`.
+   * (RFC 9449 §7) `Authorization: DPoP …` and a fresh `DPoP` proof bound to `method` and `url`. The
+   * proof carries the latest nonce the resource server's origin handed out (RFC 9449 §9), as learnt by
+   * `req.oidc.fetch()` or passed here as `dpopNonce` (the `DPoP-Nonce` header of its last answer).
    */
-  authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>>;
+  authorizationHeaders(method: string, url: string | URL, options?: { dpopNonce?: string }): Promise<Record<string, string>>;
   /**
    * Redeems the refresh token (RFC 6749 §6) and stores the new tokens in the session (a new ID token is
    * validated first, OpenID Connect Core §12.2). Rejects with a `ParError` when the server refuses.
    */
   refresh(): Promise<void>;
+  /**
+   * An access token valid for at least `minTtl` (default 60) more seconds, refreshed when needed.
+   * Parallel calls of one session share one refresh; the rotated refresh token is what stays stored.
+   * Without a login, or when the server refuses the refresh token (the login then ends): 401
+   * `login_required`. A failing server: 502/504, and the login stays.
+   *
+   * @example
+   * const token = await req.oidc.getAccessToken({ minTtl: 120 });
+   */
+  getAccessToken(options?: { minTtl?: number }): Promise<string>;
+  /**
+   * The userinfo endpoint's claims (OpenID Connect Core §5.3), fetched with the access token (Bearer or
+   * DPoP). Its `sub` must be the ID token's (§5.3.2); a signed answer is verified. Without a login: 401
+   * `login_required`; a refused token: 401 `access_token_rejected`; a bad answer: 502 `userinfo_failed`
+   * or `userinfo_invalid`; a silent server: 504 `upstream_timeout`.
+   */
+  fetchUserInfo(): Promise<Record<string, unknown>>;
+  /**
+   * `fetch(url, init)` as the user: the access token is attached (Bearer, or DPoP with a proof and the
+   * resource server's nonce, RFC 9449 §9), renewed once when the API answers 401 `invalid_token`.
+   * Redirects are not followed unless `init.redirect` says so.
+   */
+  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
 }
 
 export const ENGINE = Symbol.for('express-par.engine');
@@ -38,6 +64,8 @@ export type RequestWithContext = Request & { [ENGINE]?: Engine; [MOUNT_PATH]?: s
 export function createRequestContext(req: Request, engine: Engine): RequestContext {
   // Only this mount's login (contract: "Several sign-ins on one app").
   const login = (r: Request): LoginSession | undefined => readLogin(r, engine.signInKey);
+  // A session loaded before another request rotated its tokens must not write the old ones back.
+  guardSessionSave(req, engine);
   return {
     isAuthenticated: () => login(req) !== undefined,
     get user() {
@@ -58,8 +86,9 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
     get tokenType() {
       return login(req)?.tokenType;
     },
-    async authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>> {
+    async authorizationHeaders(method: string, url: string | URL, options: { dpopNonce?: string } = {}): Promise<Record<string, string>> {
       const current = login(req);
+      if (options.dpopNonce !== undefined) engine.dpopNonces.remember(url, { 'dpop-nonce': options.dpopNonce });
       if (!current?.accessToken) throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
       if (current.tokenType !== 'DPoP') return { authorization: `Bearer ${current.accessToken}` };
       const key = await engine.dpopKey(current.dpopJwk as never);
@@ -67,15 +96,9 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
       const proof = await createProof(key, method.toUpperCase(), url, { accessToken: current.accessToken, nonce: engine.dpopNonces.get(url) });
       return { authorization: `DPoP ${current.accessToken}`, dpop: proof };
     },
-    async refresh() {
-      const current = login(req);
-      if (!current) throw new TypeError('req.oidc.refresh() needs a logged-in user');
-      requireSession(req);
-      const { tokens, claims, certificateBinding } = await engine.refresh(current);
-      const next = withTokens(current, tokens, claims, certificateBinding);
-      storeLogin(req, engine.signInKey, next);
-      await saveSession(req);
-      engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
-    },
+    refresh: () => refreshNow(req, engine),
+    getAccessToken: (options?: { minTtl?: number }) => getAccessToken(req, engine, { minTtl: options?.minTtl }),
+    fetchUserInfo: () => fetchUserInfo(req, engine),
+    fetch: (url: string | URL, init?: RequestInit) => fetchAsUser(req, engine, url, init),
   };
 }

@@ -55,6 +55,10 @@ export interface LoginSession {
   scope?: string;
   /** The validated ID token claims. */
   claims: Record<string, unknown>;
+  /** How many refreshes produced these tokens: the newest login wins when sessions are reconciled. */
+  generation?: number;
+  /** Milliseconds since the epoch when the tokens were last refreshed. */
+  renewedAt?: number;
   [extra: string]: unknown;
 }
 

@@ -11,6 +11,9 @@
  *   server.fault.jwks = { hang: true };                        // released by close()
  *   server.fault.authorize = { iss: null, extraParams: [['state', 'other']] };
  *   server.fault.idToken = (claims, sign) => sign(claims, { key: 'foreign' });
+ *   server.fault.userinfo = { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } };
+ *   server.userinfoClaims = { sub: 'someone-else' };                // GET /userinfo (Bearer access token)
+ *   server.userinfoSigned = { key: 'foreign' };                     // answer application/jwt instead
  *
  * A provider that changes while the app runs: `server.parEnabled = false` (no PAR endpoint in the
  * metadata, /par answers 404) until set back; `addSigningKey()` publishes a key before it is used;
@@ -115,6 +118,7 @@ export interface Faults {
   token?: ResponseFault;
   jwks?: ResponseFault;
   logout?: ResponseFault;
+  userinfo?: ResponseFault;
   /** Produce the token endpoint's id_token yourself (default claims already include idTokenClaims). */
   idToken?: (defaultClaims: Record<string, unknown>, sign: IdTokenSigner) => Promise<string>;
 }
@@ -138,7 +142,11 @@ export interface FaultyServer {
   idTokenClaims: Record<string, unknown>;
   /** false: the metadata has no PAR endpoint and POST /par answers 404 (an administrator has not turned PAR on yet). */
   parEnabled: boolean;
-  /** Clears fault, idTokenClaims and requests, restores sub and parEnabled. Keys (and rotations) are kept. */
+  /** Merged into the /userinfo answer ({ sub, name, email } of the token's grant); a key set to undefined deletes that claim. */
+  userinfoClaims: Record<string, unknown>;
+  /** Answer /userinfo as a signed JWT (application/jwt) with these signing options (iss and aud added unless userinfoClaims removes them). */
+  userinfoSigned?: SignIdTokenOptions;
+  /** Clears fault, idTokenClaims, userinfoClaims, userinfoSigned and requests, restores sub and parEnabled. Keys (and rotations) are kept. */
   reset(): void;
   /**
    * A new RS256 key (new kid), published in /jwks without signing with it yet (pre-rotation); with
@@ -227,6 +235,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
   const codes = new Map<string, Grant>();
   /** Refresh tokens issued, each for one use (rotated on every refresh). */
   const refreshTokens = new Map<string, Grant>();
+  /** Access tokens issued, for /userinfo. */
+  const accessTokens = new Map<string, Grant>();
   const hanging = new Set<http.ServerResponse>();
   const timers = new Set<() => void>();
   let closed = false;
@@ -275,6 +285,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     jwks_uri: url('/jwks'),
     ...(server.parEnabled ? { pushed_authorization_request_endpoint: url('/par'), require_pushed_authorization_requests: true } : {}),
     end_session_endpoint: url('/logout'),
+    userinfo_endpoint: url('/userinfo'),
     authorization_response_iss_parameter_supported: true,
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
@@ -418,9 +429,11 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     const idToken = server.fault.idToken ? await server.fault.idToken(claims, sign) : await sign(claims);
     const refreshToken = rand();
     refreshTokens.set(refreshToken, { ...g, nonce: undefined });
+    const accessToken = rand();
+    accessTokens.set(accessToken, g);
     return {
       status: 200,
-      body: { access_token: rand(), token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -445,6 +458,20 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     const verifier = one(body, 'code_verifier');
     if (!verifier || createHash('sha256').update(verifier).digest('base64url') !== g.codeChallenge) throw invalidGrant('PKCE verification failed');
     return issueTokens(g);
+  }
+
+  /** OpenID Connect Core §5.3 with an RFC 6750 §2.1 Bearer token; RFC 6750 §3 challenges when it is missing or unknown. */
+  async function userinfo(rec: RecordedRequest): Promise<Reply> {
+    const match = /^Bearer ([\w.~+/-]+=*)$/.exec(String(rec.headers.authorization ?? ''));
+    const g = match ? accessTokens.get(match[1]!) : undefined;
+    if (!g) {
+      const error = match ? 'error="invalid_token"' : 'error="invalid_request"';
+      return { status: 401, body: '', headers: { 'www-authenticate': `Bearer realm="faulty-server", ${error}` } };
+    }
+    const claims = edit({ sub: g.sub, name: 'Test User', email: `${g.sub}@example.com` }, server.userinfoClaims);
+    if (!server.userinfoSigned) return { status: 200, body: claims };
+    const jwt = await server.signIdToken(edit({ iss: issuer, aud: clientId }, claims), server.userinfoSigned);
+    return { status: 200, body: jwt, headers: { 'content-type': 'application/jwt' } };
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -480,6 +507,10 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       }
       case 'GET /jwks':
         return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
+      case 'GET /userinfo': {
+        const r = await userinfo(rec);
+        return send(res, take('userinfo'), r.status, r.body, r.headers);
+      }
       case 'GET /logout':
         return send(res, take('logout'), 200, 'Signed out.');
       default:
@@ -499,9 +530,12 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     fault: {},
     idTokenClaims: {},
     parEnabled: true,
+    userinfoClaims: {},
     reset() {
       for (const k of Object.keys(server.fault) as Array<keyof Faults>) delete server.fault[k];
       server.idTokenClaims = {};
+      server.userinfoClaims = {};
+      delete server.userinfoSigned;
       server.requests.length = 0;
       server.sub = defaultSub;
       server.parEnabled = true;

@@ -1,0 +1,258 @@
+/**
+ * Access tokens that renew themselves (RFC 6749 §6), safely under concurrency.
+ *
+ * - Single flight: parallel requests of one session that need a refresh share one refresh grant, in
+ *   this process (keyed by sign-in, session id and refresh token).
+ * - Newest tokens win: each refresh result is remembered for a while under the refresh token it
+ *   replaced, and a login counts its refreshes (`generation`). A request that loaded the session before
+ *   a refresh adopts the newer tokens instead of refreshing again, and before any save of a session whose
+ *   login can rotate, the login is reconciled with the process's newest rotation and with what the store
+ *   holds now: a rotated-away refresh token is never written back, and a login ended elsewhere (logout,
+ *   refused refresh) is not brought back.
+ * - A refused refresh token (`invalid_grant`) ends the login: 401 `login_required`. A network failure or
+ *   a bad answer (502/504) keeps it.
+ */
+import type { Request } from 'express';
+import type { Engine } from './engine.js';
+import { CallbackError, ParError } from './errors.js';
+import { withTokens } from './login-session.js';
+import { createLogger } from './log.js';
+import { requireSession, saveSession, type RequestWithSession } from './session.js';
+import { clearLogin, readLogin, storeLogin } from './sign-in-state.js';
+import type { LoginSession } from './types.js';
+
+const log = createLogger('access-token');
+
+/** How long a refresh result is kept for requests that loaded the session before it. */
+export const ROTATION_GRACE_MS = 5 * 60 * 1000;
+/**
+ * When the server's tokens live shorter than `minTtl`, no refresh can satisfy it: a token renewed less
+ * than this long ago is returned rather than refreshed again (so parallel requests share one refresh).
+ */
+export const JUST_RENEWED_MS = 10 * 1000;
+/** Upper bound on remembered refresh results per sign-in (oldest dropped first). */
+const MAX_ROTATIONS = 10_000;
+
+const generation = (login: LoginSession): number => (typeof login.generation === 'number' ? login.generation : 0);
+
+/** Per sign-in (engine): refreshes in flight, and recent results keyed by the refresh token they replaced. */
+class RefreshCoordinator {
+  private readonly inflight = new Map<string, Promise<LoginSession>>();
+  private readonly rotated = new Map<string, { login: LoginSession; at: number }>();
+  /** The access token each request's session held when the request began. */
+  readonly seen = new WeakMap<object, string | undefined>();
+
+  constructor(private readonly engine: Engine) {}
+
+  private key(sessionID: string, refreshToken: string): string {
+    return `${this.engine.signInKey}\n${sessionID}\n${refreshToken}`;
+  }
+
+  /** The newest login this process refreshed from `login` (following rotations), or `login` itself. */
+  newest(sessionID: string, login: LoginSession): LoginSession {
+    let current = login;
+    for (let hops = 0; hops < 100 && current.refreshToken; hops += 1) {
+      const entry = this.rotated.get(this.key(sessionID, current.refreshToken));
+      if (!entry || Date.now() - entry.at > ROTATION_GRACE_MS || generation(entry.login) <= generation(current)) break;
+      current = entry.login;
+    }
+    return current;
+  }
+
+  /** One refresh per (session, refresh token) at a time; every caller gets the same result or error. */
+  refresh(sessionID: string, login: LoginSession): Promise<LoginSession> {
+    const key = this.key(sessionID, login.refreshToken!);
+    const flying = this.inflight.get(key);
+    if (flying) return flying;
+    const promise = this.run(login)
+      .then((next) => {
+        this.remember(key, next);
+        return next;
+      })
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, promise);
+    return promise;
+  }
+
+  private async run(login: LoginSession): Promise<LoginSession> {
+    const { tokens, claims, certificateBinding } = await this.engine.refresh(login);
+    const next = withTokens(login, tokens, claims, certificateBinding);
+    next.generation = generation(login) + 1;
+    next.renewedAt = Date.now();
+    log('refreshed the tokens (generation %d)', next.generation);
+    this.engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
+    return next;
+  }
+
+  private remember(key: string, login: LoginSession): void {
+    const now = Date.now();
+    for (const [old, entry] of this.rotated) {
+      if (now - entry.at <= ROTATION_GRACE_MS && this.rotated.size < MAX_ROTATIONS) break; // oldest first
+      this.rotated.delete(old);
+    }
+    this.rotated.set(key, { login, at: now });
+  }
+}
+
+const coordinators = new WeakMap<Engine, RefreshCoordinator>();
+
+function coordinatorOf(engine: Engine): RefreshCoordinator {
+  let coordinator = coordinators.get(engine);
+  if (!coordinator) {
+    coordinator = new RefreshCoordinator(engine);
+    coordinators.set(engine, coordinator);
+  }
+  return coordinator;
+}
+
+function loginRequired(message: string, extra: { error?: string; cause?: unknown } = {}): CallbackError {
+  return new CallbackError('login_required', message, { status: 401, ...extra });
+}
+
+/** RFC 6749 §5.2: `invalid_grant`, the refresh token is invalid, expired or revoked. */
+function isRefused(err: unknown): err is ParError {
+  return err instanceof ParError && err.code === 'token_exchange_failed' && err.error === 'invalid_grant';
+}
+
+function lastsFor(login: LoginSession, minTtl: number): boolean {
+  // RFC 6749 §5.1: expires_in is only RECOMMENDED; without it the token is taken as valid.
+  return typeof login.expiresAt !== 'number' || login.expiresAt - Math.floor(Date.now() / 1000) >= minTtl;
+}
+
+function justRenewed(login: LoginSession, minTtl: number): boolean {
+  const renewedAt = login.renewedAt;
+  if (typeof renewedAt !== 'number' || Date.now() - renewedAt >= JUST_RENEWED_MS) return false;
+  return typeof login.expiresAt === 'number' && login.expiresAt - Math.floor(renewedAt / 1000) < minTtl;
+}
+
+/** The session's login, updated to the newest rotation this process knows of. */
+function currentLogin(req: RequestWithSession, engine: Engine): LoginSession | undefined {
+  const login = readLogin(req, engine.signInKey);
+  if (!login) return undefined;
+  const newest = coordinatorOf(engine).newest(req.sessionID, login);
+  if (newest !== login) storeLogin(req, engine.signInKey, newest);
+  return newest;
+}
+
+export interface AccessTokenOptions {
+  /** Seconds the token must stay valid for. Default 60. */
+  minTtl?: number;
+  /** A token a resource server refused (RFC 6750 §3.1 `invalid_token`): renew unless the session already holds another. */
+  rejected?: string;
+}
+
+/**
+ * An access token valid for at least `minTtl` more seconds, refreshed (and the session saved) when
+ * needed. Throws 401 `login_required` without a login, without a way to renew, or when the server
+ * refuses the refresh token (the login then ends); 502/504 when the server fails (the login stays).
+ */
+export async function getAccessToken(req: Request, engine: Engine, options: AccessTokenOptions = {}): Promise<string> {
+  const minTtl = options.minTtl === undefined ? 60 : options.minTtl;
+  if (typeof minTtl !== 'number' || !Number.isFinite(minTtl) || minTtl < 0) throw new TypeError('getAccessToken({ minTtl }): "minTtl" must be a number of seconds (0 or more)');
+  requireSession(req);
+  const login = currentLogin(req, engine);
+  if (!login) throw loginRequired('There is no login in this session: log in first.');
+  if (login.accessToken && login.accessToken !== options.rejected) {
+    if (lastsFor(login, minTtl)) return login.accessToken;
+    // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
+    // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
+    const seen = coordinatorOf(engine).seen;
+    const renewedHere = seen.has(req) && seen.get(req) !== login.accessToken;
+    if ((renewedHere || justRenewed(login, minTtl)) && lastsFor(login, 0)) return login.accessToken;
+  }
+  if (!login.refreshToken) {
+    throw loginRequired('The access token is refused or expires too soon, and this login has no refresh token (ask for the offline_access scope): log in again.');
+  }
+  let next: LoginSession;
+  try {
+    next = await coordinatorOf(engine).refresh(req.sessionID, login);
+  } catch (err) {
+    if (!isRefused(err)) throw err; // a network failure or a bad answer: the login stays
+    clearLogin(req, engine.signInKey);
+    try {
+      await saveSession(req);
+    } catch (saveErr) {
+      log('could not save the session after a refused refresh: %s', (saveErr as Error).message);
+    }
+    throw loginRequired('The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.', { error: 'invalid_grant', cause: err });
+  }
+  return storeRefreshed(req, engine, next);
+}
+
+/** Redeems the refresh token now (single flight) and stores the result; errors pass through unchanged. */
+export async function refreshNow(req: Request, engine: Engine): Promise<void> {
+  requireSession(req);
+  const login = currentLogin(req, engine);
+  if (!login) throw new TypeError('req.oidc.refresh() needs a logged-in user');
+  await storeRefreshed(req, engine, await coordinatorOf(engine).refresh(req.sessionID, login));
+}
+
+async function storeRefreshed(req: RequestWithSession, engine: Engine, next: LoginSession): Promise<string> {
+  storeLogin(req, engine.signInKey, next);
+  await saveSession(req); // reconciled with the store first (guardSessionSave)
+  const saved = readLogin(req, engine.signInKey);
+  if (!saved) throw loginRequired('The login ended in another request while its tokens were being refreshed: log in again.');
+  return saved.accessToken ?? next.accessToken!;
+}
+
+/**
+ * Makes every later save of this request's session reconcile this sign-in's login first, when the
+ * login loaded with the session can rotate (has a refresh token): the newest rotation this process
+ * knows of is adopted, a newer login in the store (another instance's refresh) is kept, and a login the
+ * store no longer has (ended by a logout or a refused refresh meanwhile) is not written back.
+ */
+export function guardSessionSave(req: Request, engine: Engine): void {
+  const session = (req as Partial<RequestWithSession>).session;
+  if (!session || typeof session.save !== 'function') return;
+  const loaded = readLogin(req, engine.signInKey);
+  coordinatorOf(engine).seen.set(req, loaded?.accessToken);
+  if (!loaded?.refreshToken) return;
+  const original = session.save;
+  // Not enumerable: express-session's change detection and the stores serialise enumerable fields only.
+  Object.defineProperty(session, 'save', {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value: function save(callback?: (err?: unknown) => void) {
+      reconcile(req as RequestWithSession, engine).then(
+        () => original.call(session, callback),
+        (err: unknown) => callback?.(err),
+      );
+      return session;
+    },
+  });
+}
+
+async function reconcile(req: RequestWithSession, engine: Engine): Promise<void> {
+  const key = engine.signInKey;
+  const ours = currentLogin(req, engine);
+  if (!ours) return;
+  const stored = await loadStored(req);
+  if (stored === undefined) return; // the store could not be read: save what we have
+  const theirs = readLogin({ session: stored ?? undefined }, key);
+  if (!theirs) {
+    // The store no longer holds this login: it ended in another request (logout, a refused refresh).
+    log('the login ended elsewhere; not writing it back');
+    clearLogin(req, key);
+    return;
+  }
+  const newer = generation(theirs) > generation(ours) || (generation(theirs) === generation(ours) && theirs.refreshToken !== ours.refreshToken);
+  if (newer) {
+    log('the store holds newer tokens (generation %d); keeping them', generation(theirs));
+    storeLogin(req, key, theirs);
+  }
+}
+
+/** The session as the store holds it now: an object, `null` when it is gone, `undefined` when unreadable. */
+function loadStored(req: RequestWithSession): Promise<unknown> {
+  const store = (req as { sessionStore?: { get?: (sid: string, cb: (err: unknown, data?: unknown) => void) => void } }).sessionStore;
+  if (!store || typeof store.get !== 'function') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    try {
+      store.get!(req.sessionID, (err, data) => resolve(err ? undefined : (data ?? null)));
+    } catch (err) {
+      log('the session store could not be read: %s', (err as Error).message);
+      resolve(undefined);
+    }
+  });
+}
