@@ -8,7 +8,7 @@
  * at what the browser receives: the body and its content type.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ErrorRequestHandler, Express } from 'express';
 import { Passport } from 'passport';
 import { parAuth } from '../lib/index.js';
@@ -22,6 +22,11 @@ import { attemptLogin, HOSTILE_TIMEOUT_MS, useFaultyServer } from './helpers/hos
 let server: FaultyServer;
 useFaultyServer((started) => {
   server = started;
+});
+/** Apps of the running test, closed after it. */
+const opened: TestApp[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((app) => app.close()));
 });
 
 /** The error handler exactly as README.md's "Errors" section shows it. */
@@ -71,11 +76,12 @@ async function middlewareApp(options: Partial<ParAuthConfig> = {}): Promise<Test
     }) as ErrorRequestHandler);
     a.use(readmeErrorHandler());
   });
+  opened.push(app);
   return { ...app, captured };
 }
 
 async function passportApp(): Promise<TestApp> {
-  return startApp((a: Express, baseURL) => {
+  const app = await startApp((a: Express, baseURL) => {
     const passport = new Passport();
     passport.use(new ParStrategy({ issuerBaseURL: server.issuer, baseURL, clientID: server.clientId, clientSecret: server.clientSecret, httpTimeout: HOSTILE_TIMEOUT_MS }, (_t, claims, done) => done(null, { id: claims.sub })));
     passport.serializeUser((user, done) => done(null, JSON.stringify(user)));
@@ -89,6 +95,8 @@ async function passportApp(): Promise<TestApp> {
     });
     a.use(readmeErrorHandler());
   });
+  opened.push(app);
+  return app;
 }
 
 describe('the callback never reflects markup (middleware, README error handler)', () => {
@@ -225,7 +233,6 @@ describe('a server that echoes the request never gets a secret into a message (i
       const res = await new TestBrowser().get(`${app.url}/login`);
       expectSafeResponse(res, 502, 'par_failed');
       expectNoSecret(app, res, [server.clientSecret, basic()]);
-      await app.close();
     }
   });
 

@@ -4,7 +4,7 @@
  * refused (Core §3.1.3.7 step 3); the issuer's trailing slash is tolerated in both directions and nothing
  * else is.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Express } from 'express';
 import session from 'express-session';
 import { parAuth } from '../lib/index.js';
@@ -19,6 +19,11 @@ import express from 'express';
 let server: FaultyServer;
 useFaultyServer((started) => {
   server = started;
+});
+/** Apps of the running test, closed after it. */
+const opened: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((app) => app.close()));
 });
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -46,6 +51,7 @@ async function startTestApp(options: Partial<ParAuthConfig> = {}): Promise<Hosti
     }) as express.ErrorRequestHandler);
     return a;
   });
+  opened.push(app);
   return { ...app, errors: [], captured };
 }
 
