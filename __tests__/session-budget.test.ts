@@ -1,0 +1,61 @@
+/**
+ * The session budget (#12): sessions live in Redis and their cookie comes back on every request, so what
+ * express-par adds to a session is measured and bounded here, against oidc-provider. The numbers are
+ * printed for the README's "Session budget" section.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parAuth } from '../lib/index.js';
+import { startApp, type TestApp } from './helpers/app.js';
+import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
+import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+
+let provider: TestProvider;
+let app: TestApp;
+
+beforeAll(async () => {
+  app = await startApp((a, baseURL) => {
+    a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET }));
+    a.get('/size', (req, res) => {
+      const login = Object.values(req.session.par ?? {})[0]?.login;
+      res.json({
+        session: JSON.stringify(req.session).length,
+        par: req.session.par ? JSON.stringify(req.session.par).length : 0,
+        tokens: login ? JSON.stringify({ idToken: login.idToken, accessToken: login.accessToken, refreshToken: login.refreshToken }).length : 0,
+      });
+    });
+  });
+  provider = await startProvider({ redirectUris: [`${app.url}/callback`] });
+});
+afterAll(async () => {
+  await app.close();
+  await provider.close();
+});
+
+async function size(browser: TestBrowser) {
+  return JSON.parse((await browser.get(`${app.url}/size`)).body) as { session: number; par: number; tokens: number };
+}
+
+describe('what express-par adds to a session', () => {
+  it('a pending login adds at most 256 bytes, each further tab at most 220', async () => {
+    const browser = new TestBrowser();
+    const first = await browser.get(`${app.url}/login`);
+    expect(first.status).toBe(302);
+    const one = await size(browser);
+    await browser.get(`${app.url}/login?returnTo=/account`);
+    const two = await size(browser);
+    const perTab = two.par - one.par;
+    expect(one.par).toBeLessThanOrEqual(256);
+    expect(perTab).toBeLessThanOrEqual(220);
+    process.stdout.write(`session-budget: a pending login adds ${one.par} bytes (session ${one.session} bytes with the cookie); a second tab ${perTab} more\n`);
+  });
+
+  it('a completed login adds its tokens and little else', async () => {
+    const browser = new TestBrowser();
+    const start = await browser.get(`${app.url}/login`);
+    expect((await browser.get(await completeProviderLogin(browser, start.location!))).status).toBe(302);
+    const { session, par, tokens } = await size(browser);
+    const overhead = par - tokens;
+    expect(overhead).toBeLessThanOrEqual(600);
+    process.stdout.write(`session-budget: a completed login adds ${par} bytes: ${tokens} of tokens (ID, access, refresh) and ${overhead} of claims and bookkeeping (session ${session} bytes)\n`);
+  });
+});
