@@ -18,6 +18,8 @@ export interface Transaction {
   createdAt: number;
   /** `max_age` pushed with the request, for the `auth_time` check. */
   maxAge?: number;
+  /** A `prompt=none` login (attemptSilentLogin): "the user must interact" brings the user back anonymous. */
+  silent?: boolean;
   /** Per-session DPoP key (private JWK) the code is bound to. */
   dpopJwk?: JWK;
 }
