@@ -21,8 +21,8 @@ export function isBrowserNavigation(req: Request): boolean {
   };
   if (header('x-requested-with') === 'xmlhttprequest') return false;
   if (!(header('accept') ?? '').includes('text/html')) return false;
-  const mode = header('sec-fetch-mode');
-  if (mode !== undefined && mode !== 'navigate') return false;
+  // Fetch Metadata: a browser's fetch()/XHR says `empty`, a frame `iframe`; a page load says `document`.
+  // (Sec-Fetch-Mode is not used: Node's own fetch always sends `cors`.)
   const dest = header('sec-fetch-dest');
   if (dest !== undefined && dest !== 'document') return false;
   const purpose = header('sec-purpose') ?? header('purpose');
