@@ -355,7 +355,7 @@ describe('attemptSilentLogin()', () => {
     const head = await fetch(`${app.url}/page`, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(head.status).toBe(200);
     expect(head.headers.get('set-cookie')).toBeNull();
-    for (const headers of [{ accept: 'application/json' }, { accept: 'text/html', 'sec-fetch-dest': 'empty' }, { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, { accept: 'text/html', 'sec-purpose': 'prefetch' }]) {
+    for (const headers of [{ accept: 'application/json' }, { accept: 'text/html', 'sec-fetch-dest': 'empty' }, { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, { accept: 'text/html', 'sec-purpose': 'prefetch' }] as Array<Record<string, string>>) {
       const res = await fetch(`${app.url}/page`, { headers, redirect: 'manual' });
       expect({ headers, status: res.status }).toEqual({ headers, status: 200 });
     }

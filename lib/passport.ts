@@ -200,3 +200,12 @@ declare module 'express-session' {
   }
 }
 export type { LogoutOptions } from './end-session.js';
+
+declare module 'passport' {
+  interface AuthenticateOptions {
+    /** ParStrategy: parameters for this login, merged over the configured ones (protocol parameters: TypeError). */
+    authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+    /** ParStrategy: where this login returns to (a same-origin path). */
+    returnTo?: string;
+  }
+}
