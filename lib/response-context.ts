@@ -36,7 +36,9 @@ export interface ResponseContext {
    * Rejects with a `TypeError` naming a protocol parameter given in `authorizationParams`.
    *
    * @example
-   * app.get('/signup', (req, res) => res.oidc.login({ returnTo: '/welcome', authorizationParams: { screen_hint: 'signup' } }));
+   * app.get('/signup', (req, res, next) => {
+   *   res.oidc.login({ returnTo: '/welcome', authorizationParams: { screen_hint: 'signup' } }).catch(next);
+   * });
    */
   login(options?: LoginOptions): Promise<void>;
   /**
@@ -45,7 +47,9 @@ export interface ResponseContext {
    * `returnTo`.
    *
    * @example
-   * app.get('/bye', (req, res) => res.oidc.logout({ returnTo: '/goodbye', logoutParams: { ui_locales: 'fr' } }));
+   * app.get('/bye', (req, res, next) => {
+   *   res.oidc.logout({ returnTo: '/goodbye', logoutParams: { ui_locales: 'fr' } }).catch(next);
+   * });
    */
   logout(options?: LogoutOptions): Promise<void>;
 }
