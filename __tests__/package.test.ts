@@ -17,13 +17,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const quiet = { ...process.env, npm_config_update_notifier: 'false', npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' };
-const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'checkProvider', 'parAuth', 'requiresAuth'];
+const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
 
 let work: string;
 let scratch: string;
 let files: string[] = [];
-/** Both typechecks run at once (each takes seconds); they resolve with tsc's report, never reject. */
-let typechecks: { cjs: Promise<string>; esm: Promise<string> };
+/** The typechecks run at once (each takes seconds); they resolve with tsc's report, never reject. */
+let typechecks: { cjs: Promise<string>; esm: Promise<string>; node10: Promise<string> };
 
 /** Builds into <work>/stage/dist, copies what `files` publishes plus package.json, packs it. */
 async function pack(): Promise<string> {
@@ -67,7 +67,7 @@ const usage = `
 import express from 'express';
 import session from 'express-session';
 import passport from 'passport';
-import { parAuth, requiresAuth, checkProvider, ParError, type ParAuthConfig, type ParEvent } from 'express-par';
+import { parAuth, requiresAuth, attemptSilentLogin, claimEquals, checkProvider, ParError, type ParAuthConfig, type ParEvent } from 'express-par';
 import { ParStrategy } from 'express-par/passport';
 
 const config: ParAuthConfig = { issuerBaseURL: 'https://tenant.example.com', baseURL: 'https://app.example.com', clientID: 'client', clientSecret: 'secret' };
@@ -80,6 +80,9 @@ app.get('/me', requiresAuth(), (req, res) => {
   const claims: Record<string, unknown> | undefined = req.oidc.user;
   res.json({ user, claims, hasToken: accessToken !== undefined, in: req.oidc.isAuthenticated() });
 });
+app.get('/signup', (_req, res) => res.oidc.login({ returnTo: '/welcome', authorizationParams: { screen_hint: 'signup' } }));
+app.get('/bye', (_req, res) => res.oidc.logout({ returnTo: '/goodbye' }));
+app.get('/', attemptSilentLogin(), claimEquals('email_verified', true), (_req, res) => res.send('ok'));
 app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
   if (err instanceof ParError) return void res.status(err.status).json({ code: err.code });
   next(err);
@@ -91,9 +94,9 @@ parAuth({ ...config, httpTimeout: 'soon' });
 `;
 
 /** tsc's report for the file: '' when it typechecks. */
-async function typecheck(file: string): Promise<string> {
+async function typecheck(file: string, resolution: { module: string; moduleResolution: string } = { module: 'node16', moduleResolution: 'node16' }): Promise<string> {
   const tsconfig = {
-    compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck: false, types: ['node'] },
+    compilerOptions: { strict: true, ...resolution, target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck: false, types: ['node'] },
     files: [file],
   };
   const name = `tsconfig.${file}.json`;
@@ -114,11 +117,13 @@ beforeAll(async () => {
   await writeFile(join(scratch, 'check.mjs'), checkScript(`import * as core from 'express-par';\nimport * as strategy from 'express-par/passport';`));
   await writeFile(join(scratch, 'usage.cts'), usage);
   await writeFile(join(scratch, 'usage.mts'), usage);
-  typechecks = { cjs: typecheck('usage.cts'), esm: typecheck('usage.mts') };
+  // moduleResolution node10 ignores "exports": the "typesVersions" entry must lead it to express-par/passport.
+  await writeFile(join(scratch, 'usage-node10.ts'), usage);
+  typechecks = { cjs: typecheck('usage.cts'), esm: typecheck('usage.mts'), node10: typecheck('usage-node10.ts', { module: 'commonjs', moduleResolution: 'node10' }) };
 }, 120_000);
 
 afterAll(async () => {
-  if (typechecks) await Promise.all([typechecks.cjs, typechecks.esm]);
+  if (typechecks) await Promise.all([typechecks.cjs, typechecks.esm, typechecks.node10]);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -178,5 +183,9 @@ describe('the published package', () => {
 
   it('typechecks a strict ESM user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
     expect(await typechecks.esm).toBe('');
+  }, 120_000);
+
+  it('typechecks a strict CommonJS user with the old node10 resolution, express-par/passport included (typesVersions)', async () => {
+    expect(await typechecks.node10).toBe('');
   }, 120_000);
 });

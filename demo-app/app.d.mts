@@ -8,7 +8,12 @@ export interface EmbeddedProvider {
 
 export interface StartDemoOptions {
   /** express-par: `parAuth` and `requiresAuth` (the built package or the sources). */
-  lib: { parAuth: (...args: never[]) => unknown; requiresAuth: (...args: never[]) => unknown };
+  lib: {
+    parAuth: (...args: never[]) => unknown;
+    requiresAuth: (...args: never[]) => unknown;
+    attemptSilentLogin: (...args: never[]) => unknown;
+    claimIncludes: (...args: never[]) => unknown;
+  };
   /** express-par/passport, for mode `passport`. */
   passportLib?: { ParStrategy: new (...args: never[]) => unknown };
   mode?: 'express' | 'passport';
@@ -22,6 +27,8 @@ export interface StartDemoOptions {
   providerPort?: number;
   sessionSecret?: string;
   log?: (line: string) => void;
+  /** attemptSilentLogin() on the landing page (express mode only). Default false. */
+  silentLogin?: boolean;
 }
 
 export interface Demo {

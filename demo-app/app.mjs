@@ -9,7 +9,7 @@ import express from 'express';
 import session from 'express-session';
 import { startEmbeddedProvider } from './embedded-provider.mjs';
 import { expressMode, passportMode } from './modes.mjs';
-import { errorPage, homePage, notFoundPage, parPage, protectedPage } from './pages.mjs';
+import { errorPage, homePage, notFoundPage, parPage, protectedPage, staffPage } from './pages.mjs';
 import { captureCallback, captureLogin, eventRecorder, eventScope } from './trace.mjs';
 
 const SCOPE = 'openid profile email';
@@ -45,20 +45,25 @@ function securityHeaders(_req, res, next) {
   next();
 }
 
-function buildApp({ auth, demo, embedded, config, sessionSecret, log }) {
+function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin }) {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
   app.use(eventScope);
   app.use(session({ name: 'demo.sid', secret: sessionSecret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }));
-  auth.mount(app, {
+  const capture = {
     login: captureLogin({ embedded, expectedParams: expectedParams(config) }),
     callback: captureCallback({ embedded, isSignedIn: auth.isSignedIn, tokenView: auth.tokenView }),
-  });
+  };
+  auth.mount(app, capture);
 
   const page = (render) => (req, res) => res.type('html').send(render({ user: auth.user(req), demo, trace: req.session?.demoTrace }));
-  app.get('/', page(homePage));
+  // DEMO_SILENT_LOGIN=1: a prompt=none sign-in once per session on the landing page (express mode).
+  const silent = silentLogin && auth.silentLogin ? [auth.silentLogin] : [];
+  app.get('/', ...silent, capture.login, page(homePage));
+  app.get('/signup', capture.login, auth.signup);
   app.get('/protected', auth.guard, page(protectedPage));
+  app.get('/staff', auth.staffOnly, page(staffPage));
   app.get('/par', page(parPage));
   app.use((req, res) => res.status(404).type('html').send(notFoundPage({ user: auth.user(req), demo })));
   app.use((err, req, res, _next) => {
@@ -86,6 +91,7 @@ function buildApp({ auth, demo, embedded, config, sessionSecret, log }) {
  * @param {number} [options.providerPort]  the embedded provider's port; default 0 (a free port)
  * @param {string} [options.sessionSecret]  default: random per start
  * @param {(line: string) => void} [options.log]  event and error lines; default silent
+ * @param {boolean} [options.silentLogin]  attemptSilentLogin() on the landing page (express mode); default false
  */
 export async function startDemo(options) {
   const { lib, passportLib, mode = 'express', port = 3000, host, provider, providerPort = 0, log } = options;
@@ -114,9 +120,10 @@ export async function startDemo(options) {
       onEvent: eventRecorder(log),
     };
     const auth = mode === 'passport' ? await passportMode({ passportLib, config }) : expressMode({ lib, config });
-    const demo = { mode, embedded: !!embedded, providerLabel: embedded ? 'embedded provider' : new URL(config.issuerBaseURL).host };
+    const silentLogin = options.silentLogin === true && mode === 'express';
+    const demo = { mode, silentLogin, embedded: !!embedded, providerLabel: embedded ? 'embedded provider' : new URL(config.issuerBaseURL).host };
     const sessionSecret = options.sessionSecret ?? randomBytes(32).toString('base64url');
-    handler = buildApp({ auth, demo, embedded, config, sessionSecret, log });
+    handler = buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin });
   } catch (err) {
     server.close();
     await embedded?.close();

@@ -84,14 +84,16 @@ function configuration({ clientID, clientSecret, redirectUri, postLogoutRedirect
         },
       },
     },
-    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+    claims: { openid: ['sub'], profile: ['name', 'groups'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
-    extraParams: ['audience'],
+    // screen_hint: the demo's "Sign up" link sends it per request (res.oidc.login); declared so it is kept.
+    extraParams: ['audience', 'screen_hint'],
     async findAccount(_ctx, sub) {
       return {
         accountId: sub,
         async claims() {
-          return { sub, name: nameOf(sub), email: `${sub}@example.com`, email_verified: true };
+          // The "Staff only" page is gated on this claim: user names starting with "staff" get it.
+          return { sub, name: nameOf(sub), email: `${sub}@example.com`, email_verified: true, groups: /^staff/i.test(sub) ? ['staff'] : [] };
         },
       };
     },

@@ -12,7 +12,13 @@ import { redact, redactTokenResponse } from './redact.mjs';
  * @property {(req: any) => Record<string, unknown> | undefined} user  the ID token claims
  * @property {(req: any) => boolean} isSignedIn
  * @property {(req: any) => Record<string, unknown>} tokenView  the stored tokens, redacted
+ * @property {import('express').RequestHandler} signup  starts a sign-in with screen_hint=signup
+ * @property {import('express').RequestHandler} staffOnly  lets users whose `groups` claim holds "staff" through
+ * @property {import('express').RequestHandler | undefined} silentLogin  attemptSilentLogin(), where the mode has it
  */
+
+/** The claim the "Staff only" page is gated on. */
+export const STAFF_CLAIM = { claim: 'groups', value: 'staff' };
 
 /** Mode `express`: `parAuth()` answers /login, /callback and /logout; `requiresAuth()` guards. */
 export function expressMode({ lib, config }) {
@@ -23,6 +29,10 @@ export function expressMode({ lib, config }) {
       app.use(lib.parAuth(config));
     },
     guard: lib.requiresAuth(),
+    // Per-request parameters, pushed with PAR: the provider shows its sign-up page.
+    signup: (req, res, next) => res.oidc.login({ returnTo: '/', authorizationParams: { screen_hint: 'signup' } }).catch(next),
+    staffOnly: lib.claimIncludes(STAFF_CLAIM.claim, STAFF_CLAIM.value),
+    silentLogin: lib.attemptSilentLogin(),
     user: (req) => req.oidc?.user,
     isSignedIn: (req) => req.oidc?.isAuthenticated() === true,
     tokenView(req) {
@@ -71,6 +81,14 @@ export async function passportMode({ passportLib, config }) {
       });
     },
     guard: (req, res, next) => (req.isAuthenticated() ? next() : res.redirect(`/login?returnTo=${encodeURIComponent(req.originalUrl)}`)),
+    signup: passport.authenticate('par', { authorizationParams: { screen_hint: 'signup' }, returnTo: '/' }),
+    staffOnly(req, res, next) {
+      if (!req.isAuthenticated()) return res.redirect(`/login?returnTo=${encodeURIComponent(req.originalUrl)}`);
+      const groups = req.user.claims?.[STAFF_CLAIM.claim];
+      if (Array.isArray(groups) && groups.includes(STAFF_CLAIM.value)) return next();
+      next(Object.assign(new Error('The signed-in user does not have the claims this route requires.'), { status: 403, code: 'insufficient_claims' }));
+    },
+    silentLogin: undefined, // attemptSilentLogin() belongs to parAuth(); the strategy has no equivalent
     user: (req) => (req.isAuthenticated?.() ? req.user.claims : undefined),
     isSignedIn: (req) => req.isAuthenticated?.() === true,
     tokenView: (req) => req.user?.tokenView ?? {},

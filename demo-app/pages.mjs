@@ -50,7 +50,7 @@ export function layout({ title, body, user, demo }) {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${e(title)} · express-par demo</title><style>${STYLE}</style></head>
 <body><header><div><strong>express-par demo</strong><span class="tag">${e(demo.mode)} · ${e(demo.providerLabel)}</span>
-<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/par">What PAR did</a></nav>${who}</div></header>
+<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/staff">Staff only</a><a href="/par">What PAR did</a></nav>${who}</div></header>
 <main>${body}</main></body></html>`;
 }
 
@@ -68,8 +68,11 @@ export function homePage({ user, demo }) {
     : `<section><h1>You are signed out</h1>
 <p>Sign in to watch <code>express-par</code> push the authorization request to the provider's PAR endpoint
 and send the browser there with nothing but <code>client_id</code> and <code>request_uri</code>.</p>
-${demo.embedded ? '<p class="muted">The embedded provider accepts any user name and any password.</p>' : ''}
-<p><a class="button" href="/login">Sign in</a></p></section>`;
+${demo.embedded ? '<p class="muted">The embedded provider accepts any user name and any password; names starting with <code>staff</code> get the claim the Staff only page asks for.</p>' : ''}
+<p><a class="button" href="/login">Sign in</a> <a class="button secondary" href="/signup">Sign up</a></p>
+<p class="muted">"Sign up" starts the same pushed sign-in with <code>screen_hint=signup</code> added for this request
+(<code>${demo.mode === 'passport' ? "passport.authenticate('par', { authorizationParams })" : 'res.oidc.login({ authorizationParams })'}</code>).
+${demo.silentLogin ? 'Silent sign-in is on: this page tried a <code>prompt=none</code> sign-in once for this session, and you came back signed out because the provider needed you.' : ''}</p></section>`;
   return layout({ title: 'Home', body, user, demo });
 }
 
@@ -116,8 +119,16 @@ ${loginSection(trace?.login)}${callbackSection(trace?.callback, user)}${eventsSe
   return layout({ title: 'What PAR did', body, user, demo });
 }
 
+export function staffPage({ user, demo }) {
+  const body = `<section><h1>Staff only</h1>
+<p>This page is gated on a claim: <code>${demo.mode === 'passport' ? 'a check of req.user.claims.groups' : "claimIncludes('groups', 'staff')"}</code>.
+Signed-out visitors are sent to sign in; signed-in users without the claim get a 403 <code>insufficient_claims</code>, never another sign-in.</p>
+<table><tr><th>sub</th><td><code>${e(user.sub)}</code></td></tr><tr><th>groups</th><td><code>${value(user.groups ?? [])}</code></td></tr></table></section>`;
+  return layout({ title: 'Staff only', body, user, demo });
+}
+
 export function errorPage({ status, code, message, user, demo }) {
-  const body = `<section class="error"><h1>Sign-in failed</h1>
+  const body = `<section class="error"><h1>${code === 'insufficient_claims' ? 'Not allowed' : 'Sign-in failed'}</h1>
 <table><tr><th>status</th><td>${e(status)}</td></tr><tr><th>code</th><td><code>${e(code ?? 'internal_error')}</code></td></tr>
 <tr><th>message</th><td>${e(message)}</td></tr></table><p><a class="button" href="/">Back home</a></p></section>`;
   return layout({ title: 'Error', body, user, demo });

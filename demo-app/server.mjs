@@ -5,6 +5,7 @@
  *   PORT=3000  BASE_URL=http://localhost:3000  DEMO_MODE=express|passport  HOST (default: all interfaces)
  *   ISSUER_BASE_URL, CLIENT_ID, CLIENT_SECRET, AUDIENCE, CLIENT_AUTH_METHOD: your provider (else embedded)
  *   PROVIDER_PORT: the embedded provider's port (default: a free one)  SESSION_SECRET (default: random)
+ *   DEMO_SILENT_LOGIN=1: try a silent (prompt=none) sign-in on the landing page, once per session (express mode)
  * Variables may also be set in demo-app/.env (see .env.example); the environment wins.
  */
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ async function main() {
     provider,
     providerPort: settings.PROVIDER_PORT ? Number(settings.PROVIDER_PORT) : 0,
     sessionSecret: settings.SESSION_SECRET,
+    silentLogin: settings.DEMO_SILENT_LOGIN === '1',
     log: (line) => console.log(line),
   });
   const source = demo.embedded ? `embedded provider at ${demo.issuer} (any user name and password work)` : demo.issuer;

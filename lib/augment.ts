@@ -1,9 +1,10 @@
 /**
  * Type augmentation so users get completion without casts: the session fields express-par keeps, and
- * `req.oidc` on Express's `Request`.
+ * `req.oidc` on Express's `Request`, `res.oidc` on its `Response`.
  */
 import type { SessionSignIns } from './sign-in-state.js';
 import type { RequestContext } from './request-context.js';
+import type { ResponseContext } from './response-context.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -21,6 +22,10 @@ declare global {
     interface Request {
       /** Set by `parAuth()`. */
       oidc: RequestContext;
+    }
+    interface Response {
+      /** Set by `parAuth()`: `res.oidc.login()` and `res.oidc.logout()` from any route. */
+      oidc: ResponseContext;
     }
   }
 }

@@ -109,13 +109,21 @@ export function joinUrl(base: URL, path: string): string {
   return `${base.origin}${prefix}${path}`;
 }
 
-function encodeParams(params: Record<string, AuthorizationParamValue | undefined>): URLSearchParams {
+/** Whether express-par sets `key` itself (the protocol parameters), so no option or request may. */
+export function isReservedParam(key: string): boolean {
+  return RESERVED_PARAMS.includes(key) || key.startsWith('client_assertion') || key.startsWith('code_challenge');
+}
+
+/**
+ * Encodes authorization parameters (`authorizationParams` in the options, or per request), refusing the
+ * protocol parameters with a `TypeError` that names them. `label` prefixes the name in messages.
+ */
+function encodeParams(params: Record<string, AuthorizationParamValue | undefined>, label = 'authorizationParams', defaults = true): URLSearchParams {
   const out = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined) continue;
-    if (RESERVED_PARAMS.includes(key)) fail(`"authorizationParams.${key}" is set by express-par itself and cannot be configured`);
-    if (key === 'response_type' && value !== 'code') fail('"authorizationParams.response_type" must be "code"');
-    if (key === 'response_mode' && value !== 'query') fail('"authorizationParams.response_mode" must be "query" (the callback route is GET)');
+    if (isReservedParam(key)) fail(`"${label}.${key}" is set by express-par itself and cannot be ${defaults ? 'configured' : 'overridden'}`);
+    if (key === 'response_mode' && value !== 'query') fail(`"${label}.response_mode" must be "query" (the callback route is GET)`);
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
       for (const v of value as string[]) out.append(key, v);
     } else if (value !== null && typeof value === 'object') {
@@ -123,12 +131,31 @@ function encodeParams(params: Record<string, AuthorizationParamValue | undefined
     } else if (['string', 'number', 'boolean'].includes(typeof value)) {
       out.set(key, String(value));
     } else {
-      fail(`"authorizationParams.${key}" must be a string, number, boolean, string array or JSON object`);
+      fail(`"${label}.${key}" must be a string, number, boolean, string array or JSON object`);
     }
   }
-  if (!out.has('scope')) out.set('scope', 'openid profile email');
-  if (!out.get('scope')!.split(' ').includes('openid')) fail('"authorizationParams.scope" must include "openid"');
+  if (defaults && !out.has('scope')) out.set('scope', 'openid profile email');
+  if (out.has('scope') && !out.get('scope')!.split(' ').includes('openid')) fail(`"${label}.scope" must include "openid"`);
   return out;
+}
+
+/**
+ * The configured parameters with per-request ones (`res.oidc.login({ authorizationParams })`,
+ * `passport.authenticate('par', { authorizationParams })`) merged over them: a parameter given per
+ * request replaces the configured one. The protocol parameters (`state`, `nonce`, `redirect_uri`,
+ * `code_challenge*`, `response_type`, `client_id`, `request_uri`, `request`, `dpop_jkt`, client
+ * credentials) throw a `TypeError` naming the parameter.
+ */
+export function mergeAuthorizationParams(configured: URLSearchParams, perRequest: unknown): URLSearchParams {
+  if (perRequest === undefined) return configured;
+  if (perRequest === null || typeof perRequest !== 'object' || Array.isArray(perRequest)) fail('"authorizationParams" must be an object');
+  const extra = encodeParams(perRequest as Record<string, AuthorizationParamValue | undefined>, 'authorizationParams', false);
+  const merged = new URLSearchParams(configured);
+  for (const key of new Set(extra.keys())) {
+    merged.delete(key);
+    for (const value of extra.getAll(key)) merged.append(key, value);
+  }
+  return merged;
 }
 
 function number(value: unknown, option: string, fallback: number, min: number, max: number): number {

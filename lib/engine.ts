@@ -8,11 +8,12 @@ import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { validateLogoutToken, type LogoutClaims } from './logout-token.js';
 import { authorizationUrl } from './authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams } from './callback.js';
-import type { ResolvedConfig } from './config.js';
+import { mergeAuthorizationParams, type ResolvedConfig } from './config.js';
 import { createDiscovery, type Discovered } from './discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './dpop.js';
 import { postToEndpoint } from './endpoint.js';
-import { CallbackError, ParError } from './errors.js';
+import { CallbackError, ParError, SilentLoginDeclined } from './errors.js';
+import { endSessionUrl, type ResolvedLogout } from './end-session.js';
 import { validateIdToken, resolveIdTokenAlgs } from './id-token.js';
 import { createLogger } from './log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './par.js';
@@ -46,12 +47,19 @@ export interface Engine {
   checkLogoutToken(token: unknown): Promise<LogoutClaims>;
   /** Discovery plus the self-check; rejects with one error listing what the server lacks. */
   ready(): Promise<Discovered & { report: ProviderReport }>;
-  /** Creates the transaction, pushes the request, saves the session; returns the URL to redirect to. */
-  startLogin(req: Request, options?: { returnTo?: unknown }): Promise<string>;
+  /**
+   * Creates the transaction, pushes the request, saves the session; returns the URL to redirect to.
+   * `authorizationParams` are merged over the configured ones (a protocol parameter rejects with a
+   * `TypeError` naming it); `silent` pushes `prompt=none` and marks the transaction silent.
+   */
+  startLogin(req: Request, options?: StartLoginOptions): Promise<string>;
   /** Validates the authorization response and redeems the code; consumes the transaction. */
   completeLogin(req: Request): Promise<LoginResult>;
-  /** RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is unreachable). */
-  logoutUrl(idToken: string | undefined): Promise<string | undefined>;
+  /**
+   * RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is
+   * unreachable). `logout` (from `resolveLogout()`) sets post_logout_redirect_uri and extra parameters.
+   */
+  logoutUrl(idToken: string | undefined, logout?: ResolvedLogout): Promise<string | undefined>;
   /**
    * Redeems the login's refresh token (RFC 6749 §6); returns the new tokens, when an ID token came back
    * its claims, and whether the new access token is certificate-bound.
@@ -67,6 +75,27 @@ export interface Engine {
   dpopKey(jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined>;
   readonly dpopNonces: DpopNonces;
   emit(event: ParEvent): void;
+}
+
+export interface StartLoginOptions {
+  /** Where the browser goes after the login: a same-origin path, anything else becomes `/`. */
+  returnTo?: unknown;
+  /** Parameters for this login, merged over the configured `authorizationParams`. */
+  authorizationParams?: unknown;
+  /** `prompt=none`: the server answers without showing anything (attemptSilentLogin). */
+  silent?: boolean;
+}
+
+/** The parameters of one login: the configured ones, the request's over them, `prompt=none` when silent. */
+function loginParameters(configured: URLSearchParams, options: StartLoginOptions): URLSearchParams {
+  if (options.silent !== undefined && typeof options.silent !== 'boolean') throw new TypeError('"silent" must be a boolean');
+  const params = mergeAuthorizationParams(configured, options.authorizationParams);
+  if (!options.silent) return params;
+  const asked = (options.authorizationParams as Record<string, unknown> | undefined)?.prompt;
+  if (asked !== undefined && asked !== 'none') throw new TypeError('"authorizationParams.prompt" cannot be combined with silent: true (a silent login is prompt=none)');
+  const silent = new URLSearchParams(params);
+  silent.set('prompt', 'none'); // OpenID Connect Core §3.1.2.1
+  return silent;
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
@@ -112,11 +141,13 @@ export function createEngine(config: ResolvedConfig): Engine {
     return jwk ? dpopKeyFromJwk(jwk) : undefined;
   };
 
-  async function startLogin(req: Request, options: { returnTo?: unknown } = {}): Promise<string> {
+  async function startLogin(req: Request, options: StartLoginOptions = {}): Promise<string> {
+    const loginParams = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
     requireSession(req);
     const { metadata } = await ready();
     const codeVerifier = createCodeVerifier();
-    const maxAge = config.authorizationParams.get('max_age');
+    // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
+    const maxAge = loginParams.get('max_age');
     const tx: Transaction = {
       state: randomToken(32), // RFC 6749 §10.12: unguessable, bound to this session
       nonce: randomToken(32),
@@ -124,6 +155,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       returnTo: safeReturnTo(options.returnTo),
       redirectUri: config.redirectUri,
       createdAt: Date.now(),
+      ...(options.silent ? { silent: true } : {}),
       ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
     };
     let key = sharedDpopKey;
@@ -138,6 +170,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       state: tx.state,
       nonce: tx.nonce,
       codeChallenge: codeChallengeS256(codeVerifier),
+      authorizationParams: loginParams,
       ...(key ? { dpopJkt: await thumbprint(key) } : {}),
     });
     if (config.requestObjectKey) params = await requestObjectParameters(config, metadata.issuer, params);
@@ -158,6 +191,10 @@ export function createEngine(config: ResolvedConfig): Engine {
     try {
       return await redeemCallback(req);
     } catch (err) {
+      if (err instanceof SilentLoginDeclined) {
+        log('silent login declined (%s): back to returnTo, anonymous', err.error ?? 'login_required');
+        throw err;
+      }
       const status = err instanceof ParError ? err.status : 500;
       const code = err instanceof ParError ? err.code : 'internal_error';
       log('callback failed: %s (%d)', code, status);
@@ -182,7 +219,14 @@ export function createEngine(config: ResolvedConfig): Engine {
     }
     const { metadata, jwks } = await ready();
     checkIss(params, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
-    checkAuthorizationError(params);
+    try {
+      checkAuthorizationError(params);
+    } catch (err) {
+      // OpenID Connect Core §3.1.2.6: a prompt=none login that needs the user is no failure for a
+      // silent attempt; the adapter brings the user back to returnTo, anonymous.
+      if (tx.silent && err instanceof CallbackError && err.code === 'login_required') throw new SilentLoginDeclined(tx.returnTo, err);
+      throw err;
+    }
     if (!params.code) throw new CallbackError('code_missing', 'The callback has no "code".');
     const key = await dpopKey(tx.dpopJwk);
     const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
@@ -267,7 +311,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     });
   }
 
-  async function logoutUrl(idToken: string | undefined): Promise<string | undefined> {
+  async function logoutUrl(idToken: string | undefined, logout?: ResolvedLogout): Promise<string | undefined> {
     let metadata;
     try {
       ({ metadata } = await ready()); // the self-check refuses a cleartext end_session_endpoint
@@ -277,11 +321,11 @@ export function createEngine(config: ResolvedConfig): Engine {
     }
     if (!metadata.end_session_endpoint) return undefined;
     // OpenID Connect RP-Initiated Logout 1.0 §2
-    const url = new URL(metadata.end_session_endpoint);
-    if (idToken) url.searchParams.set('id_token_hint', idToken);
-    url.searchParams.set('client_id', config.clientID);
-    url.searchParams.set('post_logout_redirect_uri', config.postLogoutRedirectUri);
-    return url.href;
+    return endSessionUrl(metadata.end_session_endpoint, {
+      idToken,
+      clientID: config.clientID,
+      ...(logout ?? { postLogoutRedirectUri: config.postLogoutRedirectUri, logoutParams: new URLSearchParams() }),
+    });
   }
 
   async function endpoint(name: MtlsEndpointName): Promise<string | undefined> {

@@ -19,6 +19,7 @@ export type ParErrorCode =
   | 'authorization_error'
   | 'login_required'
   | 'access_token_rejected'
+  | 'insufficient_claims'
   // the application's setup is at fault (500)
   | 'session_unavailable'
   | 'middleware_missing'
@@ -122,6 +123,24 @@ export class IdTokenError extends UpstreamError {
   override name = 'IdTokenError';
   constructor(message: string, extra?: ParErrorDetails) {
     super('id_token_invalid', message, extra);
+  }
+}
+
+/**
+ * A silent login (`prompt=none`, attemptSilentLogin) that the server answered with "the user must
+ * interact" (OpenID Connect Core §3.1.2.6). Not a failure: the Express adapter brings the user back to
+ * `returnTo`, anonymous. Code `login_required`, 401, should it reach an error handler.
+ */
+export class SilentLoginDeclined extends CallbackError {
+  override name = 'SilentLoginDeclined';
+  readonly returnTo: string;
+  constructor(returnTo: string, cause: CallbackError) {
+    super('login_required', 'The silent login needs the user to interact; the user stays anonymous.', {
+      status: 401,
+      cause,
+      ...(cause.error !== undefined ? { error: cause.error } : {}),
+    });
+    this.returnTo = returnTo;
   }
 }
 

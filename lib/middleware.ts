@@ -6,10 +6,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from './config.js';
 import { createEngine, type LoginResult } from './engine.js';
-import { CallbackError, SetupError } from './errors.js';
+import { CallbackError, SetupError, SilentLoginDeclined } from './errors.js';
 import { createLogger } from './log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
-import { regenerateSession, requireSession, saveSession, type RequestWithSession } from './session.js';
+import { createResponseContext } from './response-context.js';
+import { regenerateSession, saveSession, type RequestWithSession } from './session.js';
 import { withTokens } from './login-session.js';
 import { carryOver, clearLogin, readLogin, storeLogin } from './sign-in-state.js';
 import { backchannelLogout, endIfLoggedOut, noteLogin } from './backchannel-route.js';
@@ -38,6 +39,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     r[ENGINE] = engine;
     r[MOUNT_PATH] = req.baseUrl ?? '';
     req.oidc = createRequestContext(req, engine);
+    res.oidc = createResponseContext(req, res, engine);
     if (routes.backchannelLogout !== false) {
       // The back-channel logout route takes only POST (contract, "Methods").
       if (req.path === routes.backchannelLogout && req.method === 'POST') {
@@ -64,6 +66,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     handler(req, res).catch((err: unknown) => next(err));
   }
 
+  // Only returnTo comes from the query: every other parameter of a login comes from code
+  // (authorizationParams, res.oidc.login()), never from whoever sends the browser here.
   async function login(req: Request, res: Response): Promise<void> {
     const url = await engine.startLogin(req, { returnTo: singleQueryValue(req, 'returnTo') });
     res.redirect(302, url);
@@ -74,6 +78,13 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     try {
       result = await engine.completeLogin(req);
     } catch (err) {
+      if (err instanceof SilentLoginDeclined) {
+        // attemptSilentLogin(): the server needs the user; back to the page, anonymous, no error. The
+        // transaction is consumed and the session remembers the attempt, so there is no loop.
+        await saveSession(req as RequestWithSession);
+        res.redirect(302, err.returnTo);
+        return;
+      }
       await forgetLogin(req, engine.signInKey);
       throw err;
     }
@@ -100,16 +111,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     res.redirect(302, result.returnTo);
   }
 
-  async function logout(req: Request, res: Response): Promise<void> {
-    requireSession(req);
-    const idToken = readLogin(req, engine.signInKey)?.idToken;
-    const kept = carryOver(req, engine.signInKey);
-    await regenerateSession(req);
-    if (kept) req.session.par = kept;
-    await saveSession(req);
-    const remote = idToken ? await engine.logoutUrl(idToken) : undefined;
-    engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
-    res.redirect(302, remote ?? engine.config.postLogoutRedirectUri);
+  async function logout(_req: Request, res: Response): Promise<void> {
+    await res.oidc.logout();
   }
 }
 

@@ -19,6 +19,8 @@ export interface AuthorizationRequestInput {
   nonce: string;
   codeChallenge: string;
   dpopJkt?: string;
+  /** The configured parameters merged with the per-request ones; default the configured ones. */
+  authorizationParams?: URLSearchParams;
 }
 
 /** RFC 9126 §2: the pushed request carries every authorization request parameter. */
@@ -33,7 +35,7 @@ export function authorizationParameters(config: ResolvedConfig, input: Authoriza
     code_challenge: input.codeChallenge,
     code_challenge_method: 'S256',
   });
-  for (const [key, value] of config.authorizationParams) params.append(key, value);
+  for (const [key, value] of input.authorizationParams ?? config.authorizationParams) params.append(key, value);
   // RFC 9449 §10: bind the authorization code to the DPoP key.
   if (input.dpopJkt) params.set('dpop_jkt', input.dpopJkt);
   return params;

@@ -17,8 +17,9 @@ import { resolveConfig } from './config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
 import { CallbackError } from './errors.js';
 import type { RequestWithSession } from './session.js';
+import { resolveLogout, type LogoutOptions } from './end-session.js';
 import type { CertificateBinding } from './tls.js';
-import type { ParAuthConfig, TokenSet } from './types.js';
+import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './types.js';
 
 /**
  * The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`;
@@ -34,6 +35,15 @@ export type ParVerifyCallback = (err: unknown, user?: Express.User | false | nul
 
 export type ParVerifyFunction = (tokens: ParTokenSet, claims: ParClaims, done: ParVerifyCallback) => unknown;
 export type ParVerifyFunctionWithRequest = (req: Request, tokens: ParTokenSet, claims: ParClaims, done: ParVerifyCallback) => unknown;
+
+/** `passport.authenticate('par', options)`: Passport's own options plus these, per request. */
+export interface ParAuthenticateOptions {
+  /** Merged over the configured `authorizationParams` for this login; protocol parameters throw a TypeError. */
+  authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+  /** Where the login returns to (a same-origin path); default `?returnTo=`, then `req.session.returnTo`. */
+  returnTo?: string;
+  [passportOption: string]: unknown;
+}
 
 interface ParStrategyOwnOptions {
   /** The redirect_uri path: redirect_uri = baseURL + callbackPath. Default `routes.callback`, else `/callback`. */
@@ -93,13 +103,24 @@ export class ParStrategy extends Strategy {
   /**
    * RP-initiated logout URL for an ID token (OpenID Connect RP-Initiated Logout 1.0), or undefined when
    * the server has no end_session_endpoint. Call it before `req.logout()` with the ID token you kept.
+   * `options.returnTo` (a same-origin path) becomes `post_logout_redirect_uri`; `options.logoutParams`
+   * are added to the URL (not `id_token_hint`, `client_id` or `post_logout_redirect_uri`: TypeError).
    */
-  logoutUrl(idToken: string | undefined): Promise<string | undefined> {
-    return this.engine.logoutUrl(idToken);
+  logoutUrl(idToken: string | undefined, options?: LogoutOptions): Promise<string | undefined> {
+    // A TypeError for a protocol parameter in logoutParams, before anything else.
+    const logout = resolveLogout(this.engine.config, options ?? {});
+    return this.engine.logoutUrl(idToken, logout);
   }
 
-  /** Passport calls this through `passport.authenticate(name, options)`; not called directly. */
-  override authenticate(req: Request, _options?: unknown): void {
+  /**
+   * Passport calls this through `passport.authenticate(name, options)`; not called directly. Per
+   * request, `options.authorizationParams` are merged over the configured ones (the protocol parameters
+   * give a `TypeError` through `error()`), and `options.returnTo` is where the login returns to.
+   *
+   * @example
+   * app.get('/signup', passport.authenticate('par', { authorizationParams: { screen_hint: 'signup' }, returnTo: '/welcome' }));
+   */
+  override authenticate(req: Request, options?: ParAuthenticateOptions): void {
     // Contract, "Methods": only GET starts a login or completes a callback. A HEAD (link prefetchers,
     // monitors) or a POST changes nothing: no pushed request, no transaction, no code redeemed.
     if (req.method !== 'GET') {
@@ -108,16 +129,17 @@ export class ParStrategy extends Strategy {
     }
     // The outcome is decided first and acted on outside the promise, so exactly one of redirect, fail,
     // success or error runs, and an error thrown by a later handler is not reported as a login error.
-    const outcome = isCallback(req) ? this.callback(req) : this.login(req);
+    const outcome = isCallback(req) ? this.callback(req) : this.login(req, options ?? {});
     outcome.then(
       (act) => act(),
       (err: unknown) => this.error(err),
     );
   }
 
-  private async login(req: Request): Promise<() => void> {
-    const returnTo = queryReturnTo(req) ?? (req as Partial<RequestWithSession>).session?.returnTo;
-    const url = await this.engine.startLogin(req, { returnTo });
+  private async login(req: Request, options: ParAuthenticateOptions): Promise<() => void> {
+    if (options.returnTo !== undefined && typeof options.returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/profile"');
+    const returnTo = options.returnTo ?? queryReturnTo(req) ?? (req as Partial<RequestWithSession>).session?.returnTo;
+    const url = await this.engine.startLogin(req, { returnTo, authorizationParams: options.authorizationParams });
     return () => this.redirect(url);
   }
 
@@ -179,6 +201,16 @@ function queryReturnTo(req: Request): string | undefined {
 declare module 'express-session' {
   interface SessionData {
     /** Where passport's `successReturnToOrRedirect` goes (set by ParStrategy or connect-ensure-login). */
+    returnTo?: string;
+  }
+}
+export type { LogoutOptions } from './end-session.js';
+
+declare module 'passport' {
+  interface AuthenticateOptions {
+    /** ParStrategy: parameters for this login, merged over the configured ones (protocol parameters: TypeError). */
+    authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+    /** ParStrategy: where this login returns to (a same-origin path). */
     returnTo?: string;
   }
 }

@@ -4,7 +4,7 @@
  * transactions, and one issuer's tokens are never sent to another (contract: "Several sign-ins on one
  * app"; RFC 9700 §4.4 keeps the same separation against mix-up).
  *
- *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: StoredTransaction } } }
+ *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: StoredTransaction }, silentAttempted?: true } }
  */
 import { createHash } from 'node:crypto';
 import type { RequestWithSession } from './session.js';
@@ -16,6 +16,8 @@ export interface SignInState {
   login?: LoginSession;
   /** Pending logins (one per tab), keyed by `state`. */
   pending?: Record<string, StoredTransaction>;
+  /** attemptSilentLogin() ran once in this session for this sign-in (kept across login and logout). */
+  silentAttempted?: boolean;
 }
 
 export type SessionSignIns = Record<string, SignInState>;
@@ -80,8 +82,18 @@ function dropIfEmpty(req: { session?: unknown }, key: string): void {
   const all = signIns(req);
   const state = all?.[key];
   if (!all || !state) return;
-  if (!state.login && (!state.pending || Object.keys(state.pending).length === 0)) delete all[key];
+  if (!state.login && !state.silentAttempted && (!state.pending || Object.keys(state.pending).length === 0)) delete all[key];
   if (Object.keys(all).length === 0) delete (req.session as { par?: unknown }).par;
+}
+
+/** Whether attemptSilentLogin() already ran for this sign-in in this session. */
+export function silentAttempted(req: { session?: unknown }, key: string): boolean {
+  return readSignIn(req, key)?.silentAttempted === true;
+}
+
+/** Remembers, before the redirect, that attemptSilentLogin() ran: once per session, never a loop. */
+export function markSilentAttempted(req: RequestWithSession, key: string): void {
+  ensureSignIn(req, key).silentAttempted = true;
 }
 
 /** Whether any sign-in of this session holds a completed login. */
@@ -92,7 +104,8 @@ export function hasAnyLogin(req: { session?: unknown }): boolean {
 
 /**
  * A copy of what must survive `session.regenerate()` (session fixation, at login and logout): every
- * other sign-in's state, and this sign-in's pending transactions (other tabs); not this sign-in's login.
+ * other sign-in's state, and this sign-in's pending transactions (other tabs) and silent-login mark (so
+ * logging out never triggers a silent login back in); not this sign-in's login.
  */
 export function carryOver(req: { session?: unknown }, key: string): SessionSignIns | undefined {
   const all = signIns(req);
@@ -101,7 +114,12 @@ export function carryOver(req: { session?: unknown }, key: string): SessionSignI
   for (const [name, state] of Object.entries(all)) {
     if (!isRecord(state)) continue;
     if (name !== key) out[name] = state;
-    else if (isRecord(state.pending) && Object.keys(state.pending).length > 0) out[name] = { pending: state.pending as Record<string, StoredTransaction> };
+    else {
+      const kept: SignInState = {};
+      if (isRecord(state.pending) && Object.keys(state.pending).length > 0) kept.pending = state.pending as Record<string, StoredTransaction>;
+      if (state.silentAttempted === true) kept.silentAttempted = true;
+      if (Object.keys(kept).length > 0) out[name] = kept;
+    }
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -1,0 +1,145 @@
+/**
+ * The pure parts of "around the login": merging per-request authorization parameters, logout options and
+ * the end_session URL, page-load detection for attemptSilentLogin(), and the silent-login mark in the
+ * session (kept across regenerate, separate per sign-in).
+ */
+import { describe, expect, it } from '@jest/globals';
+import type { Request } from 'express';
+import { mergeAuthorizationParams, resolveConfig } from '../lib/config.js';
+import { endSessionUrl, resolveLogout } from '../lib/end-session.js';
+import { isBrowserNavigation } from '../lib/silent-login.js';
+import { carryOver, clearLogin, markSilentAttempted, silentAttempted, storeLogin } from '../lib/sign-in-state.js';
+import type { RequestWithSession } from '../lib/session.js';
+
+const config = resolveConfig({
+  issuerBaseURL: 'https://op.example.com',
+  baseURL: 'https://app.example.com/base',
+  clientID: 'client',
+  clientSecret: 'secret',
+  authorizationParams: { scope: 'openid profile', audience: 'https://api', resource: ['https://a', 'https://b'] },
+  routes: { postLogoutRedirect: '/bye' },
+});
+
+describe('mergeAuthorizationParams', () => {
+  it('returns the configured parameters when there is nothing per request', () => {
+    expect(mergeAuthorizationParams(config.authorizationParams, undefined)).toBe(config.authorizationParams);
+  });
+
+  it('replaces a configured parameter (all its values) and adds new ones, leaving the configuration unchanged', () => {
+    const merged = mergeAuthorizationParams(config.authorizationParams, { resource: 'https://c', screen_hint: 'signup', max_age: 0, audience: undefined });
+    expect([...merged]).toEqual([['scope', 'openid profile'], ['audience', 'https://api'], ['resource', 'https://c'], ['screen_hint', 'signup'], ['max_age', '0']]);
+    expect(config.authorizationParams.getAll('resource')).toEqual(['https://a', 'https://b']);
+  });
+
+  it('encodes arrays and JSON objects like the options do', () => {
+    const merged = mergeAuthorizationParams(config.authorizationParams, { ui_locales: ['fr', 'de'], authorization_details: [{ type: 'payment' }] });
+    expect(merged.getAll('ui_locales')).toEqual(['fr', 'de']);
+    expect(merged.get('authorization_details')).toBe('[{"type":"payment"}]');
+  });
+
+  it.each([
+    ['state'], ['nonce'], ['redirect_uri'], ['response_type'], ['client_id'], ['request_uri'], ['request'], ['dpop_jkt'],
+    ['client_secret'], ['client_assertion'], ['client_assertion_type'], ['code_challenge'], ['code_challenge_method'], ['code_challenge_anything'],
+  ])('refuses the protocol parameter %s with a TypeError naming it', (name) => {
+    expect(() => mergeAuthorizationParams(config.authorizationParams, { [name]: 'x' })).toThrow(new TypeError(`"authorizationParams.${name}" is set by express-par itself and cannot be overridden`));
+  });
+
+  it.each([
+    [{ scope: 'profile' }, /"authorizationParams.scope" must include "openid"/],
+    [{ response_mode: 'form_post' }, /"authorizationParams.response_mode" must be "query"/],
+    [{ prompt: () => 'none' }, /"authorizationParams.prompt" must be a string/],
+    [null, /"authorizationParams" must be an object/],
+    ['prompt=none', /"authorizationParams" must be an object/],
+    [['prompt'], /"authorizationParams" must be an object/],
+  ])('refuses %p', (input, message) => {
+    expect(() => mergeAuthorizationParams(config.authorizationParams, input)).toThrow(message);
+  });
+});
+
+describe('resolveLogout and endSessionUrl', () => {
+  it('defaults post_logout_redirect_uri to routes.postLogoutRedirect under baseURL', () => {
+    expect(resolveLogout(config)).toEqual({ postLogoutRedirectUri: 'https://app.example.com/base/bye', logoutParams: new URLSearchParams() });
+  });
+
+  it.each([
+    ['/goodbye?from=app', 'https://app.example.com/base/goodbye?from=app'],
+    ['https://evil.example/', 'https://app.example.com/base/bye'],
+    ['//evil.example/', 'https://app.example.com/base/bye'],
+    ['/\\evil.example', 'https://app.example.com/base/bye'],
+    ['goodbye', 'https://app.example.com/base/bye'],
+  ])('turns returnTo %p into %p', (returnTo, expected) => {
+    expect(resolveLogout(config, { returnTo }).postLogoutRedirectUri).toBe(expected);
+  });
+
+  it.each([
+    [{ logoutParams: { id_token_hint: 'x' } }, '"logoutParams.id_token_hint" is set by express-par itself'],
+    [{ logoutParams: { client_id: 'x' } }, '"logoutParams.client_id" is set by express-par itself'],
+    [{ logoutParams: { post_logout_redirect_uri: 'https://evil' } }, '"logoutParams.post_logout_redirect_uri" is set by express-par itself'],
+    [{ logoutParams: { ui_locales: ['fr'] } }, '"logoutParams.ui_locales" must be a string, number or boolean'],
+    [{ logoutParams: 'ui_locales=fr' }, '"logoutParams" must be an object'],
+    [{ returnTo: 42 }, '"returnTo" must be a path string'],
+    [{ returnto: '/x' }, '"returnto" is not a logout option'],
+    [null, 'logout options must be an object'],
+  ])('refuses %p with a TypeError', (options, message) => {
+    expect(() => resolveLogout(config, options)).toThrow(TypeError);
+    expect(() => resolveLogout(config, options)).toThrow(message);
+  });
+
+  it('puts the protocol parameters first, then the extra ones, keeping the endpoint query', () => {
+    const logout = resolveLogout(config, { returnTo: '/goodbye', logoutParams: { ui_locales: 'fr', logout_hint: 'alice', skipped: undefined } });
+    const url = endSessionUrl('https://op.example.com/logout?tenant=t1', { idToken: 'eyJ.x.y', clientID: 'client', ...logout });
+    expect([...new URL(url).searchParams]).toEqual([
+      ['tenant', 't1'], ['id_token_hint', 'eyJ.x.y'], ['client_id', 'client'],
+      ['post_logout_redirect_uri', 'https://app.example.com/base/goodbye'], ['ui_locales', 'fr'], ['logout_hint', 'alice'],
+    ]);
+  });
+});
+
+describe('isBrowserNavigation', () => {
+  const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as Request;
+  it.each([
+    ['GET', { accept: 'text/html,application/xhtml+xml' }, true],
+    ['GET', { accept: 'text/html', 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate' }, true],
+    ['HEAD', { accept: 'text/html' }, false],
+    ['POST', { accept: 'text/html' }, false],
+    ['GET', { accept: '*/*' }, false],
+    ['GET', {}, false],
+    ['GET', { accept: 'application/json' }, false],
+    ['GET', { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, false],
+    ['GET', { accept: 'text/html', 'sec-fetch-dest': 'empty' }, false],
+    ['GET', { accept: 'text/html', 'sec-fetch-dest': 'iframe' }, false],
+    ['GET', { accept: 'text/html', 'sec-purpose': 'prefetch;prerender' }, false],
+    ['GET', { accept: 'text/html', purpose: 'prefetch' }, false],
+  ])('%s %p → %p', (method, headers, expected) => {
+    expect(isBrowserNavigation(req(method, headers))).toBe(expected);
+  });
+});
+
+describe('the silent-login mark in the session', () => {
+  const session = () => ({ session: {} }) as unknown as RequestWithSession;
+  const login = { idToken: 'eyJ.x.y', claims: { sub: 'alice' } };
+
+  it('is per sign-in', () => {
+    const req = session();
+    markSilentAttempted(req, 'a');
+    expect(silentAttempted(req, 'a')).toBe(true);
+    expect(silentAttempted(req, 'b')).toBe(false);
+  });
+
+  it('survives the end of the login and the regenerate at login and logout; the login does not', () => {
+    const req = session();
+    markSilentAttempted(req, 'a');
+    storeLogin(req, 'a', login);
+    storeLogin(req, 'b', login);
+    expect(carryOver(req, 'a')).toEqual({ a: { silentAttempted: true }, b: { login } });
+    expect(clearLogin(req, 'a')).toBe(true);
+    expect(silentAttempted(req, 'a')).toBe(true);
+  });
+
+  it('is not there until marked, and a tampered value does not count', () => {
+    const req = session();
+    expect(carryOver(req, 'a')).toBeUndefined();
+    (req.session as unknown as { par: unknown }).par = { a: { silentAttempted: 'yes' } };
+    expect(silentAttempted(req, 'a')).toBe(false);
+  });
+});

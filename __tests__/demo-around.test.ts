@@ -1,0 +1,85 @@
+/**
+ * The demo's "around the sign-in" pages (issue #10), over real HTTP with the embedded provider: the
+ * "Sign up" link pushes screen_hint=signup, the "Staff only" page is gated on a claim (403, never a
+ * loop), and the landing page's silent sign-in (DEMO_SILENT_LOGIN=1) runs once and comes back anonymous.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { startDemo, type Demo } from '../demo-app/app.mjs';
+import * as lib from '../lib/index.js';
+import * as passportLib from '../lib/passport.js';
+import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
+
+let demo: Demo | undefined;
+afterEach(async () => {
+  await demo?.close();
+  demo = undefined;
+});
+
+async function signIn(browser: TestBrowser, name: string, path = '/login') {
+  const start = await browser.get(`${demo!.url}${path}`);
+  expect(start.status).toBe(302);
+  const callback = await browser.get(await completeProviderLogin(browser, start.location!, { login: name }));
+  expect(callback.status).toBe(302);
+}
+
+describe.each(['express', 'passport'] as const)('the demo in %s mode', (mode) => {
+  it('offers "Sign up", which pushes screen_hint=signup for that request only', async () => {
+    demo = await startDemo({ lib, passportLib, mode, port: 0, host: '127.0.0.1' });
+    const browser = new TestBrowser();
+    const home = await browser.get(`${demo.url}/`);
+    expect(home.status).toBe(200);
+    expect(home.body).toContain('<a class="button secondary" href="/signup">Sign up</a>');
+    await signIn(browser, 'newbie', '/signup');
+    const trace = (await browser.get(`${demo.url}/par`)).body;
+    expect(trace).toMatch(/<code>screen_hint<\/code><\/th><td><code>signup<\/code>/);
+    const plain = new TestBrowser();
+    await signIn(plain, 'olivia');
+    const plainTrace = (await plain.get(`${demo.url}/par`)).body;
+    expect(plainTrace).toContain('<code>scope</code>');
+    expect(plainTrace).not.toContain('screen_hint');
+  });
+
+  it('gates "Staff only" on a claim: sign-in first, 403 without the claim, the page with it', async () => {
+    demo = await startDemo({ lib, passportLib, mode, port: 0, host: '127.0.0.1' });
+    const anonymous = await new TestBrowser().get(`${demo.url}/staff`);
+    expect(anonymous.status).toBe(302);
+    expect(new URL(anonymous.location!).pathname).toBe('/login');
+
+    const bob = new TestBrowser();
+    await signIn(bob, 'bob');
+    const refused = await bob.get(`${demo.url}/staff`);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('<h1>Not allowed</h1>');
+    expect(refused.body).toContain('insufficient_claims');
+
+    const sam = new TestBrowser();
+    await signIn(sam, 'staff-sam');
+    const page = await sam.get(`${demo.url}/staff`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<h1>Staff only</h1>');
+    expect(page.body).toContain('[&quot;staff&quot;]');
+  });
+});
+
+describe('the demo with DEMO_SILENT_LOGIN', () => {
+  it('tries a silent sign-in on the landing page once, and comes back signed out', async () => {
+    demo = await startDemo({ lib, mode: 'express', port: 0, host: '127.0.0.1', silentLogin: true });
+    const browser = new TestBrowser();
+    const first = await browser.get(`${demo.url}/`);
+    expect(first.status).toBe(302);
+    expect(new URL(first.location!).origin).toBe(demo.issuer);
+    let back: string | undefined;
+    await browser.follow(first.location!, { stopAt: (u) => (u.origin === demo!.issuer ? false : ((back = u.href), true)) });
+    expect(new URL(back!).searchParams.get('error')).toBe('login_required');
+    const callback = await browser.get(back!);
+    expect(callback.location).toBe(`${demo.url}/`);
+    const home = await browser.get(`${demo.url}/`);
+    expect(home.status).toBe(200);
+    expect(home.body).toContain('Silent sign-in is on');
+  });
+
+  it('is off by default', async () => {
+    demo = await startDemo({ lib, mode: 'express', port: 0, host: '127.0.0.1' });
+    expect((await new TestBrowser().get(`${demo.url}/`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * `res.oidc`: start a login or end one from any route. The default login and logout routes call the
+ * same code, so a custom route (`/signup` with `screen_hint`, an invitation link with `organization`
+ * and `invitation`, a logout that lands on `/goodbye`) behaves exactly like them.
+ */
+import type { Request, Response } from 'express';
+import type { Engine } from './engine.js';
+import { resolveLogout, type LogoutOptions } from './end-session.js';
+import { regenerateSession, requireSession, saveSession } from './session.js';
+import { carryOver, readLogin } from './sign-in-state.js';
+import type { AuthorizationParamValue } from './types.js';
+
+export type { LogoutOptions } from './end-session.js';
+
+/** What `res.oidc.login()` accepts. */
+export interface LoginOptions {
+  /** Where the browser goes after the login: a same-origin path; anything else becomes `/`. Default `/`. */
+  returnTo?: string;
+  /**
+   * Parameters for this login, merged over the configured `authorizationParams` and pushed with PAR.
+   * The protocol parameters (`state`, `nonce`, `redirect_uri`, `code_challenge*`, `response_type`,
+   * `client_id`, `request_uri`, `request`, `dpop_jkt`, client credentials) throw a `TypeError`.
+   */
+  authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+  /**
+   * `prompt=none` (OpenID Connect Core §3.1.2.1): when the server needs the user (`login_required`,
+   * `consent_required`, `interaction_required`, `account_selection_required`), the user comes back to
+   * `returnTo` anonymous, with no error.
+   */
+  silent?: boolean;
+}
+
+export interface ResponseContext {
+  /**
+   * Starts a login: pushes the request (RFC 9126) and redirects to the authorization endpoint.
+   * Rejects with a `TypeError` naming a protocol parameter given in `authorizationParams`.
+   *
+   * @example
+   * app.get('/signup', (req, res, next) => {
+   *   res.oidc.login({ returnTo: '/welcome', authorizationParams: { screen_hint: 'signup' } }).catch(next);
+   * });
+   */
+  login(options?: LoginOptions): Promise<void>;
+  /**
+   * Ends the login (the session is regenerated; other sign-ins and pending logins stay) and redirects
+   * to the server's end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0) or, without one, to
+   * `returnTo`.
+   *
+   * @example
+   * app.get('/bye', (req, res, next) => {
+   *   res.oidc.logout({ returnTo: '/goodbye', logoutParams: { ui_locales: 'fr' } }).catch(next);
+   * });
+   */
+  logout(options?: LogoutOptions): Promise<void>;
+}
+
+const LOGIN_OPTIONS = new Set(['returnTo', 'authorizationParams', 'silent']);
+
+function checkLoginOptions(options: unknown): LoginOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('login options must be an object: { returnTo?, authorizationParams?, silent? }');
+  for (const key of Object.keys(options)) if (!LOGIN_OPTIONS.has(key)) throw new TypeError(`"${key}" is not a login option (use returnTo, authorizationParams or silent)`);
+  const { returnTo } = options as LoginOptions;
+  if (returnTo !== undefined && typeof returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/profile"');
+  return options as LoginOptions;
+}
+
+export function createResponseContext(req: Request, res: Response, engine: Engine): ResponseContext {
+  return {
+    async login(options: LoginOptions = {}) {
+      const url = await engine.startLogin(req, checkLoginOptions(options));
+      res.redirect(302, url);
+    },
+    async logout(options: LogoutOptions = {}) {
+      const logout = resolveLogout(engine.config, options); // a TypeError before the session changes
+      requireSession(req);
+      const idToken = readLogin(req, engine.signInKey)?.idToken;
+      // Session fixation: a new id; other sign-ins, other tabs' pending logins and the silent-login mark stay.
+      const kept = carryOver(req, engine.signInKey);
+      await regenerateSession(req);
+      if (kept) req.session.par = kept;
+      await saveSession(req);
+      const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
+      engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
+      res.redirect(302, remote ?? logout.postLogoutRedirectUri);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * `attemptSilentLogin()`: once per session, an anonymous browser navigation is sent through a
+ * `prompt=none` login (OpenID Connect Core §3.1.2.1), so a user who is still signed in at the server
+ * is signed in here without seeing anything. When the server needs the user, they come back anonymous.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { SetupError } from './errors.js';
+import { ENGINE, type RequestWithContext } from './request-context.js';
+import { requireSession } from './session.js';
+import { markSilentAttempted, silentAttempted } from './sign-in-state.js';
+
+/**
+ * A top-level page load by a browser: `GET`, asks for HTML, not a script (`fetch`, XHR), not a frame,
+ * not a prefetch (which would use up the one attempt without the user ever seeing the page).
+ */
+export function isBrowserNavigation(req: Request): boolean {
+  if (req.method !== 'GET') return false;
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return typeof value === 'string' ? value.toLowerCase() : undefined;
+  };
+  if (header('x-requested-with') === 'xmlhttprequest') return false;
+  if (!(header('accept') ?? '').includes('text/html')) return false;
+  // Fetch Metadata: a browser's fetch()/XHR says `empty`, a frame `iframe`; a page load says `document`.
+  // (Sec-Fetch-Mode is not used: Node's own fetch always sends `cors`.)
+  const dest = header('sec-fetch-dest');
+  if (dest !== undefined && dest !== 'document') return false;
+  const purpose = header('sec-purpose') ?? header('purpose');
+  return !(purpose ?? '').includes('prefetch');
+}
+
+/**
+ * Once per session (and per sign-in: a second `parAuth()` mount has its own attempt), a browser `GET`
+ * by an anonymous user is sent through a `prompt=none` login with `returnTo` = the page. When the server
+ * answers `login_required`, `consent_required`, `interaction_required` or
+ * `account_selection_required`, the user comes back to the page anonymous, with no error; any other
+ * error at the callback goes to `next(err)`. `HEAD`, scripts and signed-in users pass through.
+ *
+ * @example
+ * app.use(parAuth(config));
+ * app.get('/', attemptSilentLogin(), (req, res) => res.send(req.oidc.isAuthenticated() ? 'hello again' : 'hello'));
+ */
+export function attemptSilentLogin(): RequestHandler {
+  return function attemptSilentLoginMiddleware(req: Request, res: Response, next: NextFunction) {
+    const engine = (req as RequestWithContext)[ENGINE];
+    if (!engine || !req.oidc || !res.oidc) {
+      return next(new SetupError('middleware_missing', 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
+    }
+    if (!isBrowserNavigation(req) || req.oidc.isAuthenticated()) return next();
+    try {
+      requireSession(req);
+    } catch (err) {
+      return next(err);
+    }
+    if (silentAttempted(req, engine.signInKey)) return next();
+    // Marked before the redirect: whatever the server answers, the next page load is not redirected again.
+    markSilentAttempted(req, engine.signInKey);
+    res.oidc.login({ returnTo: req.originalUrl, silent: true }).catch(next);
+  };
+}
