@@ -11,6 +11,9 @@ import { JWKS_REFETCHES_PER_MINUTE } from '../lib/jwks.js';
 import type { FaultyServer } from './helpers/faulty-server.js';
 import { expectFailure, hostileLogin, startHostileApp, useFaultyServer } from './helpers/hostile.js';
 
+/** These cases are about keys and metadata, not deadlines: room for a loaded machine (not a time limit under test). */
+const ROOMY = { httpTimeout: 10_000 };
+
 let server: FaultyServer;
 useFaultyServer((started) => {
   server = started;
@@ -39,7 +42,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 describe('signing key rotation', () => {
   it('accepts a rotated key on its first use, with no pause after the last JWKS fetch', async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     expect(jwksFetches()).toBe(1);
     await server.rotateSigningKey();
@@ -52,7 +55,7 @@ describe('signing key rotation', () => {
 
   it('accepts a key the server rotated to just before signing the ID token', async () => {
     const next = await server.addSigningKey({ publish: false });
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     server.fault.idToken = async (claims, sign) => {
       await server.rotateSigningKey({ to: next }); // published now, while the token request is being answered
@@ -66,7 +69,7 @@ describe('signing key rotation', () => {
 
   it('needs no refetch for a key published before the app fetched the set', async () => {
     const next = await server.addSigningKey();
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     await server.rotateSigningKey({ to: next });
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
@@ -74,7 +77,7 @@ describe('signing key rotation', () => {
   });
 
   it('shares one refetch among logins that meet the new key at once', async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     await server.rotateSigningKey();
     const runs = await Promise.all(Array.from({ length: 10 }, () => hostileLogin(server, { app })));
@@ -88,7 +91,7 @@ describe('ID tokens with unknown kids', () => {
     sign(claims, { key: 'foreign', kid: `made-up-${i}` }));
 
   it(`fail, and a flood of them costs at most ${JWKS_REFETCHES_PER_MINUTE} JWKS refetches a minute`, async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     for (let i = 0; i < 20; i++) {
       const run = await hostileLogin(server, { app, faults: { idToken: madeUpKid(i) } });
@@ -104,7 +107,7 @@ describe('ID tokens with unknown kids', () => {
   });
 
   it('arriving together stay within the same bound', async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     let i = 0;
     server.fault.idToken = (claims, sign) => sign(claims, { key: 'foreign', kid: `made-up-${i++}` });
@@ -117,7 +120,7 @@ describe('ID tokens with unknown kids', () => {
 describe('a server that fails the start-up self-check', () => {
   it(`works without a restart once PAR is turned on, asked again at most every ${RECHECK_MS / 1000} s`, async () => {
     server.parEnabled = false;
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
     expect(lookups()).toBe(1);
 
@@ -137,7 +140,7 @@ describe('a server that fails the start-up self-check', () => {
 
   it('keeps being asked every few seconds while PAR stays off', async () => {
     server.parEnabled = false;
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     for (let i = 1; i <= 3; i++) {
       expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
       expect(lookups()).toBe(i);
@@ -154,7 +157,7 @@ describe('metadata refresh', () => {
   }
 
   it('keeps serving the cached metadata while it is refreshed, then uses the new one', async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     server.fault.discovery = { merge: { pushed_authorization_request_endpoint: server.url('/par?v=2') } };
     clock += METADATA_TTL_MS;
@@ -168,7 +171,7 @@ describe('metadata refresh', () => {
   });
 
   it('keeps the old metadata when the refresh fails, and retries it after a few seconds', async () => {
-    const app = await startHostileApp(server);
+    const app = await startHostileApp(server, ROOMY);
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     server.fault.discovery = { status: 503, body: '' };
     clock += METADATA_TTL_MS;
