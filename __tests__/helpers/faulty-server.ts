@@ -123,6 +123,8 @@ export interface FaultyServer {
   keys: { signing: KeyPair; signingEc: KeyPair; foreign: KeyPair; foreignEc: KeyPair };
   requests: RecordedRequest[];
   requestsTo(path: string): RecordedRequest[];
+  /** Every code, access token, refresh token and ID token this server handed out (for secret scans). */
+  issued: string[];
   fault: Faults;
   /** Merged into every issued ID token; a key set to undefined deletes that claim. */
   idTokenClaims: Record<string, unknown>;
@@ -205,6 +207,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
   const defaultSub = opts.sub ?? 'user-123';
   const pushed = new Map<string, Omit<Grant, 'sub'>>();
   const codes = new Map<string, Grant>();
+  const refreshTokens = new Map<string, Grant>();
   const hanging = new Set<http.ServerResponse>();
   const timers = new Set<() => void>();
   let closed = false;
@@ -247,7 +250,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     code_challenge_methods_supported: ['S256'],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
@@ -361,6 +364,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       return send(res, f, 400, '<!doctype html><h1>invalid_request</h1><p>unknown, used or expired request_uri</p>');
     }
     const code = rand();
+    server.issued.push(code);
     codes.set(code, { ...p, sub: server.sub, expiresAt: Date.now() + 60_000 });
     if (a?.status !== undefined || a?.body !== undefined) return send(res, f, 200, '');
     const target = new URL(a?.redirectUri ?? p.redirectUri);
@@ -384,9 +388,13 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     }, server.idTokenClaims);
     const sign: IdTokenSigner = (c, o) => server.signIdToken(c, o);
     const idToken = server.fault.idToken ? await server.fault.idToken(claims, sign) : await sign(claims);
+    const accessToken = rand();
+    const refreshToken = rand();
+    refreshTokens.set(refreshToken, g);
+    server.issued.push(accessToken, refreshToken, idToken);
     return {
       status: 200,
-      body: { access_token: rand(), token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: rand(), scope: g.scope },
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -395,6 +403,14 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     rec.clientAuth = authenticateClient(req, body);
     const grantType = one(body, 'grant_type', true);
     const invalidGrant = (why: string) => new OAuthError(400, 'invalid_grant', why);
+    if (grantType === 'refresh_token') {
+      // RFC 6749 §6; the refresh token rotates (the old one is spent).
+      const presented = one(body, 'refresh_token', true)!;
+      const g = refreshTokens.get(presented);
+      refreshTokens.delete(presented);
+      if (!g) throw invalidGrant('unknown or used refresh token');
+      return issueTokens(g);
+    }
     if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', `unsupported grant_type ${grantType}`);
     const code = one(body, 'code', true)!;
     const g = codes.get(code);
@@ -454,12 +470,14 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     keys,
     requests: [],
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
+    issued: [],
     fault: {},
     idTokenClaims: {},
     reset() {
       for (const k of Object.keys(server.fault) as Array<keyof Faults>) delete server.fault[k];
       server.idTokenClaims = {};
       server.requests.length = 0;
+      server.issued.length = 0;
       server.sub = defaultSub;
     },
     async rotateSigningKey({ keepOld = false } = {}) {
