@@ -54,15 +54,17 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
 
   async function callback(req: Request, res: Response): Promise<void> {
     let result: LoginResult;
+    let stored: LoginSession;
     try {
       result = await engine.completeLogin(req);
+      stored = toLoginSession(result);
+      // A hook that throws fails the callback like any other step: the earlier login ends too.
+      if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
     } catch (err) {
       await forgetLogin(req);
       throw err;
     }
     const r = req as RequestWithSession;
-    let stored = toLoginSession(result);
-    if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
     // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending.
     const pending = pendingTransactions(r);
     await regenerateSession(r);
