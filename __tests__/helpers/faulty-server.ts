@@ -119,6 +119,8 @@ export interface FaultyServer {
   clientSecret: string;
   /** `sub` of the next codes issued (default 'user-123'). */
   sub: string;
+  /** How long an authorization code stays redeemable, in ms (default 60,000; reset() restores it). */
+  codeLifetimeMs: number;
   /** signing (RS256) and signingEc (ES256) are published in /jwks; foreign/foreignEc are not. */
   keys: { signing: KeyPair; signingEc: KeyPair; foreign: KeyPair; foreignEc: KeyPair };
   requests: RecordedRequest[];
@@ -365,7 +367,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     }
     const code = rand();
     server.issued.push(code);
-    codes.set(code, { ...p, sub: server.sub, expiresAt: Date.now() + 60_000 });
+    codes.set(code, { ...p, sub: server.sub, expiresAt: Date.now() + server.codeLifetimeMs });
     if (a?.status !== undefined || a?.body !== undefined) return send(res, f, 200, '');
     const target = new URL(a?.redirectUri ?? p.redirectUri);
     const put = (k: string, dflt: string | undefined, override: string | null | undefined) => {
@@ -467,6 +469,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     clientId,
     clientSecret,
     sub: defaultSub,
+    codeLifetimeMs: 60_000,
     keys,
     requests: [],
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
@@ -479,6 +482,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       server.requests.length = 0;
       server.issued.length = 0;
       server.sub = defaultSub;
+      server.codeLifetimeMs = 60_000;
     },
     async rotateSigningKey({ keepOld = false } = {}) {
       const old = keys.signing;

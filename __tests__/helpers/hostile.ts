@@ -36,8 +36,11 @@ export interface HostileApp extends TestApp {
 
 const openApps = new Set<HostileApp>();
 
-/** An app with parAuth on `server`, `/whoami` (login state and pending transactions) and an error recorder. */
-export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}): Promise<HostileApp> {
+/**
+ * An app with parAuth on `server`, `/whoami` (login state and pending transactions), the routes that
+ * `routes` adds, and an error recorder.
+ */
+export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}, routes?: (app: Express) => void): Promise<HostileApp> {
   const captured: CapturedError[] = [];
   const app = await startApp((a: Express, baseURL: string) => {
     a.use(parAuth({
@@ -52,6 +55,7 @@ export async function startHostileApp(server: FaultyServer, options: Partial<Par
       const txs = (req.session as { parTransactions?: Record<string, unknown> }).parTransactions;
       res.json({ authenticated: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub, pending: txs ? Object.keys(txs).length : 0 });
     });
+    routes?.(a);
     const record: ErrorRequestHandler = (err, _req, _res, next) => {
       captured.push(err as CapturedError);
       next(err);
