@@ -3,12 +3,13 @@
  * redirectors), and the login transactions under pressure (cap, expiry, single use, one per tab;
  * RFC 6749 §10.12, RFC 9700 §2.1).
  */
+import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { parseCallbackParams } from '../lib/callback.js';
 import { CallbackError } from '../lib/errors.js';
 import { safeReturnTo } from '../lib/return-to.js';
-import { MAX_PENDING_TRANSACTIONS, TRANSACTION_TTL_MS, countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
+import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
 import type { RequestWithSession } from '../lib/session.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
@@ -20,6 +21,9 @@ const KEY = 'sign-in-key';
 const REDIRECT = 'https://app.example/callback';
 
 const APP_ORIGIN = 'https://app.example';
+// The README's numbers, stated here rather than imported from lib/: changing them must fail a test.
+const MAX_PENDING_TRANSACTIONS = 10;
+const TRANSACTION_TTL_MS = 15 * 60 * 1000;
 let server: FaultyServer;
 let app: HostileApp;
 const rejections = recordUnhandledRejections();

@@ -3,6 +3,7 @@
  * §4.1.2.1 errors, missing and repeated parameters (RFC 6749 §3.1), code injection (RFC 9700 §4.5).
  * Each case logs in first, so it also proves that a failed callback logs the session out.
  */
+import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { describe, expect, it } from '@jest/globals';
 import { TestBrowser } from './helpers/browser.js';
 import { type AuthorizeFault, type FaultyServer } from './helpers/faulty-server.js';
@@ -36,20 +37,22 @@ describe('the authorization response is wrong', () => {
   it.each(cases)('fails the callback when %s, with the documented error and no login', async (_name, authorize, status, code) => {
     const run = await hostileLogin(server, { preLogin: true, faults: { authorize: authorize() } });
     expect(run.stage).toBe('callback');
-    expectFailure(run, server, status, code);
+    expectFailure(run, server, 'callback', status, code);
     // only the pre-login redeemed a code: the faulty response never reached the token endpoint
     expect(server.requestsTo('/token')).toHaveLength(1);
   });
 
-  it('carries the server\'s error and description on access_denied', async () => {
-    const run = await hostileLogin(server, { faults: { authorize: { error: 'access_denied', errorDescription: 'The user said no' } } });
-    expectFailure(run, server, 403, 'access_denied');
+  it('carries the server\'s error and description on access_denied, and ends the earlier login', async () => {
+    const run = await hostileLogin(server, { preLogin: true, faults: { authorize: { error: 'access_denied', errorDescription: 'The user said no' } } });
+    expectFailure(run, server, 'callback', 403, 'access_denied');
     expect(run.error).toMatchObject({ error: 'access_denied', error_description: 'The user said no' });
   });
 
-  it('treats an error response without state as the server\'s error, not as a login', async () => {
-    const run = await hostileLogin(server, { faults: { authorize: { error: 'access_denied', state: null } } });
-    expectFailure(run, server, 403, 'access_denied');
+  it('treats an error response without state as the server\'s error, not as a login, and ends the earlier login', async () => {
+    const run = await hostileLogin(server, { preLogin: true, faults: { authorize: { error: 'access_denied', state: null } } });
+    expectFailure(run, server, 'callback', 403, 'access_denied');
+    // no state: the pending transaction was not consumed
+    expect(run.pending).toBe(1);
   });
 
   it('ignores a PHP-style state[] array', async () => {
@@ -57,7 +60,7 @@ describe('the authorization response is wrong', () => {
       preLogin: true,
       editCallback: (url) => url.href.replace(/([?&])state=/, '$1state[]='),
     });
-    expectFailure(run, server, 400, 'state_missing');
+    expectFailure(run, server, 'callback', 400, 'state_missing');
   });
 
   it('rejects a code injected from another login: PKCE makes the server refuse it (RFC 9700 §4.5)', async () => {
@@ -69,12 +72,13 @@ describe('the authorization response is wrong', () => {
 
     const run = await hostileLogin(server, {
       app,
+      preLogin: true,
       editCallback: (url) => {
         url.searchParams.set('code', stolenCode);
         return url.href;
       },
     });
-    expectFailure(run, server, 502, 'token_exchange_failed');
+    expectFailure(run, server, 'callback', 502, 'token_exchange_failed');
     expect(run.error).toMatchObject({ error: 'invalid_grant' });
   });
 
@@ -85,39 +89,66 @@ describe('the authorization response is wrong', () => {
     const run = await hostileLogin(server, {
       app,
       browser,
+      preLogin: true,
       editCallback: (url) => {
         real = url.href;
         url.searchParams.set('iss', 'https://evil.example');
         return url.href;
       },
     });
-    expectFailure(run, server, 400, 'iss_mismatch');
+    expectFailure(run, server, 'callback', 400, 'iss_mismatch');
     const retry = await browser.get(real);
     expect(retry.status).toBe(400);
     expect(JSON.parse(retry.body)).toMatchObject({ code: 'state_mismatch' });
     expect((await whoami(app, browser)).authenticated).toBe(false);
   });
 
-  it('refuses a response delivered to another browser (login CSRF, RFC 6749 §10.12)', async () => {
+  it('refuses a response delivered to another browser (login CSRF, RFC 6749 §10.12): the victim is never logged in as the attacker', async () => {
     const app = await startHostileApp(server);
+    const victim = new TestBrowser();
+    server.sub = 'victim';
+    expect((await attemptLogin(server, victim, app)).final.status).toBe(302);
+    expect(await whoami(app, victim)).toMatchObject({ authenticated: true, sub: 'victim' });
+
+    server.sub = 'attacker';
     const attacker = new TestBrowser();
     const start = await attacker.get(`${app.url}/login`);
     const callback = (await attacker.get(start.location!)).location!;
-    const victim = new TestBrowser();
+    const tokenCalls = server.requestsTo('/token').length;
     const res = await victim.get(callback);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'state_mismatch' });
-    expect((await whoami(app, victim)).authenticated).toBe(false);
-    expect(server.requestsTo('/token')).toHaveLength(0);
+    // not the attacker's account; and, as after any failed callback, not the victim's either
+    expect(await whoami(app, victim)).toMatchObject({ authenticated: false });
+    expect((await whoami(app, victim)).sub).toBeUndefined();
+    // the attacker's code was never redeemed, so it still works for nobody but the attacker's session
+    expect(server.requestsTo('/token')).toHaveLength(tokenCalls);
   });
 
-  it('does not follow a login whose response lands elsewhere', async () => {
+  it('does not follow a login whose response lands elsewhere: the leaked code and state are useless to whoever caught them', async () => {
+    // A server that redirects the authorization response to another site hands the code and state to
+    // that site. What would go wrong: the catcher replays them at our callback and is logged in as the
+    // user. State is bound to the user's session and the code to its PKCE verifier, so this must fail.
     const app = await startHostileApp(server);
     const browser = new TestBrowser();
     server.fault.authorize = { redirectUri: 'https://evil.example/cb' };
     const run = await attemptLogin(server, browser, app);
     expect(run.stage).toBe('authorize');
-    expect((await whoami(app, browser)).authenticated).toBe(false);
+    const leaked = new URL(run.final.location!);
+    expect(leaked.origin).toBe('https://evil.example');
+    expect(leaked.searchParams.get('code')).toEqual(expect.any(String));
+    expect(leaked.searchParams.get('state')).toEqual(expect.any(String));
+    // the user's browser never reached our callback: still logged out, the login still pending
+    expect(await whoami(app, browser)).toMatchObject({ authenticated: false, pending: 1 });
+
+    const catcher = new TestBrowser();
+    const replay = await catcher.get(`${app.url}/callback${leaked.search}`);
+    expect(replay.status).toBe(400);
+    expect(JSON.parse(replay.body)).toMatchObject({ code: 'state_mismatch' });
+    expect(await whoami(app, catcher)).toMatchObject({ authenticated: false });
+    expect(server.requestsTo('/token')).toHaveLength(0);
+    // and the user's own pending login was not consumed by the catcher's attempt
+    expect((await whoami(app, browser)).pending).toBe(1);
   });
 });
 

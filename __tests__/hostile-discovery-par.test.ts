@@ -3,6 +3,7 @@
  * OpenID Connect Discovery §4.3, RFC 8414 §3.3): every failure reaches Express with the documented
  * status and code, leaves no login and no pending transaction, and leaks nothing secret.
  */
+import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { describe, expect, it } from '@jest/globals';
 import { startFaultyServer, type Faults, type FaultyServer } from './helpers/faulty-server.js';
 import { expectFailure, expectNothingSecret, hostileLogin, useFaultyServer, settle, whoami } from './helpers/hostile.js';
@@ -35,7 +36,7 @@ describe('discovery answered wrongly', () => {
   it.each(cases)('fails the login on %s', async (_name, faults, status, code) => {
     const run = await hostileLogin(server, { faults: faults() });
     expect(run.stage).toBe('login');
-    expectFailure(run, server, status, code);
+    expectFailure(run, server, 'login', status, code);
     expect(server.requestsTo('/par')).toHaveLength(0);
   });
 
@@ -44,7 +45,7 @@ describe('discovery answered wrongly', () => {
     await gone.close();
     const run = await hostileLogin(server, { options: { issuerBaseURL: gone.issuer } });
     expect(run.stage).toBe('login');
-    expectFailure(run, server, 502, 'upstream_unreachable');
+    expectFailure(run, server, 'login', 502, 'upstream_unreachable');
   });
 
   it('uses the RFC 8414 location when OpenID discovery is missing', async () => {
@@ -55,7 +56,7 @@ describe('discovery answered wrongly', () => {
 
   it('does not cache a failed discovery: the next login works once the server recovers', async () => {
     const first = await hostileLogin(server, { faults: { discovery: { hang: true, times: 1 } } });
-    expectFailure(first, server, 504, 'upstream_timeout');
+    expectFailure(first, server, 'login', 504, 'upstream_timeout');
     const second = await hostileLogin(server, { app: first.app, browser: first.browser });
     expect(second.final.status).toBe(302);
     expect(second.loggedIn).toBe(true);
@@ -86,7 +87,7 @@ describe('the PAR endpoint answered wrongly', () => {
   it.each(cases)('fails the login on %s and keeps no transaction', async (_name, faults, status, code) => {
     const run = await hostileLogin(server, { faults: faults() });
     expect(run.stage).toBe('login');
-    expectFailure(run, server, status, code);
+    expectFailure(run, server, 'login', status, code);
     expect((await whoami(run.app, run.browser)).pending).toBe(0);
     expect(server.requestsTo('/authorize')).toHaveLength(0);
   });
@@ -99,7 +100,7 @@ describe('the PAR endpoint answered wrongly', () => {
       options: { clientAuthMethod: method },
       faults: { par: { status: upstream, error: 'invalid_client', errorDescription: 'client authentication failed' } },
     });
-    expectFailure(run, server, 502, 'par_failed');
+    expectFailure(run, server, 'login', 502, 'par_failed');
     const err = run.error!;
     expect(err).toMatchObject({ error: 'invalid_client', error_description: 'client authentication failed', upstreamStatus: upstream });
     expect(err.details).toMatchObject({ redirect_uri: `${run.app.url}/callback`, client_auth_method: method, endpoint: server.url('/par') });
@@ -113,7 +114,7 @@ describe('the PAR endpoint answered wrongly', () => {
 
   it('sanitizes a hostile error_description before it reaches the message', async () => {
     const run = await hostileLogin(server, { faults: { par: { error: 'invalid_request\r\nX-Injected: 1', errorDescription: `<script>${'x'.repeat(5000)}</script>\u0000` } } });
-    expectFailure(run, server, 502, 'par_failed');
+    expectFailure(run, server, 'login', 502, 'par_failed');
     expect(run.error!.message).not.toMatch(/[\r\n\u0000]/);
     expect(run.error!.error_description!.length).toBeLessThan(400);
   });

@@ -3,9 +3,11 @@
  * in the ID token it issues (OpenID Connect Core 1.0 §3.1.3.7). The token and ID token cases log in
  * successfully first, so they also prove that a failed callback leaves the session logged out.
  */
+import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { type Faults, type FaultyServer } from './helpers/faulty-server.js';
-import { expectFailure, hostileLogin, useFaultyServer, settle, startHostileApp } from './helpers/hostile.js';
+import { TestBrowser } from './helpers/browser.js';
+import { attemptLogin, expectFailure, hostileLogin, useFaultyServer, settle, startHostileApp, whoami } from './helpers/hostile.js';
 
 let server: FaultyServer;
 const now = () => Math.floor(Date.now() / 1000);
@@ -40,19 +42,19 @@ describe('the token endpoint answered wrongly', () => {
   it.each(cases)('fails the callback on %s and logs the session out', async (_name, faults, status, code) => {
     const run = await hostileLogin(server, { preLogin: true, faults: faults() });
     expect(run.stage).toBe('callback');
-    expectFailure(run, server, status, code);
+    expectFailure(run, server, 'callback', status, code);
   });
 
   it('carries the server\'s OAuth error and status on the error', async () => {
-    const run = await hostileLogin(server, { faults: { token: { error: 'invalid_grant', errorDescription: 'code expired' } } });
-    expectFailure(run, server, 502, 'token_exchange_failed');
+    const run = await hostileLogin(server, { preLogin: true, faults: { token: { error: 'invalid_grant', errorDescription: 'code expired' } } });
+    expectFailure(run, server, 'callback', 502, 'token_exchange_failed');
     expect(run.error).toMatchObject({ error: 'invalid_grant', error_description: 'code expired', upstreamStatus: 400 });
   });
 
   it('stops reading a 50 MB chunked body early instead of buffering it', async () => {
     const huge: { bytes: number; sent?: number } = { bytes: 50 * 1024 * 1024 };
-    const run = await hostileLogin(server, { faults: { token: { huge } } });
-    expectFailure(run, server, 502, 'upstream_response_too_large');
+    const run = await hostileLogin(server, { preLogin: true, faults: { token: { huge } } });
+    expectFailure(run, server, 'callback', 502, 'upstream_response_too_large');
     await settle();
     // The client hung up after the cap (512 KiB): the server never got to write the whole body.
     expect(huge.sent).toBeGreaterThan(512 * 1024);
@@ -81,7 +83,7 @@ describe('the ID token is wrong', () => {
 
   it.each(claimCases)('fails the callback when the ID token %s', async (_name, claims) => {
     const run = await hostileLogin(server, { preLogin: true, idTokenClaims: claims() });
-    expectFailure(run, server, 502, 'id_token_invalid');
+    expectFailure(run, server, 'callback', 502, 'id_token_invalid');
   });
 
   const signingCases: Array<[string, Faults['idToken']]> = [
@@ -97,7 +99,7 @@ describe('the ID token is wrong', () => {
 
   it.each(signingCases)('fails the callback when the ID token %s', async (_name, idToken) => {
     const run = await hostileLogin(server, { preLogin: true, faults: { idToken } });
-    expectFailure(run, server, 502, 'id_token_invalid');
+    expectFailure(run, server, 'callback', 502, 'id_token_invalid');
   });
 
   it.each([
@@ -122,9 +124,27 @@ describe('the JWKS endpoint misbehaves', () => {
     ['does not answer', () => ({ jwks: { hang: true } }), 504, 'upstream_timeout'],
   ];
 
-  it.each(cases)('fails the callback when it %s', async (_name, faults, status, code) => {
+  // The first fetch of the key set, by a fresh app: the callback was reached, so "not logged in" means
+  // the failure did not log the browser in.
+  it.each(cases)('fails the callback when it %s on the first fetch', async (_name, faults, status, code) => {
     const run = await hostileLogin(server, { faults: faults() });
-    expectFailure(run, server, status, code);
+    expectFailure(run, server, 'callback', status, code);
+    expect(server.requestsTo('/jwks')).toHaveLength(1);
+  });
+
+  // The refetch after a key rotation, for a browser that is logged in: the failure also ends that login.
+  it.each(cases)('fails the callback and ends the earlier login when it %s on the refetch after a key rotation', async (_name, faults, status, code) => {
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    expect((await attemptLogin(server, browser, app)).final.status).toBe(302);
+    expect((await whoami(app, browser)).authenticated).toBe(true);
+    await server.rotateSigningKey();
+    // past the 30 s refetch cooldown
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 31_000);
+    const run = await hostileLogin(server, { app, browser, faults: faults() });
+    expectFailure(run, server, 'callback', status, code);
+    expect(server.requestsTo('/jwks')).toHaveLength(2);
   });
 
   it('logs in after a key rotation although the old key set is cached (refetched on the unknown kid)', async () => {

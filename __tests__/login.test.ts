@@ -121,13 +121,16 @@ describe('GET /callback', () => {
     expect((await whoami(browser)).authenticated).toBe(true);
   });
 
-  it('refuses a replayed callback with state_mismatch and keeps the login it already made', async () => {
+  it('refuses a replayed callback with state_mismatch, redeems the code once, and ends the login (a failed callback never leaves the session logged in)', async () => {
     const browser = new TestBrowser();
     const { callbackUrl, callback } = await login(browser);
     expect(callback.status).toBe(302);
+    expect((await whoami(browser)).authenticated).toBe(true);
+    const redeemed = provider.tokenRequests.length;
     const replay = await browser.get(callbackUrl);
     expect(replay.status).toBe(400);
     expect(JSON.parse(replay.body).code).toBe('state_mismatch');
+    expect(provider.tokenRequests).toHaveLength(redeemed);
     expect((await whoami(browser)).authenticated).toBe(false);
   });
 

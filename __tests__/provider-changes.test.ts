@@ -95,7 +95,7 @@ describe('ID tokens with unknown kids', () => {
     expect((await hostileLogin(server, { app })).loggedIn).toBe(true);
     for (let i = 0; i < 20; i++) {
       const run = await hostileLogin(server, { app, faults: { idToken: madeUpKid(i) } });
-      expectFailure(run, server, 502, 'id_token_invalid');
+      expectFailure(run, server, 'callback', 502, 'id_token_invalid');
     }
     expect(jwksFetches()).toBe(1 + JWKS_REFETCHES_PER_MINUTE);
     // A minute later the budget is back, and a real rotation is accepted on its first use.
@@ -112,7 +112,7 @@ describe('ID tokens with unknown kids', () => {
     let i = 0;
     server.fault.idToken = (claims, sign) => sign(claims, { key: 'foreign', kid: `made-up-${i++}` });
     const runs = await Promise.all(Array.from({ length: 20 }, () => hostileLogin(server, { app })));
-    for (const run of runs) expectFailure(run, server, 502, 'id_token_invalid');
+    for (const run of runs) expectFailure(run, server, 'callback', 502, 'id_token_invalid');
     expect(jwksFetches()).toBeLessThanOrEqual(1 + JWKS_REFETCHES_PER_MINUTE);
   });
 });
@@ -121,14 +121,14 @@ describe('a server that fails the start-up self-check', () => {
   it(`works without a restart once PAR is turned on, asked again at most every ${RECHECK_MS / 1000} s`, async () => {
     server.parEnabled = false;
     const app = await startHostileApp(server, ROOMY);
-    expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
+    expectFailure(await hostileLogin(server, { app }), server, 'login', 502, 'par_not_supported');
     expect(lookups()).toBe(1);
 
     server.parEnabled = true;
     clock += RECHECK_MS - 1;
     // Still refused from the cache: the server is not asked on every request.
-    expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
-    expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
+    expectFailure(await hostileLogin(server, { app }), server, 'login', 502, 'par_not_supported');
+    expectFailure(await hostileLogin(server, { app }), server, 'login', 502, 'par_not_supported');
     expect(lookups()).toBe(1);
 
     clock += 1;
@@ -142,7 +142,7 @@ describe('a server that fails the start-up self-check', () => {
     server.parEnabled = false;
     const app = await startHostileApp(server, ROOMY);
     for (let i = 1; i <= 3; i++) {
-      expectFailure(await hostileLogin(server, { app }), server, 502, 'par_not_supported');
+      expectFailure(await hostileLogin(server, { app }), server, 'login', 502, 'par_not_supported');
       expect(lookups()).toBe(i);
       clock += RECHECK_MS;
     }

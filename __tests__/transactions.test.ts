@@ -1,10 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_PENDING_TRANSACTIONS, TRANSACTION_TTL_MS, countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
+import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
 import { randomToken } from '../lib/pkce.js';
 import type { RequestWithSession } from '../lib/session.js';
 
 const KEY = 'sign-in-key';
 const REDIRECT = 'https://app.example/callback';
+// The README's numbers, stated here rather than imported from lib/.
+const MAX_PENDING_TRANSACTIONS = 10;
+const TRANSACTION_TTL_MS = 15 * 60 * 1000;
 
 const fakeReq = () => ({ session: {} }) as unknown as RequestWithSession;
 const tx = (createdAt: number): Transaction => ({ state: randomToken(), nonce: randomToken(), codeVerifier: randomToken(), returnTo: '/', redirectUri: 'https://app.example/callback', createdAt });

@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from './config.js';
 import { createEngine, type LoginResult } from './engine.js';
-import { CallbackError, SetupError, SilentLoginDeclined } from './errors.js';
+import { CallbackError, ParError, SetupError, SilentLoginDeclined } from './errors.js';
 import { createLogger } from './log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
 import { createResponseContext } from './response-context.js';
@@ -63,7 +63,10 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     else if (routes.callback !== false && req.path === routes.callback) handler = callback;
     else if (routes.logout !== false && req.path === routes.logout) handler = logout;
     if (!handler) return next();
-    handler(req, res).catch((err: unknown) => next(err));
+    handler(req, res).catch((err: unknown) => {
+      log('%s failed: %s', req.path, err instanceof ParError ? err.code : 'unexpected error');
+      next(err);
+    });
   }
 
   // Only returnTo comes from the query: every other parameter of a login comes from code
@@ -75,8 +78,16 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
 
   async function callback(req: Request, res: Response): Promise<void> {
     let result: LoginResult;
+    let stored: LoginSession;
     try {
       result = await engine.completeLogin(req);
+      stored = toLoginSession(result);
+      if (routes.backchannelLogout !== false) {
+        stored.loginAt = Math.floor(Date.now() / 1000); // a logout by sub ends the logins that began before it
+        await noteLogin(engine, req, result.claims);
+      }
+      // A hook that throws fails the callback like any other step: the earlier login ends too.
+      if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
     } catch (err) {
       if (err instanceof SilentLoginDeclined) {
         // attemptSilentLogin(): the server needs the user; back to the page, anonymous, no error. The
@@ -89,12 +100,6 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
       throw err;
     }
     const r = req as RequestWithSession;
-    let stored = toLoginSession(result);
-    if (routes.backchannelLogout !== false) {
-      stored.loginAt = Math.floor(Date.now() / 1000); // a logout by sub ends the logins that began before it
-      await noteLogin(engine, req, result.claims);
-    }
-    if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
     // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending and
     // other sign-ins (another mount's issuer and client) keep their state.
     const kept = carryOver(r, engine.signInKey);

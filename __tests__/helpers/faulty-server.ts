@@ -133,10 +133,14 @@ export interface FaultyServer {
   clientSecret: string;
   /** `sub` of the next codes issued (default 'user-123'). */
   sub: string;
+  /** How long an authorization code stays redeemable, in ms (default 60,000; reset() restores it). */
+  codeLifetimeMs: number;
   /** signing (RS256) and signingEc (ES256) are published in /jwks; foreign/foreignEc are not. */
   keys: { signing: KeyPair; signingEc: KeyPair; foreign: KeyPair; foreignEc: KeyPair };
   requests: RecordedRequest[];
   requestsTo(path: string): RecordedRequest[];
+  /** Every code, access token, refresh token and ID token this server handed out (for secret scans). */
+  issued: string[];
   fault: Faults;
   /** Merged into every issued ID token; a key set to undefined deletes that claim. */
   idTokenClaims: Record<string, unknown>;
@@ -404,7 +408,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       return send(res, f, 400, '<!doctype html><h1>invalid_request</h1><p>unknown, used or expired request_uri</p>');
     }
     const code = rand();
-    codes.set(code, { ...p, sub: server.sub, expiresAt: Date.now() + 60_000 });
+    server.issued.push(code);
+    codes.set(code, { ...p, sub: server.sub, expiresAt: Date.now() + server.codeLifetimeMs });
     if (a?.status !== undefined || a?.body !== undefined) return send(res, f, 200, '');
     const target = new URL(a?.redirectUri ?? p.redirectUri);
     const put = (k: string, dflt: string | undefined, override: string | null | undefined) => {
@@ -431,6 +436,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     refreshTokens.set(refreshToken, { ...g, nonce: undefined });
     const accessToken = rand();
     accessTokens.set(accessToken, g);
+    server.issued.push(accessToken, refreshToken, idToken);
     return {
       status: 200,
       body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
@@ -524,9 +530,11 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     clientId,
     clientSecret,
     sub: defaultSub,
+    codeLifetimeMs: 60_000,
     keys,
     requests: [],
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
+    issued: [],
     fault: {},
     idTokenClaims: {},
     parEnabled: true,
@@ -537,8 +545,10 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       server.userinfoClaims = {};
       delete server.userinfoSigned;
       server.requests.length = 0;
+      server.issued.length = 0;
       server.sub = defaultSub;
       server.parEnabled = true;
+      server.codeLifetimeMs = 60_000;
     },
     async addSigningKey({ publish = true } = {}) {
       const added = await makeKey('RS256', `rsa-${rand(6)}`);

@@ -1,9 +1,13 @@
 /**
  * Shared plumbing for the hostile-server and hostile-browser suites: an app with parAuth pointed at the
  * faulty authorization server (short httpTimeout), a driver for /login → faulty /authorize → /callback,
- * and the checks every failure must pass (status/code, not logged in, nothing secret in the error,
- * no unhandled rejection).
+ * and the checks every failure must pass (stage, status/code, the session state it leaves, nothing
+ * secret in the error, the response body or the log, no unhandled rejection).
+ *
+ * Test files that use it import './helpers/capture-logs.js' first, so the library's debug log is on
+ * and its lines can be scanned.
  */
+import { logLines } from './capture-logs.js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import type { ErrorRequestHandler, Express } from 'express';
 import { parAuth } from '../../lib/index.js';
@@ -32,8 +36,11 @@ export interface HostileApp extends TestApp {
 
 const openApps = new Set<HostileApp>();
 
-/** An app with parAuth on `server`, `/whoami` (login state and pending transactions) and an error recorder. */
-export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}): Promise<HostileApp> {
+/**
+ * An app with parAuth on `server`, `/whoami` (login state and pending transactions), the routes that
+ * `routes` adds, and an error recorder.
+ */
+export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}, routes?: (app: Express) => void): Promise<HostileApp> {
   const captured: CapturedError[] = [];
   const app = await startApp((a: Express, baseURL: string) => {
     a.use(parAuth({
@@ -49,6 +56,7 @@ export async function startHostileApp(server: FaultyServer, options: Partial<Par
       const pending = signIns.reduce((n, state) => n + Object.keys(state.pending ?? {}).length, 0);
       res.json({ authenticated: req.oidc.isAuthenticated(), sub: req.oidc.user?.sub, pending });
     });
+    routes?.(a);
     const record: ErrorRequestHandler = (err, _req, _res, next) => {
       captured.push(err as CapturedError);
       next(err);
@@ -88,13 +96,19 @@ export interface HostileLoginOptions {
   editCallback?: (url: URL) => string;
 }
 
+export type HostileStage = 'login' | 'authorize' | 'callback';
+
 export interface HostileRun {
   /** Where the flow stopped: the app's /login answer, the server's /authorize answer, or the app's /callback answer. */
-  stage: 'login' | 'authorize' | 'callback';
+  stage: HostileStage;
   final: BrowserResponse;
   /** The error that reached Express for the attempt under test, if any. */
   error?: CapturedError;
   loggedIn: boolean;
+  /** Login transactions still pending in the session after the attempt. */
+  pending: number;
+  /** express-par log lines written during the attempt (empty unless capture-logs was imported first). */
+  logs: string[];
   app: HostileApp;
   browser: TestBrowser;
   /** The callback URL requested, when the flow got that far. */
@@ -124,9 +138,11 @@ export async function hostileLogin(server: FaultyServer, opts: HostileLoginOptio
   Object.assign(server.fault, opts.faults ?? {});
   Object.assign(server.idTokenClaims, opts.idTokenClaims ?? {});
   const before = app.captured.length;
+  const logFrom = logLines().length;
   const run = await attemptLogin(server, browser, app, opts);
-  const { authenticated } = await whoami(app, browser);
-  return { ...run, error: app.captured[before], loggedIn: authenticated, app, browser };
+  const logs = logLines().slice(logFrom);
+  const { authenticated, pending } = await whoami(app, browser);
+  return { ...run, error: app.captured[before], loggedIn: authenticated, pending, logs, app, browser };
 }
 
 /** Random base64url runs (mixed case and digits, 32+ chars) are tokens, codes, states or verifiers. */
@@ -134,24 +150,46 @@ export function tokenLikeRuns(text: string): string[] {
   return [...text.matchAll(/[A-Za-z0-9_-]{32,}/g)].map((m) => m[0]).filter((run) => /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run));
 }
 
-/** The contract's promises for a failed login: status, code, logged out, nothing secret in the error. */
-export function expectFailure(run: HostileRun, server: FaultyServer, status: number, code: string): void {
+/**
+ * The contract's promises for a failed login: it stopped at `stage` with the documented status and code;
+ * the session is not logged in (after a pre-login, that proves the failure ended the login); a failure
+ * at /login leaves no transaction behind; nothing secret in the error, the response body or the log.
+ */
+export function expectFailure(run: HostileRun, server: FaultyServer, stage: HostileStage, status: number, code: string): void {
   expect({ stage: run.stage, status: run.final.status, code: run.error?.code, errStatus: run.error?.status })
-    .toEqual({ stage: run.stage, status, code, errStatus: status });
+    .toEqual({ stage, status, code, errStatus: status });
   expect(JSON.parse(run.final.body)).toMatchObject({ code, status });
   expect(run.loggedIn).toBe(false);
-  expectNothingSecret(run.error!, server);
+  if (stage === 'login') expect(run.pending).toBe(0);
+  expectNothingSecret(run.error!, server, { body: run.final.body, logs: run.logs });
 }
 
-export function expectNothingSecret(err: CapturedError, server: FaultyServer): void {
+/** The secrets a failed login could leak: the client secret, everything the server issued, and what the client sent. */
+function secretsOf(server: FaultyServer): string[] {
+  const sent: unknown[] = [];
+  for (const rec of server.requestsTo('/token')) sent.push(rec.body.code_verifier, rec.body.code, rec.body.refresh_token);
+  for (const rec of server.requestsTo('/par')) sent.push(rec.body.state, rec.body.nonce);
+  return [server.clientSecret, ...server.issued, ...sent.filter((v): v is string => typeof v === 'string' && v.length >= 16)];
+}
+
+/**
+ * No secret in the error (message, description, details), in the HTTP response the browser got, or in the
+ * log lines written meanwhile. With `logs`, at least one line must have been captured, so an import
+ * order that turned logging off cannot make the scan vacuous.
+ */
+export function expectNothingSecret(err: CapturedError, server: FaultyServer, seen: { body?: string; logs?: string[] } = {}): void {
   const exposed = JSON.stringify({ message: err.message, error_description: err.error_description, details: err.details });
-  expect(exposed).not.toContain(server.clientSecret);
-  expect(tokenLikeRuns(err.message)).toEqual([]);
-  for (const rec of server.requestsTo('/token')) {
-    for (const value of [rec.body.code_verifier, rec.body.code]) {
-      if (typeof value === 'string') expect(exposed).not.toContain(value);
-    }
+  const places: Array<[string, string]> = [['the error', exposed], ['the response body', seen.body ?? ''], ['the log', (seen.logs ?? []).join('\n')]];
+  if (seen.logs) expect(seen.logs.length).toBeGreaterThan(0);
+  const secrets = secretsOf(server);
+  expect(secrets).toContain(server.clientSecret);
+  for (const [where, text] of places) {
+    const leaked = secrets.filter((secret) => text.includes(secret));
+    expect({ where, leaked }).toEqual({ where, leaked: [] });
   }
+  expect(tokenLikeRuns(err.message)).toEqual([]);
+  expect(tokenLikeRuns(seen.body ?? '')).toEqual([]);
+  expect(tokenLikeRuns((seen.logs ?? []).join('\n'))).toEqual([]);
 }
 
 /** Records unhandled rejections while a test file runs; assert the list stays empty. */
