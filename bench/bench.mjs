@@ -265,7 +265,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
   if (paths.length > 0) {
     lines.push(`${ROUNDS} rounds, every candidate once per round (order rotated), ${CONCURRENCY} in flight; per candidate and round: ${opts.logins} logins, ${opts.pages} page requests. Median over rounds, (min–max).`, '');
     lines.push('## Per candidate', '');
-    lines.push('| path | candidate | app CPU µs/op | ops/s | p50 ms | p99 ms | peak RSS MB | (provider CPU µs/op) |', '|---|---|---:|---:|---:|---:|---:|---:|');
+    lines.push('| path | candidate | app CPU µs/op | ops/s | p50 ms | p99 ms | peak RSS MB (process) | (provider CPU µs/op) |', '|---|---|---:|---:|---:|---:|---:|---:|');
     for (const path of paths) {
       for (const [variant, rs] of Object.entries(results[path])) {
         const col = (k, d) => withSpread(rs.map((x) => x[k]), d);
