@@ -20,6 +20,13 @@ describe('PKCE (RFC 7636)', () => {
     expect(() => codeChallengeS256(verifier)).toThrow(TypeError);
   });
 
+  it('never hands out the same random bytes twice, across refills of its random block', () => {
+    const tokens = Array.from({ length: 1000 }, (_, i) => randomToken(i % 2 ? 16 : 32));
+    expect(new Set(tokens).size).toBe(1000);
+    for (const [i, t] of tokens.entries()) expect(Buffer.from(t, 'base64url')).toHaveLength(i % 2 ? 16 : 32);
+    expect(Buffer.from(randomToken(300), 'base64url')).toHaveLength(300);
+  });
+
   it('makes state and nonce values of at least 128 bits', () => {
     expect(Buffer.from(randomToken(), 'base64url').length).toBeGreaterThanOrEqual(16);
   });

@@ -58,6 +58,12 @@ export class Browser {
   }
 }
 
+/** One request to an authenticated page; throws unless it answers 200. */
+export async function page(browser, url) {
+  const res = await browser.get(url);
+  if (res.status !== 200) throw new Error(`${new URL(url).pathname} answered ${res.status}`);
+}
+
 /**
  * One full login: GET app /login -> 302 to the OP's /auth (client_id + request_uri) -> the OP (already
  * signed in: 303 straight to the callback; first time: through the auto-approving interaction) -> GET
@@ -65,11 +71,20 @@ export class Browser {
  * Starts from a fresh app session (app cookies cleared); keeps the OP session. Throws on any other hop.
  */
 export async function login(browser, appBase, { freshSession = true } = {}) {
+  await finishLogin(browser, appBase, await startLogin(browser, appBase, { freshSession }));
+}
+
+/** `GET /login` only (a pending login: the redirect is not followed); resolves the authorization URL. */
+export async function startLogin(browser, appBase, { freshSession = true } = {}) {
   const appOrigin = new URL(appBase).origin;
   if (freshSession) browser.clear(appOrigin);
   const start = await browser.get(`${appBase}/login`);
   if (start.status !== 302 || !start.location) throw new Error(`/login answered ${start.status}`);
-  let next = start.location;
+  return start.location;
+}
+
+async function finishLogin(browser, appBase, authorizationUrl) {
+  let next = authorizationUrl;
   for (let hops = 0; !next.startsWith(`${appBase}/callback`); hops++) {
     if (hops > 6) throw new Error('too many hops at the provider');
     const res = await browser.get(next);

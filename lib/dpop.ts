@@ -1,31 +1,66 @@
 /**
  * DPoP (RFC 9449): a key per session (or one configured key), proofs for the PAR, token and resource
  * requests, and the server-provided nonces (§8) remembered per origin.
+ *
+ * Keys are node:crypto `KeyObject`s and proofs are signed with node:crypto (lib/jws.ts): a fresh P-256
+ * key, a proof and the thumbprint each cost a fraction of their WebCrypto versions. A session's key is
+ * imported from its stored JWK once and kept (bounded cache), with its encoded proof header and thumbprint.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
+import { canSign, encodeHeader, jwkThumbprint, signCompact } from './jws.js';
 import { randomToken } from './pkce.js';
 
-/** A key jose can sign with. */
-export type SigningKey = Parameters<SignJWT['sign']>[0];
+/** A key proofs are signed with. */
+export type SigningKey = KeyObject;
 
 export interface DpopKey {
   privateKey: SigningKey;
   publicJwk: JWK;
   alg: string;
+  /** Computed on first use: the encoded proof header (typ, alg, jwk) and the RFC 7638 thumbprint. */
+  header?: string;
+  jkt?: string;
+}
+
+/** Keys imported from session JWKs, by private scalar: a login's callback and resource calls reuse the import. */
+const imported = new Map<string, DpopKey>();
+const MAX_IMPORTED = 1000;
+
+function remember(d: unknown, key: DpopKey): DpopKey {
+  if (typeof d !== 'string') return key;
+  if (imported.size >= MAX_IMPORTED) imported.delete(imported.keys().next().value!);
+  imported.set(d, key);
+  return key;
 }
 
 /** A fresh ES256 key: the private JWK to keep in the session, and the key ready to sign with. */
 export async function generateDpopKey(): Promise<{ jwk: JWK; key: DpopKey }> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256' };
-  return { jwk, key: { privateKey, publicJwk: publicPart(jwk), alg: 'ES256' } };
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk: JWK = { ...(privateKey.export({ format: 'jwk' }) as JWK), alg: 'ES256' };
+  return { jwk, key: remember(jwk.d, { privateKey, publicJwk: publicPart(jwk), alg: 'ES256' }) };
 }
 
 export async function dpopKeyFromJwk(jwk: JWK): Promise<DpopKey> {
   const alg = jwk.alg ?? 'ES256';
-  const privateKey = (await importJWK(jwk, alg)) as SigningKey;
-  return { privateKey, publicJwk: publicPart(jwk), alg };
+  const known = typeof jwk.d === 'string' ? imported.get(jwk.d) : undefined;
+  if (known && known.alg === alg && known.publicJwk.x === jwk.x && known.publicJwk.y === jwk.y && known.publicJwk.n === jwk.n) return known;
+  const privateKey = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  // node takes an EC JWK's x and y as given; WebCrypto refused a pair that does not belong to d. So do we.
+  if (jwk.kty === 'EC' && !publicPointMatches(jwk)) throw new TypeError('the stored DPoP key is invalid: its public part does not belong to its private part');
+  return remember(jwk.d, { privateKey, publicJwk: publicPart(jwk), alg });
+}
+
+const NIST_CURVES: Record<string, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
+
+function publicPointMatches(jwk: JWK): boolean {
+  const curve = NIST_CURVES[jwk.crv ?? ''];
+  if (!curve || typeof jwk.d !== 'string') return false;
+  const ecdh = createECDH(curve);
+  ecdh.setPrivateKey(Buffer.from(jwk.d, 'base64url'));
+  const point = ecdh.getPublicKey(); // 0x04 || X || Y
+  const size = (point.length - 1) / 2;
+  return point.subarray(1, 1 + size).toString('base64url') === jwk.x && point.subarray(1 + size).toString('base64url') === jwk.y;
 }
 
 function publicPart(jwk: JWK): JWK {
@@ -39,8 +74,9 @@ export function dpopKeyFromKeyObject(key: KeyObject, alg: string): DpopKey {
 }
 
 /** RFC 9449 §10: `dpop_jkt` is the JWK SHA-256 thumbprint (RFC 7638) of the public key. */
-export function thumbprint(key: DpopKey): Promise<string> {
-  return calculateJwkThumbprint(key.publicJwk, 'sha256');
+export async function thumbprint(key: DpopKey): Promise<string> {
+  key.jkt ??= jwkThumbprint(key.publicJwk) ?? (await calculateJwkThumbprint(key.publicJwk, 'sha256'));
+  return key.jkt;
 }
 
 /** RFC 9449 §4.2: `typ: dpop+jwt`, asymmetric alg, public `jwk`; `jti`, `htm`, `htu` (no query or fragment), `iat`. */
@@ -52,10 +88,11 @@ export async function createProof(key: DpopKey, htm: string, htu: string | URL, 
   if (opts.nonce) claims.nonce = opts.nonce;
   // RFC 9449 §4.2: `ath` = base64url(SHA-256(access token)) on resource requests.
   if (opts.accessToken) claims.ath = createHash('sha256').update(opts.accessToken, 'ascii').digest('base64url');
-  return new SignJWT(claims)
-    .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk })
-    .setIssuedAt()
-    .sign(key.privateKey);
+  const header = { typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk };
+  if (!canSign(key.alg, key.privateKey)) return new SignJWT(claims).setProtectedHeader(header).setIssuedAt().sign(key.privateKey);
+  key.header ??= encodeHeader(header);
+  claims.iat = Math.floor(Date.now() / 1000);
+  return signCompact(key.alg, key.privateKey, key.header, claims);
 }
 
 /** Latest `DPoP-Nonce` per origin (RFC 9449 §8: servers may require and rotate them). */

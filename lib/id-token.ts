@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
+import { verifyJwt } from './jws.js';
 import { isAsymmetricAlg, isHmacAlg } from './keys.js';
 
 export interface IdTokenExpectations {
@@ -68,7 +69,8 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
       payload = (await jwtVerify(idToken, new TextEncoder().encode(expected.clientSecret ?? ''), options)).payload;
     } else {
       if (!expected.jwks) throw new IdTokenError('The server publishes no jwks_uri, so the ID token signature cannot be checked.');
-      payload = (await jwtVerify(idToken, expected.jwks, options)).payload;
+      // jose's key set and claims checks; the signature with node:crypto and a cached KeyObject (lib/jws.ts)
+      payload = await verifyJwt(idToken, expected.jwks, options);
     }
   } catch (err) {
     throw mapJoseError(err);

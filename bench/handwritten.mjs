@@ -1,0 +1,117 @@
+/**
+ * The benchmark's yardstick: a minimal, hand-written PAR login, what a careful developer would write
+ * without a library. express-session, one `node:http` keep-alive agent, one PAR call, one token call and
+ * one `jose` `jwtVerify` of the ID token with a key imported once (cached by `kid`).
+ *
+ * It does the steps a login must not skip, and nothing more:
+ *   GET /login     state, nonce, PKCE S256 verifier in the session; PAR (client_secret_basic, 201 and
+ *                  request_uri checked); session saved; 302 to the authorization endpoint with
+ *                  client_id + request_uri.
+ *   GET /callback  state compared and the transaction deleted (single use), RFC 9207 `iss` compared,
+ *                  code exchanged with the verifier (200 and token_type checked), ID token verified (alg,
+ *                  signature, iss, aud, exp) and its nonce compared; session regenerated (fixation) and
+ *                  the login stored with the same fields express-par stores; session saved; 302 to `/`.
+ *   `sessionCheck` the authenticated page's guard: is there a login in the session.
+ *
+ * Not done (express-par does them): several pending logins per session, transaction expiry, returnTo,
+ * error mapping and messages, discovery refresh, JWKS rotation, at_hash/azp/iat checks, DPoP, events.
+ */
+import http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import express from 'express';
+import { importJWK, jwtVerify } from 'jose';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const token = () => randomBytes(32).toString('base64url');
+
+function call(method, url, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: body ? { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function getJson(url) {
+  const res = await call('GET', url);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
+  return JSON.parse(res.body);
+}
+
+const fail = (status, message) => Object.assign(new Error(message), { status });
+
+/** Express router with /login and /callback; call after express-session. */
+export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret, scope }) {
+  const metadata = await getJson(`${issuer}/.well-known/openid-configuration`);
+  const keys = new Map();
+  for (const jwk of (await getJson(metadata.jwks_uri)).keys) {
+    if (jwk.use === undefined || jwk.use === 'sig') keys.set(jwk.kid, await importJWK(jwk, jwk.alg ?? 'RS256'));
+  }
+  const redirectUri = `${baseURL}/callback`;
+  const authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientID)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+  const post = (url, params) => call('POST', url, { headers: { authorization, accept: 'application/json' }, body: new URLSearchParams(params).toString() });
+
+  const router = express.Router();
+  router.get('/login', async (req, res, next) => {
+    try {
+      const tx = { state: token(), nonce: token(), verifier: token() };
+      const par = await post(metadata.pushed_authorization_request_endpoint, {
+        response_type: 'code',
+        client_id: clientID,
+        redirect_uri: redirectUri,
+        scope,
+        state: tx.state,
+        nonce: tx.nonce,
+        code_challenge: createHash('sha256').update(tx.verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+      });
+      if (par.status !== 201) throw fail(502, `PAR answered ${par.status}`);
+      const { request_uri: requestUri } = JSON.parse(par.body);
+      if (typeof requestUri !== 'string') throw fail(502, 'PAR: no request_uri');
+      req.session.tx = tx;
+      req.session.save((err) => {
+        if (err) return next(err);
+        res.redirect(302, `${metadata.authorization_endpoint}?client_id=${encodeURIComponent(clientID)}&request_uri=${encodeURIComponent(requestUri)}`);
+      });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  router.get('/callback', async (req, res, next) => {
+    try {
+      const tx = req.session.tx;
+      delete req.session.tx;
+      const { state, code, iss } = req.query;
+      if (!tx || typeof state !== 'string' || state !== tx.state) throw fail(400, 'state mismatch');
+      if (iss !== metadata.issuer) throw fail(400, 'iss mismatch');
+      if (typeof code !== 'string') throw fail(400, 'no code');
+      const res1 = await post(metadata.token_endpoint, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: tx.verifier });
+      if (res1.status !== 200) throw fail(502, `token endpoint answered ${res1.status}`);
+      const tokens = JSON.parse(res1.body);
+      if (typeof tokens.id_token !== 'string' || String(tokens.token_type).toLowerCase() !== 'bearer') throw fail(502, 'bad token response');
+      const { payload } = await jwtVerify(tokens.id_token, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] });
+      if (payload.nonce !== tx.nonce) throw fail(502, 'nonce mismatch');
+      const login = { idToken: tokens.id_token, claims: payload, tokenType: 'Bearer', accessToken: tokens.access_token, scope: tokens.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
+      req.session.regenerate((err) => {
+        if (err) return next(err);
+        req.session.oidc = login;
+        req.session.save((err2) => (err2 ? next(err2) : res.redirect(302, '/')));
+      });
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
+}
+
+/** The session-only guard of an authenticated page: a login in the session, else 401. */
+export function sessionCheck(req, res, next) {
+  if (req.session.oidc?.claims) return next();
+  res.status(401).json({ error: 'login_required' });
+}
