@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { mergeAuthorizationParams, resolveConfig } from '../lib/config.js';
-import { endSessionUrl, resolveLogout } from '../lib/end-session.js';
-import { isBrowserNavigation } from '../lib/silent-login.js';
-import { carryOver, clearLogin, markSilentAttempted, silentAttempted, storeLogin } from '../lib/sign-in-state.js';
-import type { RequestWithSession } from '../lib/session.js';
+import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
+import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
+import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
+import { carryOver, clearLogin, markSilentAttempted, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
+import type { RequestWithSession } from '../lib/plumbing/session.js';
 
 const config = resolveConfig({
   issuerBaseURL: 'https://op.example.com',

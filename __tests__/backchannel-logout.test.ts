@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { BACKCHANNEL_LOGOUT_EVENT } from '../lib/logout-token.js';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../lib/protocol/logout-token.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer, type SignIdTokenOptions } from './helpers/faulty-server.js';
 import { attemptLogin, startHostileApp, useFaultyServer, whoami, type HostileApp } from './helpers/hostile.js';

@@ -8,10 +8,10 @@ import { generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypt
 import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
-import { CLIENT_ASSERTION_TYPE } from '../lib/client-auth.js';
-import { resolveConfig } from '../lib/config.js';
-import type { ServerMetadata } from '../lib/discovery.js';
-import { assessProvider } from '../lib/provider-check.js';
+import { CLIENT_ASSERTION_TYPE } from '../lib/protocol/client-auth.js';
+import { resolveConfig } from '../lib/plumbing/config.js';
+import type { ServerMetadata } from '../lib/protocol/discovery.js';
+import { assessProvider } from '../lib/protocol/provider-requirements.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { serveClientJwks, startProvider, TEST_CLIENT_SECRET, type ClientJwksServer, type TestProvider } from './helpers/provider.js';

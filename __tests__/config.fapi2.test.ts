@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { resolveConfig } from '../lib/config.js';
-import type { ParAuthConfig } from '../lib/types.js';
+import { resolveConfig } from '../lib/plumbing/config.js';
+import type { ParAuthConfig } from '../lib/plumbing/types.js';
 import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';
 
 const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;

@@ -5,7 +5,7 @@
  * RECHECK_MS; a failed lookup is not kept at all.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { createDiscovery, METADATA_TTL_MS, RECHECK_MS } from '../lib/discovery.js';
+import { createDiscovery, METADATA_TTL_MS, RECHECK_MS } from '../lib/protocol/discovery.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 import { settle } from './helpers/hostile.js';
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint } from '../lib/dpop.js';
+import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint } from '../lib/protocol/dpop.js';
 
 async function checkProof(proof: string, alg: string) {
   // What a server does (RFC 9449 §4.3): typ, alg, signature by the embedded public key.

@@ -6,11 +6,11 @@
 import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
-import { parseCallbackParams } from '../lib/callback.js';
-import { CallbackError } from '../lib/errors.js';
-import { safeReturnTo } from '../lib/return-to.js';
-import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
-import type { RequestWithSession } from '../lib/session.js';
+import { parseCallbackParams } from '../lib/protocol/callback.js';
+import { CallbackError } from '../lib/plumbing/errors.js';
+import { safeReturnTo } from '../lib/protocol/return-to.js';
+import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/plumbing/transactions.js';
+import type { RequestWithSession } from '../lib/plumbing/session.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 import {

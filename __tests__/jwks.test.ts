@@ -1,12 +1,12 @@
 /**
- * The key set (lib/jwks.ts) against the faulty authorization server's /jwks over real HTTP, with a frozen
+ * The key set (lib/protocol/jwks.ts) against the faulty authorization server's /jwks over real HTTP, with a frozen
  * clock: a new key is accepted on its first use, refetches on unknown keys are bounded per rolling minute,
  * concurrent misses share one fetch, and the answers are KeyObjects node:crypto can verify with.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { verify, type KeyObject } from 'node:crypto';
 import { errors as joseErrors } from 'jose';
-import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE, type KeySet } from '../lib/jwks.js';
+import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE, type KeySet } from '../lib/protocol/jwks.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 
 let server: FaultyServer;

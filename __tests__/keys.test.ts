@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { algFitsKey, algForKey, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../lib/keys.js';
-import type { PrivateKeyInput } from '../lib/types.js';
+import { algFitsKey, algForKey, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../lib/plumbing/keys.js';
+import type { PrivateKeyInput } from '../lib/plumbing/types.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const rsaPss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { authorizationUrl } from '../lib/authorize.js';
-import { checkAuthorizationError, checkIss, parseCallbackParams } from '../lib/callback.js';
-import { processPushedAuthorizationResponse } from '../lib/par.js';
-import { processTokenResponse } from '../lib/token.js';
-import { atHash } from '../lib/id-token.js';
-import type { HttpResponse } from '../lib/http.js';
+import { authorizationUrl } from '../lib/protocol/authorize.js';
+import { checkAuthorizationError, checkIss, parseCallbackParams } from '../lib/protocol/callback.js';
+import { processPushedAuthorizationResponse } from '../lib/protocol/par.js';
+import { processTokenResponse } from '../lib/protocol/token.js';
+import { atHash } from '../lib/protocol/id-token.js';
+import type { HttpResponse } from '../lib/plumbing/http.js';
 
 const res = (status: number, body: unknown): HttpResponse => ({ status, headers: {}, body: typeof body === 'string' ? body : JSON.stringify(body) });
 const parCtx = { endpoint: 'https://as/par', redirectUri: 'https://app/callback', clientAuthMethod: 'client_secret_basic' };

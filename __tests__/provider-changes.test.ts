@@ -6,8 +6,8 @@
  * moved by hand where time matters.
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { RECHECK_MS, METADATA_TTL_MS } from '../lib/discovery.js';
-import { JWKS_REFETCHES_PER_MINUTE } from '../lib/jwks.js';
+import { RECHECK_MS, METADATA_TTL_MS } from '../lib/protocol/discovery.js';
+import { JWKS_REFETCHES_PER_MINUTE } from '../lib/protocol/jwks.js';
 import type { FaultyServer } from './helpers/faulty-server.js';
 import { expectFailure, hostileLogin, startHostileApp, useFaultyServer } from './helpers/hostile.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/config.js';
-import type { ServerMetadata } from '../lib/discovery.js';
-import { assertProviderReady, assessProvider } from '../lib/provider-check.js';
+import { resolveConfig } from '../lib/plumbing/config.js';
+import type { ServerMetadata } from '../lib/protocol/discovery.js';
+import { assertProviderReady, assessProvider } from '../lib/protocol/provider-requirements.js';
 
 const config = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's' });
 const complete: ServerMetadata = {

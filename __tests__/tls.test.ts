@@ -3,11 +3,11 @@
  * (§5), certificate-bound tokens (§3), the self-check, and how TLS failures are told apart.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/config.js';
-import type { ServerMetadata } from '../lib/discovery.js';
-import { assessProvider } from '../lib/provider-check.js';
-import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure, type ResolvedTls } from '../lib/tls.js';
-import type { ParAuthConfig } from '../lib/types.js';
+import { resolveConfig } from '../lib/plumbing/config.js';
+import type { ServerMetadata } from '../lib/protocol/discovery.js';
+import { assessProvider } from '../lib/protocol/provider-requirements.js';
+import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure, type ResolvedTls } from '../lib/protocol/tls.js';
+import type { ParAuthConfig } from '../lib/plumbing/types.js';
 import { makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';
 
 let certs: TestCertificates;

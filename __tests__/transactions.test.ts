@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/transactions.js';
-import { randomToken } from '../lib/pkce.js';
-import type { RequestWithSession } from '../lib/session.js';
+import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/plumbing/transactions.js';
+import { randomToken } from '../lib/protocol/pkce.js';
+import type { RequestWithSession } from '../lib/plumbing/session.js';
 
 const KEY = 'sign-in-key';
 const REDIRECT = 'https://app.example/callback';

@@ -5,27 +5,27 @@
  */
 import type { Request } from 'express';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
-import { validateLogoutToken, type LogoutClaims } from './logout-token.js';
-import { authorizationUrl } from './authorize.js';
-import { checkAuthorizationError, checkIss, parseCallbackParams } from './callback.js';
-import { mergeAuthorizationParams, type ResolvedConfig } from './config.js';
-import { createDiscovery, type Discovered } from './discovery.js';
-import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './dpop.js';
-import { postToEndpoint } from './endpoint.js';
-import { CallbackError, ParError, SilentLoginDeclined } from './errors.js';
-import { endSessionUrl, type ResolvedLogout } from './end-session.js';
-import { validateIdToken, resolveIdTokenAlgs } from './id-token.js';
-import { createLogger } from './log.js';
-import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './par.js';
-import { codeChallengeS256, createCodeVerifier, randomToken } from './pkce.js';
-import { assertProviderReady, assessProvider, type ProviderReport } from './provider-check.js';
-import { safeReturnTo } from './return-to.js';
-import { limitPendingOnlySession, requireSession, saveSession } from './session.js';
-import { readLogin, signInKey } from './sign-in-state.js';
-import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './token.js';
-import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './tls.js';
-import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './transactions.js';
-import type { LoginSession, ParEvent, TokenSet } from './types.js';
+import { validateLogoutToken, type LogoutClaims } from './protocol/logout-token.js';
+import { authorizationUrl } from './protocol/authorize.js';
+import { checkAuthorizationError, checkIss, parseCallbackParams } from './protocol/callback.js';
+import { mergeAuthorizationParams, type ResolvedConfig } from './plumbing/config.js';
+import { createDiscovery, type Discovered } from './protocol/discovery.js';
+import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './protocol/dpop.js';
+import { postToEndpoint } from './protocol/endpoint.js';
+import { CallbackError, ParError, SilentLoginDeclined } from './plumbing/errors.js';
+import { endSessionUrl, type ResolvedLogout } from './protocol/end-session.js';
+import { validateIdToken, resolveIdTokenAlgs } from './protocol/id-token.js';
+import { createLogger } from './plumbing/log.js';
+import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './protocol/par.js';
+import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/pkce.js';
+import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
+import { safeReturnTo } from './protocol/return-to.js';
+import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
+import { readLogin, signInKey } from './plumbing/sign-in-state.js';
+import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
+import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
+import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
+import type { LoginSession, ParEvent, TokenSet } from './plumbing/types.js';
 
 const log = createLogger('engine');
 

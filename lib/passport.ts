@@ -12,14 +12,14 @@
 import type { Request } from 'express';
 import type { JWK } from 'jose';
 import { Strategy } from 'passport';
-import { parseCallbackParams } from './callback.js';
-import { resolveConfig } from './config.js';
+import { parseCallbackParams } from './protocol/callback.js';
+import { resolveConfig } from './plumbing/config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
-import { CallbackError } from './errors.js';
-import type { RequestWithSession } from './session.js';
-import { resolveLogout, type LogoutOptions } from './end-session.js';
-import type { CertificateBinding } from './tls.js';
-import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './types.js';
+import { CallbackError } from './plumbing/errors.js';
+import type { RequestWithSession } from './plumbing/session.js';
+import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
+import type { CertificateBinding } from './protocol/tls.js';
+import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './plumbing/types.js';
 
 /**
  * The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`;
@@ -204,7 +204,7 @@ declare module 'express-session' {
     returnTo?: string;
   }
 }
-export type { LogoutOptions } from './end-session.js';
+export type { LogoutOptions } from './protocol/end-session.js';
 
 declare module 'passport' {
   interface AuthenticateOptions {

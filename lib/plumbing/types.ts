@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Request, Response } from 'express';
-import type { TlsOptions } from './tls.js';
+import type { TlsOptions } from '../protocol/tls.js';
 
 export type ClientAuthMethod =
   | 'client_secret_basic'

@@ -4,18 +4,18 @@
  * All protocol work is the engine's.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { resolveConfig } from './config.js';
-import { createEngine, type LoginResult } from './engine.js';
-import { CallbackError, ParError, SetupError, SilentLoginDeclined } from './errors.js';
-import { createLogger } from './log.js';
+import { resolveConfig } from '../plumbing/config.js';
+import { createEngine, type LoginResult } from '../engine.js';
+import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
+import { createLogger } from '../plumbing/log.js';
 import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
 import { createResponseContext } from './response-context.js';
-import { regenerateSession, saveSession, type RequestWithSession } from './session.js';
-import { withTokens } from './login-session.js';
-import { carryOver, clearLogin, readLogin, storeLogin } from './sign-in-state.js';
+import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
+import { withTokens } from '../plumbing/login-session.js';
+import { carryOver, clearLogin, readLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import { backchannelLogout, endIfLoggedOut, noteLogin } from './backchannel-route.js';
-import type { LoginSession, ParAuthConfig } from './types.js';
-import './augment.js';
+import type { LoginSession, ParAuthConfig } from '../plumbing/types.js';
+import '../plumbing/augment.js';
 
 const log = createLogger('middleware');
 

@@ -5,12 +5,12 @@
  */
 import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
-import { loginEnded, recordLogout, rememberSid, replayed } from './backchannel-logout.js';
-import type { Engine } from './engine.js';
-import { SetupError } from './errors.js';
-import { createLogger } from './log.js';
-import { LogoutTokenError } from './logout-token.js';
-import { clearLogin, readLogin } from './sign-in-state.js';
+import { loginEnded, recordLogout, rememberSid, replayed } from '../plumbing/backchannel-logout.js';
+import type { Engine } from '../engine.js';
+import { SetupError } from '../plumbing/errors.js';
+import { createLogger } from '../plumbing/log.js';
+import { LogoutTokenError } from '../protocol/logout-token.js';
+import { clearLogin, readLogin } from '../plumbing/sign-in-state.js';
 
 const log = createLogger('backchannel');
 const MAX_BODY_BYTES = 64 * 1024;

@@ -6,15 +6,15 @@
  */
 import type { Request } from 'express';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { getAccessToken } from './access-token.js';
+import { getAccessToken } from '../adapters/access-token.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
 import { oauthErrorOf } from './endpoint.js';
-import type { Engine } from './engine.js';
-import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
-import { parseJsonObject, request, type HttpResponse } from './http.js';
+import type { Engine } from '../engine.js';
+import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../plumbing/errors.js';
+import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
 import { resolveIdTokenAlgs } from './id-token.js';
-import { isHmacAlg } from './keys.js';
-import { readLogin } from './sign-in-state.js';
+import { isHmacAlg } from '../plumbing/keys.js';
+import { readLogin } from '../plumbing/sign-in-state.js';
 import { challengeError, isResourceNonceChallenge } from './www-authenticate.js';
 
 export interface UserInfoCall {

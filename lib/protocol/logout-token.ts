@@ -4,8 +4,8 @@
  * issuer and audience are checked, and every failure is one `LogoutTokenError` with a short reason.
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { safeText } from './errors.js';
-import { isAsymmetricAlg } from './keys.js';
+import { safeText } from '../plumbing/errors.js';
+import { isAsymmetricAlg } from '../plumbing/keys.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 /** A logout token without `exp` is accepted for this long after its `iat` (and its `jti` remembered as long). */

@@ -10,7 +10,7 @@ import https from 'node:https';
 import * as nodeTls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { ServerMetadata } from './discovery.js';
-import { UpstreamError } from './errors.js';
+import { UpstreamError } from '../plumbing/errors.js';
 
 /** PEM text as a string or Buffer, as Node's `tls` options take it. */
 export type PemInput = string | Buffer;

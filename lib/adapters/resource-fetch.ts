@@ -6,10 +6,10 @@
  */
 import type { Request } from 'express';
 import { getAccessToken } from './access-token.js';
-import { createProof } from './dpop.js';
-import type { Engine } from './engine.js';
-import { readLogin } from './sign-in-state.js';
-import { challengeError, isResourceNonceChallenge } from './www-authenticate.js';
+import { createProof } from '../protocol/dpop.js';
+import type { Engine } from '../engine.js';
+import { readLogin } from '../plumbing/sign-in-state.js';
+import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
 
 export async function fetchAsUser(req: Request, engine: Engine, input: string | URL, init: RequestInit = {}): Promise<Response> {
   if (typeof input !== 'string' && !(input instanceof URL)) throw new TypeError('req.oidc.fetch(url, init): "url" must be a string or a URL');

@@ -2,7 +2,7 @@
  * The authorization response at the callback (RFC 6749 §4.1.2, RFC 9207), read from the raw query
  * string so Express's query parser cannot turn a parameter into an array or object. Pure functions.
  */
-import { CallbackError, oauthErrorCode, safeText } from './errors.js';
+import { CallbackError, oauthErrorCode, safeText } from '../plumbing/errors.js';
 
 export interface CallbackParams {
   state?: string;

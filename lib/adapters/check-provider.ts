@@ -1,8 +1,8 @@
 /** `checkProvider()`: the start-up self-check on its own, for a health check or a deploy step. */
-import { resolveConfig } from './config.js';
-import { createEngine } from './engine.js';
-import type { ProviderReport } from './provider-check.js';
-import type { ParAuthConfig } from './types.js';
+import { resolveConfig } from '../plumbing/config.js';
+import { createEngine } from '../engine.js';
+import type { ProviderReport } from '../protocol/provider-requirements.js';
+import type { ParAuthConfig } from '../plumbing/types.js';
 
 /**
  * Fetches the server's metadata and checks it against the configuration. Resolves with the report

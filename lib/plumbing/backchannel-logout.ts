@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
-import type { LogoutClaims } from './logout-token.js';
+import type { LogoutClaims } from '../protocol/logout-token.js';
 import type { LoginSession } from './types.js';
 
 const PREFIX = 'express-par:';

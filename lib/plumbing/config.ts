@@ -4,10 +4,10 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
-import { resolveTls, TLS_CLIENT_AUTH_METHODS, type ResolvedTls } from './tls.js';
+import { resolveTls, TLS_CLIENT_AUTH_METHODS, type ResolvedTls } from '../protocol/tls.js';
 import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
 import type { Request, Response } from 'express';
-import { normalizeIssuer } from './issuer.js';
+import { normalizeIssuer } from '../protocol/issuer.js';
 
 export interface ResolvedRoutes {
   login: string | false;

@@ -5,7 +5,7 @@
  * certificate on the connection does the work).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from './config.js';
+import type { ResolvedConfig } from '../plumbing/config.js';
 import { randomToken } from './pkce.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -2,7 +2,7 @@
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): where the browser goes back to after
  * logout, and the end_session URL with the application's extra parameters. Pure functions.
  */
-import { joinUrl, type ResolvedConfig } from './config.js';
+import { joinUrl, type ResolvedConfig } from '../plumbing/config.js';
 import { safeReturnTo } from './return-to.js';
 
 export type LogoutParamValue = string | number | boolean;

@@ -4,13 +4,13 @@
  * and `invitation`, a logout that lands on `/goodbye`) behaves exactly like them.
  */
 import type { Request, Response } from 'express';
-import type { Engine } from './engine.js';
-import { resolveLogout, type LogoutOptions } from './end-session.js';
-import { regenerateSession, requireSession, saveSession } from './session.js';
-import { carryOver, readLogin } from './sign-in-state.js';
-import type { AuthorizationParamValue } from './types.js';
+import type { Engine } from '../engine.js';
+import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
+import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
+import { carryOver, readLogin } from '../plumbing/sign-in-state.js';
+import type { AuthorizationParamValue } from '../plumbing/types.js';
 
-export type { LogoutOptions } from './end-session.js';
+export type { LogoutOptions } from '../protocol/end-session.js';
 
 /** What `res.oidc.login()` accepts. */
 export interface LoginOptions {

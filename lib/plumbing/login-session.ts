@@ -1,6 +1,6 @@
 /** The login kept in the session, built from (or updated by) a token response. */
 import type { JWTPayload } from 'jose';
-import type { CertificateBinding } from './tls.js';
+import type { CertificateBinding } from '../protocol/tls.js';
 import type { LoginSession, TokenSet } from './types.js';
 
 /**

@@ -5,11 +5,11 @@
  * it. Also hands out the issuer's key set (`lib/jwks.ts`).
  */
 import type { Agent } from 'node:https';
-import { safeText, UpstreamError } from './errors.js';
-import { parseJsonObject, request } from './http.js';
+import { safeText, UpstreamError } from '../plumbing/errors.js';
+import { parseJsonObject, request } from '../plumbing/http.js';
 import { sameIssuer } from './issuer.js';
 import { createKeySet, type KeySet } from './jwks.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../plumbing/log.js';
 
 const log = createLogger('discovery');
 

@@ -13,13 +13,13 @@
  *   a bad answer (502/504) keeps it.
  */
 import type { Request } from 'express';
-import type { Engine } from './engine.js';
-import { CallbackError, ParError } from './errors.js';
-import { withTokens } from './login-session.js';
-import { createLogger } from './log.js';
-import { requireSession, saveSession, type RequestWithSession } from './session.js';
-import { clearLogin, readLogin, storeLogin } from './sign-in-state.js';
-import type { LoginSession } from './types.js';
+import type { Engine } from '../engine.js';
+import { CallbackError, ParError } from '../plumbing/errors.js';
+import { withTokens } from '../plumbing/login-session.js';
+import { createLogger } from '../plumbing/log.js';
+import { requireSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
+import { clearLogin, readLogin, storeLogin } from '../plumbing/sign-in-state.js';
+import type { LoginSession } from '../plumbing/types.js';
 
 const log = createLogger('access-token');
 

@@ -1,12 +1,12 @@
 /** `req.oidc`: what a route handler can ask about the current login. */
 import type { Request } from 'express';
-import type { Engine } from './engine.js';
+import type { Engine } from '../engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
-import { createProof } from './dpop.js';
+import { createProof } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
-import { readLogin } from './sign-in-state.js';
-import { fetchUserInfo } from './userinfo.js';
-import type { LoginSession } from './types.js';
+import { readLogin } from '../plumbing/sign-in-state.js';
+import { fetchUserInfo } from '../protocol/userinfo.js';
+import type { LoginSession } from '../plumbing/types.js';
 
 export interface RequestContext {
   isAuthenticated(): boolean;

@@ -10,9 +10,9 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
 import type { Agent } from 'node:https';
-import { UpstreamError } from './errors.js';
-import { parseJsonObject, request } from './http.js';
-import { createLogger } from './log.js';
+import { UpstreamError } from '../plumbing/errors.js';
+import { parseJsonObject, request } from '../plumbing/http.js';
+import { createLogger } from '../plumbing/log.js';
 
 const log = createLogger('jwks');
 

@@ -3,10 +3,10 @@
  * a DPoP proof when the login uses DPoP, and one retry with the server's nonce (RFC 9449 §8).
  */
 import { clientAuthentication } from './client-auth.js';
-import type { ResolvedConfig } from './config.js';
+import type { ResolvedConfig } from '../plumbing/config.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
-import { oauthErrorCode, safeText } from './errors.js';
-import { parseJsonObject, request, type HttpResponse } from './http.js';
+import { oauthErrorCode, safeText } from '../plumbing/errors.js';
+import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
 
 export interface EndpointCall {
   config: ResolvedConfig;

@@ -4,10 +4,10 @@
  * is signed in here without seeing anything. When the server needs the user, they come back anonymous.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { SetupError } from './errors.js';
+import { SetupError } from '../plumbing/errors.js';
 import { ENGINE, type RequestWithContext } from './request-context.js';
-import { requireSession } from './session.js';
-import { markSilentAttempted, silentAttempted } from './sign-in-state.js';
+import { requireSession } from '../plumbing/session.js';
+import { markSilentAttempted, silentAttempted } from '../plumbing/sign-in-state.js';
 
 /**
  * A top-level page load by a browser: `GET`, asks for HTML, not a script (`fetch`, XHR), not a frame,

@@ -3,9 +3,9 @@
  * authentication, and check the answer (send and process kept apart so the checks are pure).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from './config.js';
-import { UpstreamError } from './errors.js';
-import { parseJsonObject, type HttpResponse } from './http.js';
+import type { ResolvedConfig } from '../plumbing/config.js';
+import { UpstreamError } from '../plumbing/errors.js';
+import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
 import { oauthErrorOf } from './endpoint.js';
 import { randomToken } from './pkce.js';
 

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
 import { createLogger } from './log.js';
-import { tlsFailure } from './tls.js';
+import { tlsFailure } from '../protocol/tls.js';
 
 const log = createLogger('http');
 
