@@ -3,7 +3,7 @@
  * "Sign up" link pushes screen_hint=signup, the "Staff only" page is gated on a claim (403, never a
  * loop), and the landing page's silent sign-in (DEMO_SILENT_LOGIN=1) runs once and comes back anonymous.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { startDemo, type Demo } from '../demo-app/app.mjs';
 import * as lib from '../lib/index.js';
 import * as passportLib from '../lib/passport.js';
@@ -58,6 +58,38 @@ describe.each(['express', 'passport'] as const)('the demo in %s mode', (mode) =>
     expect(page.status).toBe(200);
     expect(page.body).toContain('<h1>Staff only</h1>');
     expect(page.body).toContain('[&quot;staff&quot;]');
+  });
+});
+
+describe('the demo\'s token pages', () => {
+  it('shows the userinfo claims and a "Call the API" that renews the access token (express mode)', async () => {
+    demo = await startDemo({ lib, passportLib, mode: 'express', port: 0, host: '127.0.0.1' });
+    const anonymous = await new TestBrowser().get(`${demo.url}/userinfo`);
+    expect(anonymous.status).toBe(302);
+    const browser = new TestBrowser();
+    await signIn(browser, 'uma');
+    const userinfo = await browser.get(`${demo.url}/userinfo`);
+    expect(userinfo.status).toBe(200);
+    expect(userinfo.body).toContain('<h1>Userinfo</h1>');
+    expect(userinfo.body).toContain('&quot;sub&quot;: &quot;uma&quot;');
+    const page = await browser.get(`${demo.url}/api`);
+    expect(page.body).toContain('<button class="button" type="submit">Call the API</button>');
+    // A token renewed in the last 10 seconds is not renewed again: the call comes a little later.
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 11_000);
+    const called = await browser.get(`${demo.url}/api?call=1`);
+    jest.restoreAllMocks();
+    expect(called.status).toBe(200);
+    expect(called.body).toContain('<tr><th>renewed</th><td>yes</td></tr>');
+    expect(called.body).toContain('<th>API answered</th><td>HTTP 200</td>');
+  });
+
+  it('says the token pages belong to the express mode (passport mode)', async () => {
+    demo = await startDemo({ lib, passportLib, mode: 'passport', port: 0, host: '127.0.0.1' });
+    const browser = new TestBrowser();
+    await signIn(browser, 'uma');
+    expect((await browser.get(`${demo.url}/userinfo`)).body).toContain('is shown in the <code>express</code> mode');
+    expect((await browser.get(`${demo.url}/api?call=1`)).body).toContain('is shown in the <code>express</code> mode');
   });
 });
 

@@ -9,7 +9,7 @@ import express from 'express';
 import session from 'express-session';
 import { startEmbeddedProvider } from './embedded-provider.mjs';
 import { expressMode, passportMode } from './modes.mjs';
-import { errorPage, homePage, notFoundPage, parPage, protectedPage, staffPage } from './pages.mjs';
+import { apiPage, errorPage, homePage, notFoundPage, parPage, protectedPage, staffPage, userinfoPage } from './pages.mjs';
 import { captureCallback, captureLogin, eventRecorder, eventScope } from './trace.mjs';
 
 const SCOPE = 'openid profile email';
@@ -45,7 +45,7 @@ function securityHeaders(_req, res, next) {
   next();
 }
 
-function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin }) {
+function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin, apiUrl }) {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
@@ -65,6 +65,22 @@ function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogi
   app.get('/protected', auth.guard, page(protectedPage));
   app.get('/staff', auth.staffOnly, page(staffPage));
   app.get('/par', page(parPage));
+  app.get('/userinfo', auth.guard, async (req, res, next) => {
+    try {
+      const userinfo = auth.userinfo ? await auth.userinfo(req) : undefined;
+      res.type('html').send(userinfoPage({ user: auth.user(req), demo, userinfo }));
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.get('/api', auth.guard, async (req, res, next) => {
+    try {
+      const result = auth.callApi && req.query.call === '1' ? await auth.callApi(req, apiUrl) : undefined;
+      res.type('html').send(apiPage({ user: auth.user(req), demo, result, available: !!auth.callApi }));
+    } catch (err) {
+      next(err);
+    }
+  });
   app.use((req, res) => res.status(404).type('html').send(notFoundPage({ user: auth.user(req), demo })));
   app.use((err, req, res, _next) => {
     const status = Number.isInteger(err.status) && err.status >= 400 ? err.status : 500;
@@ -123,7 +139,9 @@ export async function startDemo(options) {
     const silentLogin = options.silentLogin === true && mode === 'express';
     const demo = { mode, silentLogin, embedded: !!embedded, providerLabel: embedded ? 'embedded provider' : new URL(config.issuerBaseURL).host };
     const sessionSecret = options.sessionSecret ?? randomBytes(32).toString('base64url');
-    handler = buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin });
+    // The "API" the demo calls as the user: the provider's userinfo endpoint (any API taking the token works).
+    const apiUrl = embedded ? `${embedded.issuer}/me` : `${config.issuerBaseURL.replace(/\/+$/, '')}/userinfo`;
+    handler = buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogin, apiUrl });
   } catch (err) {
     server.close();
     await embedded?.close();

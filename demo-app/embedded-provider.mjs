@@ -86,6 +86,10 @@ function configuration({ clientID, clientSecret, redirectUri, postLogoutRedirect
     },
     claims: { openid: ['sub'], profile: ['name', 'groups'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
+    // The demo's "Call the API" renews the access token: issue a refresh token with every code.
+    async issueRefreshToken(_ctx, client) {
+      return client.grantTypeAllowed('refresh_token');
+    },
     // screen_hint: the demo's "Sign up" link sends it per request (res.oidc.login); declared so it is kept.
     extraParams: ['audience', 'screen_hint'],
     async findAccount(_ctx, sub) {

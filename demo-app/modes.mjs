@@ -15,6 +15,8 @@ import { redact, redactTokenResponse } from './redact.mjs';
  * @property {import('express').RequestHandler} signup  starts a sign-in with screen_hint=signup
  * @property {import('express').RequestHandler} staffOnly  lets users whose `groups` claim holds "staff" through
  * @property {import('express').RequestHandler | undefined} silentLogin  attemptSilentLogin(), where the mode has it
+ * @property {((req: any) => Promise<Record<string, unknown>>) | undefined} userinfo  req.oidc.fetchUserInfo(), where the mode has it
+ * @property {((req: any, apiUrl: string) => Promise<Record<string, unknown>>) | undefined} callApi  getAccessToken() + req.oidc.fetch(), where the mode has it
  */
 
 /** The claim the "Staff only" page is gated on. */
@@ -33,6 +35,18 @@ export function expressMode({ lib, config }) {
     signup: (req, res, next) => res.oidc.login({ returnTo: '/', authorizationParams: { screen_hint: 'signup' } }).catch(next),
     staffOnly: lib.claimIncludes(STAFF_CLAIM.claim, STAFF_CLAIM.value),
     silentLogin: lib.attemptSilentLogin(),
+    // The userinfo endpoint with the access token (its sub checked against the ID token's).
+    userinfo: (req) => req.oidc.fetchUserInfo(),
+    // "Call the API": a token valid for two more hours, which the provider's one-hour tokens never are, so
+    // it is renewed with the refresh token; then the call as the user (here: the provider's userinfo).
+    async callApi(req, apiUrl) {
+      const old = req.oidc.accessToken;
+      const before = { token: redact(old), expiresAt: req.oidc.expiresAt };
+      const token = await req.oidc.getAccessToken({ minTtl: 2 * 60 * 60 });
+      const after = { token: redact(token), expiresAt: req.oidc.expiresAt };
+      const res = await req.oidc.fetch(apiUrl);
+      return { before, after, renewed: token !== old, status: res.status };
+    },
     user: (req) => req.oidc?.user,
     isSignedIn: (req) => req.oidc?.isAuthenticated() === true,
     tokenView(req) {

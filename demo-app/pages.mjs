@@ -50,7 +50,7 @@ export function layout({ title, body, user, demo }) {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${e(title)} · express-par demo</title><style>${STYLE}</style></head>
 <body><header><div><strong>express-par demo</strong><span class="tag">${e(demo.mode)} · ${e(demo.providerLabel)}</span>
-<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/staff">Staff only</a><a href="/par">What PAR did</a></nav>${who}</div></header>
+<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/staff">Staff only</a><a href="/userinfo">Userinfo</a><a href="/api">Call the API</a><a href="/par">What PAR did</a></nav>${who}</div></header>
 <main>${body}</main></body></html>`;
 }
 
@@ -125,6 +125,30 @@ export function staffPage({ user, demo }) {
 Signed-out visitors are sent to sign in; signed-in users without the claim get a 403 <code>insufficient_claims</code>, never another sign-in.</p>
 <table><tr><th>sub</th><td><code>${e(user.sub)}</code></td></tr><tr><th>groups</th><td><code>${value(user.groups ?? [])}</code></td></tr></table></section>`;
   return layout({ title: 'Staff only', body, user, demo });
+}
+
+export function userinfoPage({ user, demo, userinfo }) {
+  const body = userinfo
+    ? `<section><h1>Userinfo</h1>
+<p>Claims from the provider's userinfo endpoint, fetched with the access token by <code>req.oidc.fetchUserInfo()</code>
+(its <code>sub</code> must be the ID token's: OpenID Connect Core §5.3.2).</p>${json(userinfo)}</section>`
+    : '<section><h1>Userinfo</h1><p>The userinfo call is shown in the <code>express</code> mode (<code>req.oidc.fetchUserInfo()</code>).</p></section>';
+  return layout({ title: 'Userinfo', body, user, demo });
+}
+
+export function apiPage({ user, demo, result, available }) {
+  const explain = `<p><code>req.oidc.getAccessToken({ minTtl })</code> returns a token valid for at least <code>minTtl</code> more
+seconds, renewing it with the refresh token when needed (one refresh for parallel requests); <code>req.oidc.fetch()</code>
+then calls the API as the user. The demo asks for two hours, more than the provider's one-hour tokens, so every call renews.</p>`;
+  const outcome = result
+    ? `<table><tr><th>token before</th><td><code>${e(result.before.token ?? '(none)')}</code> (expires ${e(result.before.expiresAt ?? '?')})</td></tr>
+<tr><th>token after</th><td><code>${e(result.after.token ?? '(none)')}</code> (expires ${e(result.after.expiresAt ?? '?')})</td></tr>
+<tr><th>renewed</th><td>${result.renewed ? 'yes' : 'no'}</td></tr><tr><th>API answered</th><td>HTTP ${e(result.status)}</td></tr></table>`
+    : '';
+  const body = available
+    ? `<section><h1>Call the API</h1>${explain}<form method="get" action="/api"><input type="hidden" name="call" value="1"><button class="button" type="submit">Call the API</button></form>${outcome}</section>`
+    : '<section><h1>Call the API</h1><p>Token renewal is shown in the <code>express</code> mode (<code>req.oidc.getAccessToken()</code>, <code>req.oidc.fetch()</code>).</p></section>';
+  return layout({ title: 'Call the API', body, user, demo });
 }
 
 export function errorPage({ status, code, message, user, demo }) {
