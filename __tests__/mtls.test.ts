@@ -54,6 +54,12 @@ function mount(options: () => Omit<ParAuthConfig, 'baseURL'>) {
       userinfo(req, engineOf(req).config.tls?.agent).then((out) => res.json(out), next);
     });
     // The same call over a connection that trusts the server but presents no client certificate.
+    a.get('/fetch-userinfo', requiresAuth(), (req, res, next) => {
+      req.oidc.fetchUserInfo().then((claims) => res.json(claims), next);
+    });
+    a.get('/fetch-api', requiresAuth(), (req, res, next) => {
+      engineOf(req).endpoint('userinfo_endpoint').then((url) => req.oidc.fetch(url!)).then(async (answer) => res.json({ status: answer.status, body: await answer.json() }), next);
+    });
     a.get('/userinfo-without-certificate', requiresAuth(), (req, res, next) => {
       userinfo(req, new https.Agent({ ca: certs.serverCa })).then((out) => res.json(out), next);
     });
@@ -162,6 +168,16 @@ describe('the certificate-bound access token', () => {
     expect(to(op.requests.slice(since), 'GET', '/me')).toEqual([expect.objectContaining({ host: 'alias', certificate: x5tS256(certs.client.cert), status: 200 })]);
     const without = JSON.parse((await browser.get(`${apps.pki.url}/userinfo-without-certificate`)).body) as { status: number; body: Record<string, unknown> };
     expect(without).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+  });
+
+  it('presents the certificate for a certificate-bound token in fetchUserInfo() and req.oidc.fetch()', async () => {
+    const { browser } = await login(apps.pki);
+    const since = op.requests.length;
+    expect(JSON.parse((await browser.get(`${apps.pki.url}/fetch-userinfo`)).body)).toMatchObject({ sub: 'alice' });
+    expect(JSON.parse((await browser.get(`${apps.pki.url}/fetch-api`)).body)).toMatchObject({ status: 200, body: { sub: 'alice' } });
+    const calls = to(op.requests.slice(since), 'GET', '/me');
+    expect(calls).toHaveLength(2);
+    for (const call of calls) expect(call).toMatchObject({ host: 'alias', certificate: x5tS256(certs.client.cert), status: 200 });
   });
 
   it('is refreshed with the same certificate at the alias token endpoint and stays bound', async () => {
