@@ -22,8 +22,13 @@ import {
 } from 'jose';
 
 export type Params = Record<string, string | string[]>;
-/** The methods the server accepts (its metadata advertises more: jwt and 'none' attempts get invalid_client). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+/**
+ * The methods the server accepts (its metadata advertises more: client_secret_jwt and 'none' attempts get
+ * invalid_client). private_key_jwt is accepted on the assertion's iss/sub/aud and type WITHOUT checking its
+ * signature: enough for the FAPI 2.0 conformance cases, which are about what the client does with the
+ * answers; client-auth.test.ts checks real assertions against oidc-provider.
+ */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 export interface RecordedRequest {
   method: string;
@@ -57,6 +62,8 @@ export interface ResponseFault {
   omit?: string[];
   /** Answer an RFC 6749 §5.2 error JSON instead (status 400 unless `status` is set). */
   error?: string;
+  /** Answer the fault without doing the endpoint's work first (nothing consumed: e.g. use_dpop_nonce keeps the code). */
+  skipWork?: boolean;
   errorDescription?: string;
   /** Stream `bytes` bytes of JSON-ish data ({"access_token":"aaaa…) in 64 KiB chunks, status 200 unless `status`; chunked unless declareLength. */
   huge?: { bytes: number; declareLength?: boolean; /** Set by the server while streaming: bytes actually written so far. */ sent?: number };
@@ -121,6 +128,8 @@ export interface FaultyServer {
   sub: string;
   /** How long an authorization code stays redeemable, in ms (default 60,000; reset() restores it). */
   codeLifetimeMs: number;
+  /** Another path that serves the JWKS too (random per server), for `discovery: { merge: { jwks_uri } }`. */
+  jwksAlias: string;
   /** signing (RS256) and signingEc (ES256) are published in /jwks; foreign/foreignEc are not. */
   keys: { signing: KeyPair; signingEc: KeyPair; foreign: KeyPair; foreignEc: KeyPair };
   requests: RecordedRequest[];
@@ -329,6 +338,17 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       if (bodyClientId !== clientId || one(body, 'client_secret') !== clientSecret) throw invalid('client authentication failed');
       return 'client_secret_post';
     }
+    const assertion = one(body, 'client_assertion');
+    if (assertion !== undefined && one(body, 'client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+      let header: Record<string, unknown>, claims: Record<string, unknown>;
+      try {
+        [header, claims] = assertion.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))) as [Record<string, unknown>, Record<string, unknown>];
+      } catch { throw invalid('malformed client_assertion'); }
+      if (typeof header.alg !== 'string' || header.alg.startsWith('HS') || claims.iss !== clientId || claims.sub !== clientId || claims.aud !== issuer) {
+        throw invalid('client_assertion is not a private_key_jwt assertion for this client and issuer');
+      }
+      return 'private_key_jwt';
+    }
     throw invalid('client authentication required (client_secret_basic or client_secret_post)');
   }
 
@@ -383,7 +403,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     return send(res, f, 302, '', { location: target.href, 'cache-control': 'no-store' });
   }
 
-  async function issueTokens(g: Grant): Promise<Reply> {
+  /** `dpop`: the token request carried a DPoP proof, so the token is DPoP-bound (RFC 9449 §5; the proof itself is not checked). */
+  async function issueTokens(g: Grant, dpop = false): Promise<Reply> {
     const now = Math.floor(Date.now() / 1000);
     const claims = edit({
       iss: issuer, sub: g.sub, aud: clientId, exp: now + 3600, iat: now, nonce: g.nonce, name: 'Test User',
@@ -396,7 +417,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     server.issued.push(accessToken, refreshToken, idToken);
     return {
       status: 200,
-      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
+      body: { access_token: accessToken, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -411,7 +432,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       const g = refreshTokens.get(presented);
       refreshTokens.delete(presented);
       if (!g) throw invalidGrant('unknown or used refresh token');
-      return issueTokens(g);
+      return issueTokens(g, req.headers.dpop !== undefined);
     }
     if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', `unsupported grant_type ${grantType}`);
     const code = one(body, 'code', true)!;
@@ -421,7 +442,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     if (one(body, 'redirect_uri') !== g.redirectUri) throw invalidGrant('redirect_uri does not match');
     const verifier = one(body, 'code_verifier');
     if (!verifier || createHash('sha256').update(verifier).digest('base64url') !== g.codeChallenge) throw invalidGrant('PKCE verification failed');
-    return issueTokens(g);
+    return issueTokens(g, req.headers.dpop !== undefined);
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -451,10 +472,13 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         return authorize(res, rec);
       case 'POST /token': {
         const f = take('token');
-        const r = await oauth(() => token(req, rec.body, rec));
+        const r = f?.skipWork ? { status: 400, body: {} } : await oauth(() => token(req, rec.body, rec));
         return send(res, f, r.status, r.body, r.headers);
       }
       case 'GET /jwks':
+        return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
+      case `GET ${server.jwksAlias}`:
+        // a second JWKS location, for a discovery document that names another jwks_uri
         return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
       case 'GET /logout':
         return send(res, take('logout'), 200, 'Signed out.');
@@ -470,6 +494,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     clientSecret,
     sub: defaultSub,
     codeLifetimeMs: 60_000,
+    jwksAlias: `/keys-${rand(6)}`,
     keys,
     requests: [],
     requestsTo: (path) => server.requests.filter((r) => r.path === path),
