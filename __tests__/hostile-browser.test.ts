@@ -9,16 +9,11 @@ import fc from 'fast-check';
 import { parseCallbackParams } from '../lib/protocol/callback.js';
 import { CallbackError } from '../lib/plumbing/errors.js';
 import { safeReturnTo } from '../lib/protocol/return-to.js';
-import { countTransactions, saveTransaction, takeTransaction, type Transaction } from '../lib/plumbing/transactions.js';
-import type { RequestWithSession } from '../lib/plumbing/session.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 import {
   attemptLogin, closeHostileApps, recordUnhandledRejections, settle, startHostileApp, whoami, type HostileApp,
 } from './helpers/hostile.js';
-
-const KEY = 'sign-in-key';
-const REDIRECT = 'https://app.example/callback';
 
 const APP_ORIGIN = 'https://app.example';
 // The README's numbers, stated here rather than imported from lib/: changing them must fail a test.
@@ -137,17 +132,6 @@ describe('callback query strings', () => {
   });
 });
 
-/** A request with just enough of a session for the transaction store. */
-function fakeRequest(): RequestWithSession {
-  return { session: {} } as unknown as RequestWithSession;
-}
-
-function tx(state: string, createdAt: number): Transaction {
-  return { state, nonce: 'n', codeVerifier: 'v'.repeat(43), returnTo: '/', redirectUri: 'https://app.example/callback', createdAt };
-}
-
-const stateOf = (i: number) => `s${String(i).padStart(42, '0')}`;
-
 describe('login transactions', () => {
   it('holds at most MAX_PENDING_TRANSACTIONS after 1,000 logins in one session; the newest still completes', async () => {
     const browser = new TestBrowser();
@@ -206,47 +190,7 @@ describe('login transactions', () => {
     expect(JSON.parse(res.body)).toMatchObject({ code: 'state_mismatch' });
     expect(server.requestsTo('/token')).toHaveLength(0);
   });
-
-  it('expires a transaction exactly at TRANSACTION_TTL_MS (time injected)', () => {
-    const t0 = 1_700_000_000_000;
-    const req = fakeRequest();
-    saveTransaction(req, KEY, tx(stateOf(1), t0), t0);
-    saveTransaction(req, KEY, tx(stateOf(2), t0), t0);
-    expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, t0 + TRANSACTION_TTL_MS - 1)?.state).toBe(stateOf(1));
-    expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, t0 + TRANSACTION_TTL_MS)).toBeUndefined();
-    expect(countTransactions(req, KEY)).toBe(0);
-  });
-
-  it('prunes expired and far-future transactions when a new login starts', () => {
-    const t0 = 1_700_000_000_000;
-    const req = fakeRequest();
-    saveTransaction(req, KEY, tx(stateOf(1), t0 - TRANSACTION_TTL_MS - 1), t0 - TRANSACTION_TTL_MS - 1);
-    saveTransaction(req, KEY, tx(stateOf(2), t0 + 10 * 60_000), t0 + 10 * 60_000);
-    saveTransaction(req, KEY, tx(stateOf(3), t0), t0);
-    expect(Object.keys(req.session.par![KEY]!.pending!)).toEqual([stateOf(3)]);
-  });
-
-  it('caps 1,000 transactions to the newest MAX_PENDING_TRANSACTIONS (time injected)', () => {
-    const t0 = 1_700_000_000_000;
-    const req = fakeRequest();
-    for (let i = 0; i < 1000; i++) saveTransaction(req, KEY, tx(stateOf(i), t0 + i), t0 + i);
-    expect(countTransactions(req, KEY)).toBe(MAX_PENDING_TRANSACTIONS);
-    expect(takeTransaction(req, KEY, stateOf(999), REDIRECT, t0 + 1000)).toBeDefined();
-    expect(takeTransaction(req, KEY, stateOf(999 - MAX_PENDING_TRANSACTIONS), REDIRECT, t0 + 1000)).toBeUndefined();
-  });
-
-  it('survives a tampered store and refuses malformed or inherited state names', () => {
-    for (const junk of ['oops', ['a'], null, 42, { [stateOf(1)]: { state: stateOf(2), createdAt: Date.now() } }]) {
-      const req = fakeRequest();
-      (req.session as unknown as Record<string, unknown>).par = { [KEY]: { pending: junk } };
-      expect(takeTransaction(req, KEY, stateOf(1), REDIRECT)).toBeUndefined();
-      saveTransaction(req, KEY, tx(stateOf(3), Date.now()));
-      expect(takeTransaction(req, KEY, stateOf(3), REDIRECT)?.state).toBe(stateOf(3));
-    }
-    const req = fakeRequest();
-    expect(takeTransaction(req, KEY, '__proto__', REDIRECT)).toBeUndefined();
-    expect(takeTransaction(req, KEY, 'constructor'.padEnd(43, '_'), REDIRECT)).toBeUndefined();
-  });
+  // The store itself, with the clock injected (cap, expiry, order, tampering): transactions.test.ts.
 });
 
 it('left no unhandled rejection behind', async () => {

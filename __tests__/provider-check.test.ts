@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ServerMetadata } from '../lib/protocol/discovery.js';
 import { assertProviderReady, assessProvider } from '../lib/protocol/provider-requirements.js';
@@ -48,5 +49,46 @@ describe('the start-up self-check', () => {
   it('assumes support for what the server does not advertise at all', () => {
     const { code_challenge_methods_supported: _c, token_endpoint_auth_methods_supported: _t, ...quiet } = complete;
     expect(assessProvider(config, quiet as ServerMetadata).problems).toEqual([]);
+  });
+});
+
+describe('what the self-check compares, option by option', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const base = { issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c' };
+  const pkjwt = resolveConfig({ ...base, clientAssertionSigningKey: ec });
+  const secretJwt = resolveConfig({ ...base, clientSecret: 's'.repeat(32), clientAuthMethod: 'client_secret_jwt' });
+  const withDpop = resolveConfig({ ...base, clientSecret: 's', dpop: true });
+  const withJar = resolveConfig({ ...base, clientSecret: 's', requestObjectSigningKey: ec });
+  const fapi2 = resolveConfig({ ...base, profile: 'fapi2', clientAssertionSigningKey: ec });
+  const server = (extra: Record<string, unknown>): ServerMetadata => ({ ...complete, token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_jwt', 'private_key_jwt'], ...extra });
+
+  it.each<[string, ReturnType<typeof resolveConfig>, Record<string, unknown>, string[]]>([
+    ['private_key_jwt with an assertion alg the server lacks', pkjwt, { token_endpoint_auth_signing_alg_values_supported: ['RS256'] }, ['its token_endpoint_auth_signing_alg_values_supported lacks "ES256" (clientAssertionSigningAlg)']],
+    ['private_key_jwt with an assertion alg the server lists', pkjwt, { token_endpoint_auth_signing_alg_values_supported: ['RS256', 'ES256'] }, []],
+    ['client_secret_jwt with HS256 the server lacks', secretJwt, { token_endpoint_auth_signing_alg_values_supported: ['RS256'] }, ['its token_endpoint_auth_signing_alg_values_supported lacks "HS256" (clientAssertionSigningAlg)']],
+    ['client_secret_basic, whatever assertion algs the server lists', config, { token_endpoint_auth_signing_alg_values_supported: ['RS256'] }, []],
+    ['DPoP with an alg the server lacks', withDpop, { dpop_signing_alg_values_supported: ['PS256'] }, ['its dpop_signing_alg_values_supported lacks "ES256" (dpop)']],
+    ['DPoP with an alg the server lists', withDpop, { dpop_signing_alg_values_supported: ['ES256'] }, []],
+    ['no DPoP, whatever DPoP algs the server lists', config, { dpop_signing_alg_values_supported: ['PS256'] }, []],
+    ['a request object alg the server lacks', withJar, { request_object_signing_alg_values_supported: ['RS256'] }, ['its request_object_signing_alg_values_supported lacks "ES256" (requestObjectSigningKey)']],
+    ['no request object, whatever the server lists', config, { request_object_signing_alg_values_supported: ['RS256'] }, []],
+    ['a list that is not an array (assumed supported)', config, { code_challenge_methods_supported: 'plain' }, []],
+    ['client auth method missing from the list', config, { token_endpoint_auth_methods_supported: ['private_key_jwt'] }, ['its token_endpoint_auth_methods_supported lacks "client_secret_basic" (clientAuthMethod)']],
+    ['fapi2 on a server with DPoP and iss', fapi2, { dpop_signing_alg_values_supported: ['ES256'] }, []],
+    ['fapi2 on a server without DPoP', fapi2, {}, ['it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)']],
+    ['fapi2 on a server without iss', fapi2, { dpop_signing_alg_values_supported: ['ES256'], authorization_response_iss_parameter_supported: false }, ['it does not advertise authorization_response_iss_parameter_supported (RFC 9207): mix-up protection relies on distinct redirect URIs']],
+  ])('%s', (_name, cfg, extra, problems) => {
+    expect(assessProvider(cfg, server(extra)).problems).toEqual(problems);
+  });
+
+  it('lists every problem, in order, in one message', () => {
+    const metadata: ServerMetadata = { ...complete, pushed_authorization_request_endpoint: undefined, code_challenge_methods_supported: ['plain'] };
+    const report = assessProvider(config, metadata);
+    expect(report.problems).toEqual(['it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)', 'its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)']);
+    expect(() => assertProviderReady(report, metadata)).toThrow(new Error('The authorization server https://as.example cannot be used as configured: it advertises no pushed_authorization_request_endpoint (RFC 9126 §5); its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2).'));
+  });
+
+  it('passes a report without problems, even with warnings', () => {
+    expect(() => assertProviderReady({ issuer: 'https://as.example', problems: [], warnings: ['w'] }, complete)).not.toThrow();
   });
 });

@@ -29,8 +29,13 @@ import {
 } from 'jose';
 
 export type Params = Record<string, string | string[]>;
-/** The methods the server accepts (its metadata advertises more: jwt and 'none' attempts get invalid_client). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+/**
+ * The methods the server accepts (its metadata advertises more: client_secret_jwt and 'none' attempts get
+ * invalid_client). private_key_jwt is accepted on the assertion's iss/sub/aud and type WITHOUT checking its
+ * signature: enough for the FAPI 2.0 conformance cases, which are about what the client does with the
+ * answers; client-auth.test.ts checks real assertions against oidc-provider.
+ */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 export interface RecordedRequest {
   method: string;
@@ -64,6 +69,8 @@ export interface ResponseFault {
   omit?: string[];
   /** Answer an RFC 6749 §5.2 error JSON instead (status 400 unless `status` is set). */
   error?: string;
+  /** Answer the fault without doing the endpoint's work first (nothing consumed: e.g. use_dpop_nonce keeps the code). */
+  skipWork?: boolean;
   errorDescription?: string;
   /**
    * Echo the request back, as some gateways do: `description` answers 400 invalid_request with the
@@ -135,6 +142,8 @@ export interface FaultyServer {
   sub: string;
   /** How long an authorization code stays redeemable, in ms (default 60,000; reset() restores it). */
   codeLifetimeMs: number;
+  /** Another path that serves the JWKS too (random per server), for `discovery: { merge: { jwks_uri } }`. */
+  jwksAlias: string;
   /** signing (RS256) and signingEc (ES256) are published in /jwks; foreign/foreignEc are not. */
   keys: { signing: KeyPair; signingEc: KeyPair; foreign: KeyPair; foreignEc: KeyPair };
   requests: RecordedRequest[];
@@ -371,6 +380,17 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       if (bodyClientId !== clientId || one(body, 'client_secret') !== clientSecret) throw invalid('client authentication failed');
       return 'client_secret_post';
     }
+    const assertion = one(body, 'client_assertion');
+    if (assertion !== undefined && one(body, 'client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+      let header: Record<string, unknown>, claims: Record<string, unknown>;
+      try {
+        [header, claims] = assertion.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))) as [Record<string, unknown>, Record<string, unknown>];
+      } catch { throw invalid('malformed client_assertion'); }
+      if (typeof header.alg !== 'string' || header.alg.startsWith('HS') || claims.iss !== clientId || claims.sub !== clientId || claims.aud !== issuer) {
+        throw invalid('client_assertion is not a private_key_jwt assertion for this client and issuer');
+      }
+      return 'private_key_jwt';
+    }
     throw invalid('client authentication required (client_secret_basic or client_secret_post)');
   }
 
@@ -425,7 +445,8 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     return send(res, f, 302, '', { location: target.href, 'cache-control': 'no-store' });
   }
 
-  async function issueTokens(g: Grant): Promise<Reply> {
+  /** `dpop`: the token request carried a DPoP proof, so the token is DPoP-bound (RFC 9449 §5; the proof itself is not checked). */
+  async function issueTokens(g: Grant, dpop = false): Promise<Reply> {
     const now = Math.floor(Date.now() / 1000);
     const claims = edit({
       iss: issuer, sub: g.sub, aud: clientId, exp: now + 3600, iat: now, nonce: g.nonce, name: 'Test User',
@@ -439,7 +460,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     server.issued.push(accessToken, refreshToken, idToken);
     return {
       status: 200,
-      body: { access_token: accessToken, token_type: 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
+      body: { access_token: accessToken, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -453,7 +474,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       const g = refreshTokens.get(presented);
       refreshTokens.delete(presented);
       if (!g) throw invalidGrant('unknown or used refresh token');
-      return issueTokens({ ...g, sub: server.sub }); // RFC 6749 §6; a new ID token without nonce (Core §12.2)
+      return issueTokens({ ...g, sub: server.sub }, req.headers.dpop !== undefined); // RFC 6749 §6; a new ID token without nonce (Core §12.2)
     }
     if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', `unsupported grant_type ${grantType}`);
     const code = one(body, 'code', true)!;
@@ -463,7 +484,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     if (one(body, 'redirect_uri') !== g.redirectUri) throw invalidGrant('redirect_uri does not match');
     const verifier = one(body, 'code_verifier');
     if (!verifier || createHash('sha256').update(verifier).digest('base64url') !== g.codeChallenge) throw invalidGrant('PKCE verification failed');
-    return issueTokens(g);
+    return issueTokens(g, req.headers.dpop !== undefined);
   }
 
   /** OpenID Connect Core §5.3 with an RFC 6750 §2.1 Bearer token; RFC 6750 §3 challenges when it is missing or unknown. */
@@ -508,7 +529,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         return authorize(res, rec);
       case 'POST /token': {
         const f = echoed(take('token'), rec);
-        const r = await oauth(() => token(req, rec.body, rec));
+        const r = f?.skipWork ? { status: 400, body: {} } : await oauth(() => token(req, rec.body, rec));
         return send(res, f, r.status, r.body, r.headers);
       }
       case 'GET /jwks':
@@ -517,6 +538,9 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         const r = await userinfo(rec);
         return send(res, take('userinfo'), r.status, r.body, r.headers);
       }
+      case `GET ${server.jwksAlias}`:
+        // a second JWKS location, for a discovery document that names another jwks_uri
+        return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
       case 'GET /logout':
         return send(res, take('logout'), 200, 'Signed out.');
       default:
@@ -531,6 +555,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     clientSecret,
     sub: defaultSub,
     codeLifetimeMs: 60_000,
+    jwksAlias: `/keys-${rand(6)}`,
     keys,
     requests: [],
     requestsTo: (path) => server.requests.filter((r) => r.path === path),

@@ -32,11 +32,11 @@ export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata)
   if (!listed('token_endpoint_auth_methods_supported', config.clientAuthMethod)) {
     problems.push(`its token_endpoint_auth_methods_supported lacks "${config.clientAuthMethod}" (clientAuthMethod)`);
   }
-  const jwtAuth = config.clientAuthMethod === 'private_key_jwt' || config.clientAuthMethod === 'client_secret_jwt';
-  if (jwtAuth && config.clientAssertionAlg && !listed('token_endpoint_auth_signing_alg_values_supported', config.clientAssertionAlg)) {
+  // resolveConfig sets clientAssertionAlg for private_key_jwt and client_secret_jwt only, dpopAlg only with DPoP.
+  if (config.clientAssertionAlg && !listed('token_endpoint_auth_signing_alg_values_supported', config.clientAssertionAlg)) {
     problems.push(`its token_endpoint_auth_signing_alg_values_supported lacks "${config.clientAssertionAlg}" (clientAssertionSigningAlg)`);
   }
-  if (config.dpop && config.dpopAlg && !listed('dpop_signing_alg_values_supported', config.dpopAlg)) {
+  if (config.dpopAlg && !listed('dpop_signing_alg_values_supported', config.dpopAlg)) {
     problems.push(`its dpop_signing_alg_values_supported lacks "${config.dpopAlg}" (dpop)`);
   }
   if (config.requestObjectAlg && !listed('request_object_signing_alg_values_supported', config.requestObjectAlg)) {

@@ -1,0 +1,205 @@
+import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
+/**
+ * The OpenID Foundation's relying-party conformance modules for OpenID Connect (Basic RP plan, Config RP
+ * plan, RP-initiated logout) that apply to a confidential code-flow client with PAR, one test per module,
+ * named after it. Each builds the module's condition against the faulty authorization server and expects
+ * what the module expects: the login is refused (and, for a browser already logged in, ended) or it
+ * succeeds. Modules that need userinfo, refresh through getAccessToken() or back-channel logout are in
+ * the README's table as pending their issues.
+ */
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { decodeProtectedHeader } from 'jose';
+import { TestBrowser } from './helpers/browser.js';
+import { type FaultyServer } from './helpers/faulty-server.js';
+import { attemptLogin, expectFailure, hostileLogin, startHostileApp, useFaultyServer, whoami, type HostileRun } from './helpers/hostile.js';
+
+let server: FaultyServer;
+useFaultyServer((started) => {
+  server = started;
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+/** The module expects the client to accept: the browser ends up logged in as the server's user. */
+function expectAccepted(run: HostileRun): void {
+  expect(run.stage).toBe('callback');
+  expect(run.final.status).toBe(302);
+  expect(run.error).toBeUndefined();
+  expect(run.loggedIn).toBe(true);
+}
+
+/** The module expects the client to refuse the ID token: 502 id_token_invalid, and an earlier login ended. */
+async function expectIdTokenRefused(opts: Parameters<typeof hostileLogin>[1]): Promise<HostileRun> {
+  const run = await hostileLogin(server, { preLogin: true, ...opts });
+  expectFailure(run, server, 'callback', 502, 'id_token_invalid');
+  return run;
+}
+
+const withoutKid = (jwk: Record<string, unknown>) => {
+  const { kid: _kid, ...rest } = jwk;
+  return rest;
+};
+
+/** Moves Date.now by `ms` (jose's JWKS cooldown and the library read it). */
+function shiftClock(ms: number): void {
+  jest.restoreAllMocks();
+  const realNow = Date.now.bind(Date);
+  jest.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
+}
+
+describe('Basic RP plan (oidcc-client-basic-certification-test-plan)', () => {
+  it('oidcc-client-test', async () => {
+    // rp-response_type-code: a code flow login; the pushed request says response_type=code and scope openid
+    const run = await hostileLogin(server, {});
+    expectAccepted(run);
+    const pushed = server.requestsTo('/par')[0]!.body;
+    expect(pushed.response_type).toBe('code');
+    expect(String(pushed.scope).split(' ')).toContain('openid');
+  });
+
+  it('oidcc-client-test-invalid-iss', async () => {
+    await expectIdTokenRefused({ idTokenClaims: { iss: 'https://issuer.invalid' } });
+  });
+
+  it('oidcc-client-test-missing-sub', async () => {
+    await expectIdTokenRefused({ idTokenClaims: { sub: undefined } });
+  });
+
+  it('oidcc-client-test-invalid-aud', async () => {
+    await expectIdTokenRefused({ idTokenClaims: { aud: 'another-client' } });
+  });
+
+  it('oidcc-client-test-missing-iat', async () => {
+    await expectIdTokenRefused({ idTokenClaims: { iat: undefined } });
+  });
+
+  it('oidcc-client-test-kid-absent-single-jwks', async () => {
+    const run = await hostileLogin(server, {
+      faults: { jwks: { body: { keys: [withoutKid(server.keys.signing.publicJwk as Record<string, unknown>)] } }, idToken: (c, sign) => sign(c, { kid: null }) },
+    });
+    expectAccepted(run);
+  });
+
+  it('oidcc-client-test-kid-absent-multiple-jwks', async () => {
+    // The module accepts either answer: refuse (no kid to choose a key by) or try every key. express-par
+    // refuses: jose will not guess between several matching keys.
+    const keys = [server.keys.foreign.publicJwk, server.keys.signing.publicJwk].map((k) => withoutKid(k as Record<string, unknown>));
+    // (a fresh app: the key set under test is the first one it fetches)
+    const run = await hostileLogin(server, { faults: { jwks: { body: { keys } }, idToken: (c, sign) => sign(c, { kid: null }) } });
+    expectFailure(run, server, 'callback', 502, 'id_token_invalid');
+    expect(run.error!.message).toContain('ERR_JWKS_MULTIPLE_MATCHING_KEYS');
+  });
+
+  it('oidcc-client-test-idtoken-sig-rs256', async () => {
+    const run = await hostileLogin(server, {});
+    expectAccepted(run);
+    const issued = server.issued.find((t) => t.startsWith('eyJ'))!;
+    expect(decodeProtectedHeader(issued).alg).toBe('RS256');
+  });
+
+  it('oidcc-client-test-idtoken-sig-none', async () => {
+    // A client registered for unsigned ID tokens (id_token_signed_response_alg none) accepts one from
+    // the token endpoint; express-par does only when told so (idTokenSigningAlgs: ['none']).
+    const run = await hostileLogin(server, { options: { idTokenSigningAlgs: ['none'] }, faults: { idToken: (c, sign) => sign(c, { key: 'none' }) } });
+    expectAccepted(run);
+    // and a client not registered for it refuses the same token
+    delete server.fault.idToken;
+    await expectIdTokenRefused({ faults: { idToken: (c, sign) => sign(c, { key: 'none' }) } });
+  });
+
+  it('oidcc-client-test-invalid-sig-rs256', async () => {
+    await expectIdTokenRefused({ faults: { idToken: (c, sign) => sign(c, { key: 'foreign' }) } });
+  });
+
+  it('oidcc-client-test-nonce-invalid', async () => {
+    await expectIdTokenRefused({ idTokenClaims: { nonce: 'a-nonce-this-client-never-sent' } });
+  });
+
+  it('oidcc-client-test-client-secret-basic', async () => {
+    const run = await hostileLogin(server, { options: { clientAuthMethod: 'client_secret_basic' } });
+    expectAccepted(run);
+    expect(server.requestsTo('/token').map((r) => r.clientAuth)).toEqual(['client_secret_basic']);
+    expect(server.requestsTo('/token')[0]!.headers.authorization).toMatch(/^Basic /);
+  });
+});
+
+describe('Config RP plan (oidcc-client-config-certification-test-plan)', () => {
+  it('oidcc-client-test-discovery-openid-config', async () => {
+    const run = await hostileLogin(server, {});
+    expectAccepted(run);
+    // the first request is the OpenID Provider Configuration, and its endpoints are the ones used
+    expect(server.requests[0]!.path).toBe('/.well-known/openid-configuration');
+    expect(server.requests.map((r) => r.path)).toEqual(expect.arrayContaining(['/par', '/token', '/jwks']));
+  });
+
+  it('oidcc-client-test-discovery-jwks-uri-keys', async () => {
+    // jwks_uri is wherever the configuration says (here a path that changes per server)
+    const run = await hostileLogin(server, { faults: { discovery: { merge: { jwks_uri: server.url(server.jwksAlias) } } } });
+    expectAccepted(run);
+    expect(server.requestsTo(server.jwksAlias)).toHaveLength(1);
+    expect(server.requestsTo('/jwks')).toHaveLength(0);
+  });
+
+  it('oidcc-client-test-discovery-issuer-mismatch', async () => {
+    const run = await hostileLogin(server, { faults: { discovery: { issuer: 'https://issuer.invalid' } } });
+    expectFailure(run, server, 'login', 502, 'issuer_mismatch');
+    expect(server.requestsTo('/par')).toHaveLength(0);
+  });
+
+  it('oidcc-client-test-signing-key-rotation-just-before-signing', async () => {
+    // The server rotates its key right before it signs the ID token: a client that fetched the key set
+    // earlier must fetch it again. Here the app holds the old key set from a login 31 s before (past
+    // the 30 s refetch limit), and a fresh app fetches it for the first time.
+    const rotateThenSign = async (claims: Record<string, unknown>, sign: (c: Record<string, unknown>) => Promise<string>) => {
+      await server.rotateSigningKey();
+      return sign(claims);
+    };
+    // Making an RSA key takes a while: more than the suite's 300 ms httpTimeout on a busy machine.
+    const options = { httpTimeout: 10_000 };
+    const app = await startHostileApp(server, options);
+    expectAccepted(await hostileLogin(server, { app }));
+    shiftClock(31_000);
+    const cached = await hostileLogin(server, { app, faults: { idToken: rotateThenSign } });
+    expectAccepted(cached);
+    expect(server.requestsTo('/jwks')).toHaveLength(2);
+
+    server.fault.idToken = rotateThenSign;
+    expectAccepted(await hostileLogin(server, { options }));
+  });
+
+  it('oidcc-client-test-signing-key-rotation', async () => {
+    // Two logins; the keys rotate after the first ID token. The second ID token's kid is unknown to the
+    // cached key set, so the client refetches it. express-par refetches at most every 30 s (against kid
+    // flooding): the second login here comes 31 s after the first key fetch. Sooner, it fails with
+    // id_token_invalid until the 30 s have passed (see the README's table).
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    expect((await attemptLogin(server, browser, app)).final.status).toBe(302);
+    await server.rotateSigningKey();
+    shiftClock(31_000);
+    const second = await hostileLogin(server, { app, browser });
+    expectAccepted(second);
+    expect(server.requestsTo('/jwks')).toHaveLength(2);
+  });
+});
+
+describe('RP-initiated logout plan (oidcc-client-rp-initiated-logout-certification-test-plan)', () => {
+  // The module also sends a back- or front-channel logout to the client: that half lands with #12.
+  it('oidcc-client-test-rp-init-logout (the RP-initiated half)', async () => {
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    expect((await attemptLogin(server, browser, app)).final.status).toBe(302);
+    const idToken = server.issued.find((t) => t.startsWith('eyJ'))!;
+    const logout = await browser.get(`${app.url}/logout`);
+    expect(logout.status).toBe(302);
+    const endSession = new URL(logout.location!);
+    expect(`${endSession.origin}${endSession.pathname}`).toBe(server.url('/logout'));
+    expect(Object.fromEntries(endSession.searchParams)).toEqual({ id_token_hint: idToken, client_id: server.clientId, post_logout_redirect_uri: `${app.url}/` });
+    // the login ended before the browser left; the server's redirect back (without state: none was sent) lands logged out
+    expect((await whoami(app, browser)).authenticated).toBe(false);
+    const back = await browser.get(endSession.searchParams.get('post_logout_redirect_uri')!);
+    expect(back.status).toBe(200);
+    expect((await whoami(app, browser)).authenticated).toBe(false);
+  });
+});

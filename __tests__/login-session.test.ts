@@ -1,0 +1,44 @@
+/** lib/login-session.ts: the stored login built from, or updated by, a token response. */
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { withTokens } from '../lib/plumbing/login-session.js';
+import type { LoginSession } from '../lib/plumbing/types.js';
+
+const NOW_MS = 1_700_000_000_000;
+const base: LoginSession = { idToken: 'id-1', claims: { sub: 'u1' }, accessToken: 'at-1', refreshToken: 'rt-1', tokenType: 'Bearer', scope: 'openid', expiresAt: 1, dpopJwk: { kty: 'EC' } };
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('withTokens', () => {
+  it('applies every field of a full response, computing expiresAt from expires_in', () => {
+    jest.spyOn(Date, 'now').mockReturnValue(NOW_MS + 999);
+    const next = withTokens(base, { id_token: 'id-2', access_token: 'at-2', refresh_token: 'rt-2', token_type: 'DPoP', scope: 'openid offline_access', expires_in: 300 }, { sub: 'u1', n: 2 });
+    expect(next).toEqual({ ...base, idToken: 'id-2', claims: { sub: 'u1', n: 2 }, accessToken: 'at-2', refreshToken: 'rt-2', tokenType: 'DPoP', scope: 'openid offline_access', expiresAt: NOW_MS / 1000 + 300 });
+  });
+
+  it('keeps the refresh token, access token and scope when the response has none (no rotation)', () => {
+    const next = withTokens(base, { token_type: 'Bearer' } as never);
+    expect(next).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1', scope: 'openid' });
+  });
+
+  it('defaults the token type to Bearer', () => {
+    expect(withTokens({ ...base, tokenType: 'DPoP' }, {} as never).tokenType).toBe('Bearer');
+  });
+
+  it('drops expiresAt when the response has no expires_in', () => {
+    expect('expiresAt' in withTokens(base, { access_token: 'at-2' } as never)).toBe(false);
+  });
+
+  it('replaces the ID token and claims only when both a new ID token and its validated claims are given', () => {
+    expect(withTokens(base, { id_token: 'id-2' } as never)).toMatchObject({ idToken: 'id-1', claims: { sub: 'u1' } });
+    expect(withTokens(base, { access_token: 'x' } as never, { sub: 'u1', n: 3 })).toMatchObject({ idToken: 'id-1', claims: { sub: 'u1' } });
+    expect(withTokens(base, { id_token: 'id-3' } as never, { sub: 'u1', n: 3 })).toMatchObject({ idToken: 'id-3', claims: { sub: 'u1', n: 3 } });
+  });
+
+  it('does not change the login it was given', () => {
+    const copy = structuredClone(base);
+    withTokens(base, { id_token: 'id-2', access_token: 'at-2', expires_in: 5 }, { sub: 'u1' });
+    expect(base).toEqual(copy);
+  });
+});

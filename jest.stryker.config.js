@@ -1,0 +1,32 @@
+/**
+ * The Jest configuration that mutation testing runs (`npm run mutation`, see stryker.config.mjs): the
+ * unit tests of the mutated modules. With per-test coverage Stryker reruns, for each mutant, every test
+ * that executed the mutated line; the suites that drive whole logins over HTTP execute nearly every line
+ * (about 20 s per mutant), so they stay out. When scripts/mutation.mjs is given `--mutate <files>`, only
+ * those modules' test files run, so one module takes minutes. `npm test` does not use this file.
+ */
+import base from './jest.config.js';
+
+/** Test files (in __tests__/, without .test.ts) that pin each mutated module. */
+const TESTS = {
+  'lib/callback.ts': ['callback', 'protocol-steps'],
+  'lib/id-token.ts': ['id-token', 'protocol-steps'],
+  'lib/transactions.ts': ['transactions'],
+  'lib/session.ts': ['session'],
+  'lib/login-session.ts': ['login-session'],
+  'lib/return-to.ts': ['return-to'],
+  'lib/config.ts': ['config', 'config.fapi2'],
+  'lib/client-auth.ts': ['client-auth'],
+  'lib/dpop.ts': ['dpop'],
+  'lib/provider-check.ts': ['provider-check'],
+};
+
+const asked = (process.env.EXPRESS_PAR_MUTATE ?? '').split(',').map((f) => f.trim().replace(/^\.\//, '').replace(/:.*$/, '')).filter(Boolean);
+const modules = asked.length > 0 && asked.every((f) => f in TESTS) ? asked : Object.keys(TESTS);
+const files = [...new Set(modules.flatMap((m) => TESTS[m]))];
+
+/** @type {import('jest').Config} */
+export default {
+  ...base,
+  testMatch: files.map((name) => `**/__tests__/${name}.test.ts`),
+};

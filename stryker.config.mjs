@@ -1,0 +1,36 @@
+// Mutation testing with StrykerJS: `npm run mutation` (all security-critical modules) or
+// `npm run mutation -- --mutate lib/protocol/return-to.ts` (one module). Slow: not part of `npm test` or CI.
+// The JSON report goes to Stryker's default path, reports/mutation/mutation.json.
+
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  // Jest runs the TypeScript sources as ES modules (ts-jest ESM), which needs this flag.
+  testRunnerNodeArgs: ['--experimental-vm-modules'],
+  jest: {
+    projectType: 'custom',
+    configFile: 'jest.stryker.config.js',
+    enableFindRelatedTests: false,
+  },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    'lib/protocol/callback.ts',
+    'lib/protocol/id-token.ts',
+    'lib/plumbing/transactions.ts',
+    'lib/plumbing/session.ts',
+    'lib/plumbing/login-session.ts',
+    'lib/protocol/return-to.ts',
+    'lib/plumbing/config.ts',
+    'lib/protocol/client-auth.ts',
+    'lib/protocol/dpop.ts',
+    'lib/protocol/provider-requirements.ts',
+  ],
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  // The machine is shared: one test process unless told otherwise (--concurrency N).
+  concurrency: 1,
+  timeoutMS: 10000,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
