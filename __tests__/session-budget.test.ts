@@ -15,6 +15,9 @@ let app: TestApp;
 beforeAll(async () => {
   app = await startApp((a, baseURL) => {
     a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET }));
+    a.get('/me', (req, res) => {
+      res.json(req.oidc.user);
+    });
     a.get('/size', (req, res) => {
       const login = Object.values(req.session.par ?? {})[0]?.login;
       res.json({
@@ -49,13 +52,37 @@ describe('what express-par adds to a session', () => {
     process.stdout.write(`session-budget: a pending login adds ${one.par} bytes (session ${one.session} bytes with the cookie); a second tab ${perTab} more\n`);
   });
 
+  it('keeps claims that afterCallback reshaped, and serves them on later requests', async () => {
+    let shapedIssuer = '';
+    const shaped = await startApp((a, baseURL) => {
+      a.use(parAuth({ issuerBaseURL: shapedIssuer, baseURL, clientID: 'shaped-client', clientSecret: TEST_CLIENT_SECRET, afterCallback: (_req, _res, session) => ({ ...session, claims: { ...session.claims, role: 'admin' } }) }));
+      a.get('/me', (req, res) => {
+        res.json(req.oidc.user);
+      });
+    });
+    const shapedProvider = await startProvider({ clients: [{ client_id: 'shaped-client', client_secret: TEST_CLIENT_SECRET, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${shaped.url}/callback`] }] });
+    shapedIssuer = shapedProvider.issuer;
+    try {
+      const browser = new TestBrowser();
+      const start = await browser.get(`${shaped.url}/login`);
+      expect((await browser.get(await completeProviderLogin(browser, start.location!))).status).toBe(302);
+      expect(JSON.parse((await browser.get(`${shaped.url}/me`)).body)).toMatchObject({ sub: 'alice', role: 'admin' });
+    } finally {
+      await shaped.close();
+      await shapedProvider.close();
+    }
+  });
+
   it('a completed login adds its tokens and little else', async () => {
     const browser = new TestBrowser();
     const start = await browser.get(`${app.url}/login`);
     expect((await browser.get(await completeProviderLogin(browser, start.location!))).status).toBe(302);
     const { session, par, tokens } = await size(browser);
     const overhead = par - tokens;
-    expect(overhead).toBeLessThanOrEqual(600);
+    // the claims are the ID token's own: not stored twice, read back from the ID token
+    expect(overhead).toBeLessThanOrEqual(200);
+    const me = JSON.parse((await browser.get(`${app.url}/me`)).body) as Record<string, unknown>;
+    expect(me).toMatchObject({ sub: 'alice', iss: provider.issuer, aud: TEST_CLIENT_ID });
     process.stdout.write(`session-budget: a completed login adds ${par} bytes: ${tokens} of tokens (ID, access, refresh) and ${overhead} of claims and bookkeeping (session ${session} bytes)\n`);
   });
 });

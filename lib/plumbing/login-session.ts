@@ -9,7 +9,8 @@ import type { LoginSession, TokenSet } from './types.js';
  * came back, the ID token and its claims; and whether the new access token is certificate-bound (RFC 8705 §3).
  */
 export function withTokens(base: LoginSession, tokens: Partial<TokenSet>, claims?: JWTPayload, binding?: CertificateBinding): LoginSession {
-  const next: LoginSession = { ...base, tokenType: tokens.token_type ?? 'Bearer' };
+  // claims may be read lazily from the ID token (not enumerable): copied explicitly
+  const next: LoginSession = { ...base, claims: base.claims, tokenType: tokens.token_type ?? 'Bearer' };
   delete next.certificateBound;
   delete next.cnf;
   if (binding) Object.assign(next, binding);

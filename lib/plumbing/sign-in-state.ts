@@ -62,11 +62,45 @@ export function ensureSignIn(req: RequestWithSession, key: string): SignInState 
 /** This sign-in's completed login, when it is well-formed. */
 export function readLogin(req: { session?: unknown }, key: string): LoginSession | undefined {
   const login = readSignIn(req, key)?.login;
-  return isRecord(login) && typeof login.idToken === 'string' && isRecord(login.claims) ? login : undefined;
+  if (!isRecord(login) || typeof login.idToken !== 'string') return undefined;
+  if (!Object.hasOwn(login, 'claims')) lazyClaims(login as LoginSession);
+  else if (!isRecord(login.claims)) return undefined;
+  return login as LoginSession;
 }
 
+/**
+ * Stores the login. The session budget: when its claims are the ID token's own (validated when the token
+ * was received, and not reshaped by afterCallback), they are not stored twice but read back from the
+ * stored ID token when asked for.
+ */
 export function storeLogin(req: RequestWithSession, key: string, login: LoginSession): void {
-  ensureSignIn(req, key).login = login;
+  const stored: LoginSession = { ...login };
+  if (login.claims === undefined || JSON.stringify(login.claims) === JSON.stringify(payloadOf(login.idToken))) {
+    delete (stored as Partial<LoginSession>).claims;
+    lazyClaims(stored);
+  }
+  ensureSignIn(req, key).login = stored;
+}
+
+/** The JWT's payload (its signature was checked when it was received); undefined when it is not one. */
+function payloadOf(jwt: string): Record<string, unknown> | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return isRecord(payload) ? payload : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `login.claims` read from the ID token on first use; not enumerable, so never saved into the session. */
+function lazyClaims(login: LoginSession): void {
+  let cached: Record<string, unknown> | undefined;
+  Object.defineProperty(login, 'claims', {
+    configurable: true,
+    enumerable: false,
+    get: () => (cached ??= payloadOf(login.idToken) ?? {}),
+    set: (value: Record<string, unknown>) => Object.defineProperty(login, 'claims', { value, writable: true, enumerable: true, configurable: true }),
+  });
 }
 
 /** Ends this sign-in's login; its pending transactions and other sign-ins stay. */
