@@ -17,7 +17,7 @@ import { TestBrowser, type BrowserResponse } from './browser.js';
 import { startFaultyServer, type Faults, type FaultyServer } from './faulty-server.js';
 
 /** Short enough that hang cases end quickly, long enough for loopback under load. */
-export const HOSTILE_TIMEOUT_MS = 300;
+export const HOSTILE_TIMEOUT_MS = 1000;
 
 export interface CapturedError {
   status?: number;
