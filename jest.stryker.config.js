@@ -15,7 +15,7 @@ const TESTS = {
   'lib/session.ts': ['session'],
   'lib/login-session.ts': ['login-session'],
   'lib/return-to.ts': ['return-to'],
-  'lib/config.ts': ['config', 'config.fapi2'],
+  'lib/config.ts': ['config', 'config.options', 'config.fapi2'],
   'lib/client-auth.ts': ['client-auth'],
   'lib/dpop.ts': ['dpop'],
   'lib/provider-check.ts': ['provider-check'],

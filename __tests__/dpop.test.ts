@@ -186,6 +186,8 @@ function decodeProtectedHeaderPayload(jwt: string): Record<string, unknown> {
 describe('token_type must match how the token was requested (RFC 9449 §5)', () => {
   it('rejects a Bearer token when DPoP was used, with 502 token_response_invalid', async () => {
     faulty.reset();
+    // the faulty server binds tokens to a DPoP-proving client (token_type DPoP) unless told otherwise
+    faulty.fault.token = { merge: { token_type: 'Bearer' } };
     const res = await faultyLogin(apps.faultyDpop);
     expect(faulty.requestsTo('/par').at(-1)?.headers.dpop).toBeDefined(); // the proof went to the PAR endpoint
     expect(faulty.requestsTo('/token').at(-1)?.headers.dpop).toBeDefined();
