@@ -9,7 +9,7 @@
  *   node bench/bench.mjs [--rounds 8] [--logins 200] [--pages 2000] [--concurrency 8] [--warmup 100]
  *                        [--paths login,dpop-login,page,memory] [--candidates a,b] [--memory-logins 10000]
  *                        [--pending 2000] [--memory-variants express-par,handwritten,eoc]
- *                        [--base <another build's dist/>] [--control] [--out bench/results/latest.md]
+ *                        [--slices 5] [--base <another build's dist/>] [--control] [--out bench/results/latest.md]
  *   BENCH_CPU_PROF=1 node bench/bench.mjs --paths login --candidates express-par   (.cpuprofile per app process)
  *
  * Processes: this one is the driver (the "browsers"); bench/provider.mjs (the OP) runs in a child process
@@ -45,12 +45,14 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: join(here, 'results', 'latest.md') },
     base: { type: 'string' },
     control: { type: 'boolean', default: false },
+    slices: { type: 'string', default: '5' },
   },
 });
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = Number(opts.concurrency);
 const WARMUP = Number(opts.warmup);
 const SELECTED = opts.paths.split(',');
+const SLICES = Math.max(1, Number(opts.slices));
 
 /**
  * The measured paths: which operation, how many per candidate, round and regime, and the candidates
@@ -132,10 +134,11 @@ function browsersOf(candidate) {
 }
 
 /**
- * Runs `total` operations of `candidate` with `concurrency` browsers in flight; returns the phase's
- * numbers. Garbage is collected just before, so the phase pays for its own garbage only.
+ * Runs `total` operations of `candidate` with `concurrency` browsers in flight; returns the sums (app
+ * and provider CPU, wall time) and the latencies. Garbage is collected just before, so the slice pays
+ * for its own garbage only.
  */
-async function phase(app, candidate, op, total, concurrency) {
+async function slice(app, candidate, op, total, concurrency) {
   const browsers = browsersOf(candidate);
   const base = `${app.baseURL}${MOUNTS[candidate]}`;
   const latencies = [];
@@ -157,16 +160,18 @@ async function phase(app, candidate, op, total, concurrency) {
   const after = await ask(app.child, 'snapshot');
   const opAfter = await ask(opChild, 'cpu');
   if (after.errors !== before.errors) throw new Error(`${candidate}: ${after.errors - before.errors} errors in the app`);
-  latencies.sort((a, b) => a - b);
-  return {
-    cpu: cpuUs(before.cpu, after.cpu) / total,
-    rate: (total / wall) * 1000,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    peakRss: after.peakRss,
-    opCpu: cpuUs(opBefore.cpu, opAfter.cpu) / total,
-  };
+  return { ops: total, cpu: cpuUs(before.cpu, after.cpu), opCpu: cpuUs(opBefore.cpu, opAfter.cpu), wall, latencies, peakRss: after.peakRss };
 }
+
+/** The numbers of one or more slices of the same candidate and regime, per operation. */
+function summarize(slices) {
+  const sum = (k) => slices.reduce((acc, x) => acc + x[k], 0);
+  const ops = sum('ops');
+  const latencies = slices.flatMap((x) => x.latencies).sort((a, b) => a - b);
+  return { cpu: sum('cpu') / ops, opCpu: sum('opCpu') / ops, rate: (ops / sum('wall')) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), peakRss: Math.max(...slices.map((x) => x.peakRss)) };
+}
+
+const phase = async (app, candidate, op, total, concurrency) => summarize([await slice(app, candidate, op, total, concurrency)]);
 
 /** The login whose session a candidate's pages need. */
 const loginOf = (candidate) => (candidate === 'session-check' ? 'express-par' : candidate);
@@ -268,12 +273,22 @@ async function main() {
       await signIn(app, candidate);
       await phase(app, candidate, 'page', WARMUP * 10, CONCURRENCY);
     }
-    for (let i = 0; i < pairs.length; i++) {
-      const { path, candidate } = pairs[(i + round) % pairs.length];
-      const { op: kind, count } = PATHS[path];
-      if (kind === 'page') await signIn(app, candidate);
-      const one = await phase(app, candidate, kind, count, 1);
-      const many = await phase(app, candidate, kind, count, CONCURRENCY);
+    // The round's operations in SLICES short turns: every pair runs count/SLICES operations per turn, so
+    // the candidates compared see the same moments of the machine's load.
+    const turns = Object.fromEntries(pairs.map(({ path, candidate }) => [`${path} ${candidate}`, { one: [], many: [] }]));
+    for (let turn = 0; turn < SLICES; turn++) {
+      for (let i = 0; i < pairs.length; i++) {
+        const { path, candidate } = pairs[(i + round + turn) % pairs.length];
+        const { op: kind, count } = PATHS[path];
+        const n = Math.ceil(count / SLICES);
+        if (kind === 'page') await signIn(app, candidate);
+        turns[`${path} ${candidate}`].one.push(await slice(app, candidate, kind, n, 1));
+        turns[`${path} ${candidate}`].many.push(await slice(app, candidate, kind, n, CONCURRENCY));
+      }
+    }
+    for (const { path, candidate } of pairs) {
+      const one = summarize(turns[`${path} ${candidate}`].one);
+      const many = summarize(turns[`${path} ${candidate}`].many);
       results[path][candidate].push({ ...one, rate: many.rate, cpuLoaded: many.cpu, p50Loaded: many.p50, p99Loaded: many.p99 });
     }
     await stopApp(app);
@@ -322,7 +337,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
   lines.push(`${new Date().toISOString()} · Node ${process.version} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · load average ${loadBefore.map((x) => fmt(x, 2)).join(' ')} before, ${loadAfter.map((x) => fmt(x, 2)).join(' ')} after · ${fmt(seconds, 0)} s`, '');
   const paths = Object.keys(results);
   if (paths.length > 0) {
-    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate; in a round every candidate in turn (order rotated), first one operation in flight, then ${CONCURRENCY} in flight; per candidate, round and regime ${opts.logins} logins or ${opts.pages} page requests. Median over rounds, (min–max).`, '');
+    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (order rotated) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins or ${opts.pages} page requests. Median over rounds, (min–max).`, '');
     lines.push(`App CPU per operation is taken one in flight: with several in flight it also depends on how many events each wake-up of the app handles, i.e. on how fast the provider answers for that candidate (a DPoP login costs the provider more). The ${CONCURRENCY}-in-flight numbers are shown for throughput.`, '');
     lines.push('## Per candidate', '');
     lines.push(`| path | candidate | app CPU µs/op | p50 ms | p99 ms | ops/s (${CONCURRENCY} in flight) | app CPU µs/op (${CONCURRENCY} in flight) | p50 / p99 ms (${CONCURRENCY} in flight) | (provider CPU µs/op) |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|');
