@@ -6,6 +6,11 @@ import http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
+/** Closes every kept-alive connection (before talking to a new process on a port used before). */
+export function resetConnections() {
+  agent.destroy();
+}
+
 export class Browser {
   /** origin -> Map(name -> value) */
   jars = new Map();

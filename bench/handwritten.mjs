@@ -11,7 +11,8 @@
  *                  code exchanged with the verifier (200 and token_type checked), ID token verified (alg,
  *                  signature, iss, aud, exp) and its nonce compared; session regenerated (fixation) and
  *                  the login stored with the same fields express-par stores; session saved; 302 to `/`.
- *   `sessionCheck` the authenticated page's guard: is there a login in the session.
+ *   `sessionCheck` the authenticated page's guard: is there a login in the session (the baseline of the
+ *                  authenticated-page path, reading the session express-par's login left).
  *
  * Not done (express-par does them): several pending logins per session, transaction expiry, returnTo,
  * error mapping and messages, discovery refresh, JWKS rotation, at_hash/azp/iat checks, DPoP, events.
@@ -110,8 +111,21 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
   return router;
 }
 
+/**
+ * The ID token claims of the login in an express-session session: `session.oidc.claims` (how this flow
+ * and express-par store it), or, should express-par key its logins by (issuer, client) under
+ * `session.oidc`, the first of those. Adjust here if express-par's session layout moves elsewhere.
+ */
+export function loginClaims(session) {
+  const stored = session?.oidc;
+  if (!stored || typeof stored !== 'object') return undefined;
+  if (stored.claims) return stored.claims;
+  for (const value of Object.values(stored)) if (value?.claims) return value.claims;
+  return undefined;
+}
+
 /** The session-only guard of an authenticated page: a login in the session, else 401. */
 export function sessionCheck(req, res, next) {
-  if (req.session.oidc?.claims) return next();
+  if (loginClaims(req.session)) return next();
   res.status(401).json({ error: 'login_required' });
 }

@@ -1,0 +1,23 @@
+import http from 'node:http';
+import express from 'express';
+import session from 'express-session';
+const variant = process.argv[2];
+const app = express();
+app.use(session({ secret: 'x'.repeat(32), resave: false, saveUninitialized: false, name: 'app.sid' }));
+app.get('/set', (req, res) => { req.session.oidc = { idToken: 'x'.repeat(800), claims: { sub: 'bench-user', name: 'User', email: 'u@example.com', nonce: 'n'.repeat(43), iss: 'http://127.0.0.1:1', aud: 'c', iat: 1, exp: 2 }, tokenType: 'Bearer', accessToken: 'a'.repeat(43), scope: 'openid', expiresAt: 1 }; res.json({}); });
+const S1 = Symbol.for('express-par.engine'), S2 = Symbol.for('express-par.mountPath');
+const engine = { config: { routes: { login: '/login', callback: '/callback', logout: '/logout' } } };
+if (variant === 'noop') app.use((req, res, next) => next());
+if (variant === 'stores') app.use((req, res, next) => { req[S1] = engine; req[S2] = req.baseUrl ?? ''; req.oidc = { r: req }; next(); });
+if (variant === 'oidc-only') app.use((req, res, next) => { req.oidc = { r: req }; next(); });
+if (variant === 'prim') app.use((req, res, next) => { req.oidc = 1; next(); });
+if (variant === 'obj') app.use((req, res, next) => { req.oidc = {}; next(); });
+const wm = new WeakMap();
+if (variant === 'weakmap') app.use((req, res, next) => { wm.set(req, { r: req }); next(); });
+if (variant === 'locals') app.use((req, res, next) => { res.locals.oidc = { r: req }; next(); });
+if (variant === 'path') app.use((req, res, next) => { if (req.method !== 'GET') return next(); if (req.path === '/login' || req.path === '/callback' || req.path === '/logout') return next(); next(); });
+if (variant === 'parauth') { const { parAuth } = await import('../../dist/esm/index.js'); app.use(parAuth({ issuerBaseURL: 'http://127.0.0.1:1', baseURL: 'http://127.0.0.1:2', clientID: 'c', clientSecret: 's'.repeat(40) })); }
+app.get('/page', (req, res, next) => (req.session.oidc?.claims ? next() : res.status(401).end()), (req, res) => res.json({ sub: req.session.oidc.claims.sub }));
+const server = http.createServer(app).listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+process.on('message', () => process.send(process.cpuUsage()));
+process.on('disconnect', () => process.exit(0));
