@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { resolveConfig } from '../lib/config.js';
-import type { ParAuthConfig } from '../lib/types.js';
+import { resolveConfig } from '../lib/plumbing/config.js';
+import type { ParAuthConfig } from '../lib/plumbing/types.js';
 
 const valid: ParAuthConfig = { issuerBaseURL: 'https://op.example', baseURL: 'https://app.example', clientID: 'abc', clientSecret: 'shh' };
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -30,7 +30,7 @@ describe('the exact message for each mistake', () => {
     ['an issuer with only a password', { issuerBaseURL: 'https://:pw@op.example' }, '"issuerBaseURL" must not contain credentials'],
     ['a blank clientID', { clientID: '   ' }, '"clientID" must be a non-empty string'],
     ['an empty clientSecret', { clientSecret: '' }, '"clientSecret" must be a non-empty string'],
-    ['an unknown auth method', { clientAuthMethod: 'x' }, '"clientAuthMethod" must be one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none'],
+    ['an unknown auth method', { clientAuthMethod: 'x' }, '"clientAuthMethod" must be one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none, tls_client_auth, self_signed_tls_client_auth'],
     ['a short client_secret_jwt secret', { clientSecret: 'a'.repeat(31), clientAuthMethod: 'client_secret_jwt' }, '"clientSecret" must be at least 32 bytes for client_secret_jwt (HS256)'],
     ['a signing key with a secret method', { clientAuthMethod: 'client_secret_basic', clientAssertionSigningKey: ec }, '"clientAssertionSigningKey" is only used with clientAuthMethod "private_key_jwt" (got "client_secret_basic")'],
     ['an assertion alg with client_secret_basic', { clientAssertionSigningAlg: 'HS256' }, '"clientAssertionSigningAlg" is not used with clientAuthMethod "client_secret_basic"'],
@@ -94,7 +94,7 @@ describe('what accepted options resolve to', () => {
 
   it('turns routes off with false, keeping the redirect_uri on /callback', () => {
     const config = resolve({ routes: { login: false, callback: false, logout: false } });
-    expect(config.routes).toEqual({ login: false, callback: false, logout: false, postLogoutRedirect: '/' });
+    expect(config.routes).toEqual({ login: false, callback: false, logout: false, postLogoutRedirect: '/', backchannelLogout: false });
     expect(config.redirectUri).toBe('https://app.example/callback');
   });
 
@@ -104,8 +104,9 @@ describe('what accepted options resolve to', () => {
     expect(resolve({ baseURL: 'http://app.example' }).redirectUri).toBe('http://app.example/callback');
   });
 
-  it('drops trailing slashes from the issuer', () => {
-    expect(resolve({ issuerBaseURL: 'https://op.example/tenant//' }).issuer).toBe('https://op.example/tenant');
+  it('drops one trailing slash from the issuer (the rule of lib/protocol/issuer.ts), not more', () => {
+    expect(resolve({ issuerBaseURL: 'https://op.example/tenant/' }).issuer).toBe('https://op.example/tenant');
+    expect(resolve({ issuerBaseURL: 'https://op.example/tenant//' }).issuer).toBe('https://op.example/tenant/');
   });
 
   it('encodes parameter types as documented and skips undefined ones', () => {
