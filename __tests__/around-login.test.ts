@@ -11,7 +11,7 @@ import { attemptSilentLogin, claimCheck, claimEquals, claimIncludes, parAuth, re
 import type { LoginOptions } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, parseForms, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider, testClient } from './helpers/provider.js';
 
 let provider: TestProvider;
 let app: TestApp;
@@ -101,19 +101,6 @@ function mount(a: Express, baseURL: string) {
   a.use('/admin', admin);
 }
 
-function client(clientId: string, redirectUris: string[], postLogoutRedirectUris: string[] = []) {
-  return {
-    client_id: clientId,
-    client_secret: TEST_CLIENT_SECRET,
-    token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: redirectUris,
-    post_logout_redirect_uris: postLogoutRedirectUris,
-    id_token_signed_response_alg: 'RS256',
-  };
-}
-
 /** Passport: per-request parameters through passport.authenticate('par', options). */
 function mountPassport(a: Express, baseURL: string) {
   const passport = new Passport();
@@ -142,8 +129,8 @@ beforeAll(async () => {
   passportApp = await startApp(mountPassport);
   provider = await startProvider({
     clients: [
-      client(TEST_CLIENT_ID, [`${app.url}/callback`, `${passportApp.url}/auth/callback`], [`${app.url}/`, `${app.url}/goodbye`, `${passportApp.url}/goodbye`]),
-      client(ADMIN_CLIENT_ID, [`${app.url}/admin/callback`]),
+      testClient(TEST_CLIENT_ID, [`${app.url}/callback`, `${passportApp.url}/auth/callback`], [`${app.url}/`, `${app.url}/goodbye`, `${passportApp.url}/goodbye`]),
+      testClient(ADMIN_CLIENT_ID, [`${app.url}/admin/callback`]),
     ],
     configure(config) {
       // oidc-provider drops parameters it does not know: the per-request ones must be declared.

@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import { parAuth } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+import { startProvider, TEST_CLIENT_SECRET, type TestProvider, testClient } from './helpers/provider.js';
 import { mountTokenRoutes } from './helpers/token-routes.js';
 
 let provider: TestProvider;
@@ -56,19 +56,6 @@ async function resourceServer(req: http.IncomingMessage): Promise<{ status: numb
   return { status: 200, body: { sub: stored.accountId, scheme, method: req.method } };
 }
 
-function client(id: string, redirectUri: string, dpop: boolean) {
-  return {
-    client_id: id,
-    client_secret: TEST_CLIENT_SECRET,
-    token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: [redirectUri],
-    id_token_signed_response_alg: 'RS256',
-    ...(dpop ? { dpop_bound_access_tokens: true } : {}),
-  };
-}
-
 beforeAll(async () => {
   const server = http.createServer((req, res) => {
     resourceServer(req).then(
@@ -95,7 +82,7 @@ beforeAll(async () => {
   apps.dpop = await startApp(mount('dpop-client', true));
   apps.bearer = await startApp(mount('bearer-client', false));
   provider = await startProvider({
-    clients: [client('dpop-client', `${apps.dpop.url}/callback`, true), client('bearer-client', `${apps.bearer.url}/callback`, false)],
+    clients: [testClient('dpop-client', [`${apps.dpop.url}/callback`], [], { dpop_bound_access_tokens: true }), testClient('bearer-client', [`${apps.bearer.url}/callback`])],
     configure: (config) => {
       config.features.dPoP = { enabled: true };
       config.rotateRefreshToken = true;

@@ -9,7 +9,7 @@ import express, { type Express } from 'express';
 import { parAuth, requiresAuth } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+import { startProvider, TEST_CLIENT_SECRET, testClient, type TestProvider } from './helpers/provider.js';
 
 let customers: TestProvider;
 let workforce: TestProvider;
@@ -33,23 +33,10 @@ function mount(a: Express, baseURL: string): void {
   });
 }
 
-function client(clientId: string, redirect: string, postLogout: string) {
-  return {
-    client_id: clientId,
-    client_secret: TEST_CLIENT_SECRET,
-    token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    redirect_uris: [redirect],
-    post_logout_redirect_uris: [postLogout],
-    id_token_signed_response_alg: 'RS256',
-  };
-}
-
 beforeAll(async () => {
   app = await startApp(mount);
-  customers = await startProvider({ clients: [client('customer-app', `${app.url}/callback`, `${app.url}/`)] });
-  workforce = await startProvider({ clients: [client('workforce-app', `${app.url}/admin/callback`, `${app.url}/admin/`)] });
+  customers = await startProvider({ clients: [testClient('customer-app', [`${app.url}/callback`], [`${app.url}/`])] });
+  workforce = await startProvider({ clients: [testClient('workforce-app', [`${app.url}/admin/callback`], [`${app.url}/admin/`])] });
 });
 afterAll(async () => {
   await app.close();

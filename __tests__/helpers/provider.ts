@@ -99,17 +99,23 @@ export function loadProviderClass(): Promise<any> {
   return providerClass;
 }
 
-function defaultClient(opts: StartProviderOptions): Record<string, unknown> {
+/** A confidential client (client_secret_basic, RS256 ID tokens, code and refresh grants) with these URIs. */
+export function testClient(clientId: string, redirectUris: string[], postLogoutRedirectUris: string[] = [], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    client_id: TEST_CLIENT_ID,
+    client_id: clientId,
     client_secret: TEST_CLIENT_SECRET,
     token_endpoint_auth_method: 'client_secret_basic',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    redirect_uris: opts.redirectUris ?? ['http://127.0.0.1/callback'],
-    post_logout_redirect_uris: opts.postLogoutRedirectUris ?? [],
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogoutRedirectUris,
     id_token_signed_response_alg: 'RS256',
+    ...extra,
   };
+}
+
+function defaultClient(opts: StartProviderOptions): Record<string, unknown> {
+  return testClient(TEST_CLIENT_ID, opts.redirectUris ?? ['http://127.0.0.1/callback'], opts.postLogoutRedirectUris ?? []);
 }
 
 function htmlEscape(value: string): string {
