@@ -55,6 +55,7 @@ const SECRET = 'bench-app-session-secret-0123456789abcdef';
 async function main() {
   const candidates = JSON.parse(process.argv[2]);
   const server = http.createServer();
+  server.keepAliveTimeout = 10 * 60_000; // as in provider.mjs: no idle-close races with the browsers
   await new Promise((resolve) => server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${server.address().port}`;
   let errors = 0;

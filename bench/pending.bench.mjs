@@ -7,7 +7,7 @@
  *
  * Sequential, fresh and pending logins alternating; latency and app CPU are measured around the final,
  * complete login only (the unfinished /login requests before it are not counted). Same processes as
- * login.bench.mjs.
+ * bench.mjs.
  */
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Browser, login } from './browser.mjs';
+import { MOUNTS } from './app.mjs';
 import { CLIENT_ID, CLIENT_SECRET } from './provider.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,8 +38,9 @@ const ask = (child, cmd, extra = {}) =>
     child.send({ cmd, ...extra });
   });
 
-const app = spawnChild('app.mjs', [opts.variant]);
-const { baseURL } = await app.first;
+const app = spawnChild('app.mjs', [JSON.stringify([opts.variant]), '0']);
+const { baseURL: origin } = await app.first;
+const baseURL = `${origin}${MOUNTS[opts.variant]}`;
 const op = spawnChild('provider.mjs', [JSON.stringify({ redirectUris: [`${baseURL}/callback`] })]);
 const { issuer } = await op.first;
 await ask(app.child, 'start', { issuer, clientID: CLIENT_ID, clientSecret: CLIENT_SECRET });

@@ -39,6 +39,9 @@ export async function startProvider({ redirectUris }) {
   // Imported here, after the console filter, and only in the process that runs the provider.
   const { Provider } = await import('oidc-provider');
   const server = http.createServer();
+  // Idle keep-alive sockets stay open for the whole run: a server closing one just as a client reuses
+  // it makes that request fail with ECONNRESET (node's client does not retry a POST).
+  server.keepAliveTimeout = 10 * 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${server.address().port}`;
 
