@@ -184,6 +184,15 @@ async function signIn(app, candidate) {
   if (me.sub !== 'bench-user') throw new Error(`${candidate}: not signed in after a login (${JSON.stringify(me)})`);
 }
 
+function shuffled(xs) {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 async function reservePort() {
   const server = net.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -277,8 +286,9 @@ async function main() {
     // the candidates compared see the same moments of the machine's load.
     const turns = Object.fromEntries(pairs.map(({ path, candidate }) => [`${path} ${candidate}`, { one: [], many: [] }]));
     for (let turn = 0; turn < SLICES; turn++) {
-      for (let i = 0; i < pairs.length; i++) {
-        const { path, candidate } = pairs[(i + round + turn) % pairs.length];
+      // A new random order every turn: with a fixed rotation each candidate always followed the same one,
+      // and what ran just before (its garbage, caches) showed: the A/A pair came out 8% apart.
+      for (const { path, candidate } of shuffled(pairs)) {
         const { op: kind, count } = PATHS[path];
         const n = Math.ceil(count / SLICES);
         if (kind === 'page') await signIn(app, candidate);
@@ -337,7 +347,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
   lines.push(`${new Date().toISOString()} · Node ${process.version} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · load average ${loadBefore.map((x) => fmt(x, 2)).join(' ')} before, ${loadAfter.map((x) => fmt(x, 2)).join(' ')} after · ${fmt(seconds, 0)} s`, '');
   const paths = Object.keys(results);
   if (paths.length > 0) {
-    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (order rotated) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins or ${opts.pages} page requests. Median over rounds, (min–max).`, '');
+    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (in a random order) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins or ${opts.pages} page requests. Median over rounds, (min–max).`, '');
     lines.push(`App CPU per operation is taken one in flight: with several in flight it also depends on how many events each wake-up of the app handles, i.e. on how fast the provider answers for that candidate (a DPoP login costs the provider more). The ${CONCURRENCY}-in-flight numbers are shown for throughput.`, '');
     lines.push('## Per candidate', '');
     lines.push(`| path | candidate | app CPU µs/op | p50 ms | p99 ms | ops/s (${CONCURRENCY} in flight) | app CPU µs/op (${CONCURRENCY} in flight) | p50 / p99 ms (${CONCURRENCY} in flight) | (provider CPU µs/op) |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|');
