@@ -141,6 +141,23 @@ describe('the published package', () => {
     expect(files.some((f) => /\.test\.|__tests__|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toBe(false);
   });
 
+  it('uses only the conditions Node and TypeScript know in "exports", each pointing at a shipped file', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const targets: string[] = [];
+    const walk = (node: unknown): void => {
+      if (typeof node === 'string') { targets.push(node); return; }
+      for (const [condition, next] of Object.entries(node as Record<string, unknown>)) {
+        expect(['import', 'require', 'types', 'default']).toContain(condition);
+        walk(next);
+      }
+    };
+    for (const [subpath, entry] of Object.entries(manifest.exports)) {
+      if (subpath !== './package.json') walk(entry);
+    }
+    expect(targets.length).toBe(8);
+    for (const t of targets) expect(files).toContain(t.replace(/^\.\//, ''));
+  });
+
   it('needs only jose at runtime: the JavaScript never loads express or express-session', async () => {
     const js = files.filter((f) => f.endsWith('.js'));
     expect(js.length).toBeGreaterThan(20);
