@@ -8,17 +8,21 @@
 import base from './jest.config.js';
 
 /** Test files (in __tests__/, without .test.ts) that pin each mutated module. */
-const TESTS = {
-  'lib/callback.ts': ['callback', 'protocol-steps'],
-  'lib/id-token.ts': ['id-token', 'protocol-steps'],
-  'lib/transactions.ts': ['transactions'],
-  'lib/session.ts': ['session'],
-  'lib/login-session.ts': ['login-session'],
-  'lib/return-to.ts': ['return-to'],
-  'lib/config.ts': ['config', 'config.options', 'config.fapi2'],
-  'lib/client-auth.ts': ['client-auth'],
-  'lib/dpop.ts': ['dpop'],
-  'lib/provider-check.ts': ['provider-check'],
+export const TESTS = {
+  'lib/protocol/callback.ts': ['callback', 'protocol-steps'],
+  'lib/protocol/id-token.ts': ['id-token', 'protocol-steps'],
+  'lib/protocol/jws.ts': ['jws', 'id-token'],
+  'lib/plumbing/transactions.ts': ['transactions'],
+  'lib/plumbing/session.ts': ['session'],
+  'lib/plumbing/login-session.ts': ['login-session'],
+  'lib/protocol/return-to.ts': ['return-to'],
+  'lib/plumbing/config.ts': ['config', 'config.options', 'config.fapi2'],
+  'lib/protocol/client-auth.ts': ['client-auth'],
+  'lib/protocol/dpop.ts': ['dpop', 'dpop-proof'],
+  'lib/protocol/provider-requirements.ts': ['provider-check'],
+  'lib/protocol/logout-token.ts': ['backchannel-logout'],
+  'lib/plumbing/backchannel-logout.ts': ['backchannel-logout'],
+  'lib/protocol/userinfo.ts': ['userinfo'],
 };
 
 const asked = (process.env.EXPRESS_PAR_MUTATE ?? '').split(',').map((f) => f.trim().replace(/^\.\//, '').replace(/:.*$/, '')).filter(Boolean);

@@ -26,6 +26,10 @@ export default {
     'lib/protocol/client-auth.ts',
     'lib/protocol/dpop.ts',
     'lib/protocol/provider-requirements.ts',
+    'lib/protocol/jws.ts',
+    'lib/protocol/logout-token.ts',
+    'lib/plumbing/backchannel-logout.ts',
+    'lib/protocol/userinfo.ts',
   ],
   reporters: ['clear-text', 'progress', 'json', 'html'],
   // The machine is shared: one test process unless told otherwise (--concurrency N).
