@@ -17,7 +17,7 @@ export const TESTS = {
   'lib/plumbing/login-session.ts': ['login-session'],
   'lib/protocol/return-to.ts': ['return-to'],
   'lib/plumbing/config.ts': ['config', 'config.options', 'config.fapi2'],
-  'lib/protocol/client-auth.ts': ['client-auth'],
+  'lib/protocol/client-auth.ts': ['client-auth', 'client-auth-units'],
   'lib/protocol/dpop.ts': ['dpop', 'dpop-proof'],
   'lib/protocol/provider-requirements.ts': ['provider-check'],
   'lib/protocol/logout-token.ts': ['backchannel-logout'],
