@@ -7,11 +7,13 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
  * succeeds. Modules that need userinfo, refresh through getAccessToken() or back-channel logout are in
  * the README's table as pending their issues.
  */
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../lib/protocol/logout-token.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';
-import { attemptLogin, expectFailure, hostileLogin, startHostileApp, useFaultyServer, whoami, type HostileRun } from './helpers/hostile.js';
+import { attemptLogin, expectFailure, hostileLogin, startHostileApp, useFaultyServer, whoami, type HostileApp, type HostileRun } from './helpers/hostile.js';
 
 let server: FaultyServer;
 useFaultyServer((started) => {
@@ -184,21 +186,70 @@ describe('Config RP plan (oidcc-client-config-certification-test-plan)', () => {
 });
 
 describe('RP-initiated logout plan (oidcc-client-rp-initiated-logout-certification-test-plan)', () => {
-  // The module also sends a back- or front-channel logout to the client: that half lands with #12.
-  it('oidcc-client-test-rp-init-logout (the RP-initiated half)', async () => {
-    const app = await startHostileApp(server);
+  // Every module of the plan needs a back- or front-channel logout URI at the client; express-par's is the
+  // back-channel one (`backchannelLogout: true`). The suite then: receives the end_session request, sends
+  // the back-channel logout token for the session, and redirects the browser to post_logout_redirect_uri.
+  const SID = 'op-session-logout-plan';
+
+  /** A browser logged in to an app with back-channel logout (and /signout sending `state`); the ID token issued. */
+  async function loggedIn() {
+    const app = await startHostileApp(server, { backchannelLogout: true }, (a) => {
+      a.get('/signout', (req, res, next) => {
+        res.oidc.logout({ logoutParams: { state: String(req.query.state) } }).catch(next);
+      });
+    });
     const browser = new TestBrowser();
+    server.idTokenClaims.sid = SID;
     expect((await attemptLogin(server, browser, app)).final.status).toBe(302);
+    expect((await whoami(app, browser)).authenticated).toBe(true);
     const idToken = server.issued.find((t) => t.startsWith('eyJ'))!;
+    return { app, browser, idToken };
+  }
+
+  /** What the suite does after the end_session request: a valid logout token for the OP session, POSTed to the client. */
+  async function deliverLogoutToken(app: HostileApp) {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await server.signIdToken(
+      { iss: server.issuer, aud: server.clientId, iat: now, exp: now + 120, jti: randomBytes(16).toString('base64url'), sid: SID, sub: 'user-123', events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } },
+      { header: { typ: 'logout+jwt' } },
+    );
+    const res = await fetch(`${app.url}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    expect(res.status).toBe(200);
+  }
+
+  it('oidcc-client-test-rp-init-logout: end_session with id_token_hint, client_id, post_logout_redirect_uri; the logout token and the redirect back are handled', async () => {
+    const { app, browser, idToken } = await loggedIn();
     const logout = await browser.get(`${app.url}/logout`);
     expect(logout.status).toBe(302);
     const endSession = new URL(logout.location!);
     expect(`${endSession.origin}${endSession.pathname}`).toBe(server.url('/logout'));
     expect(Object.fromEntries(endSession.searchParams)).toEqual({ id_token_hint: idToken, client_id: server.clientId, post_logout_redirect_uri: `${app.url}/` });
-    // the login ended before the browser left; the server's redirect back (without state: none was sent) lands logged out
+    // the login ended before the browser left
     expect((await whoami(app, browser)).authenticated).toBe(false);
+    await deliverLogoutToken(app);
     const back = await browser.get(endSession.searchParams.get('post_logout_redirect_uri')!);
     expect(back.status).toBe(200);
     expect((await whoami(app, browser)).authenticated).toBe(false);
   });
+
+  // The two state modules require a `state` in the end_session request (RP-Initiated Logout 1.0 §2: optional).
+  // express-par's /logout sends none (the contract's parameters); an app sends one with res.oidc.logout().
+  for (const [module, back] of [
+    ['oidcc-client-test-rp-init-logout-no-state', (uri: string) => uri],
+    ['oidcc-client-test-rp-init-logout-other-state', (uri: string) => `${uri}?state=${randomBytes(8).toString('hex')}`],
+  ] as const) {
+    it(`${module}: sends state at logout, and the redirect back (${module.endsWith('no-state') ? 'without state' : 'with another state'}) is handled, logged out`, async () => {
+      const { app, browser, idToken } = await loggedIn();
+      const state = randomBytes(16).toString('base64url');
+      const logout = await browser.get(`${app.url}/signout?state=${state}`);
+      expect(logout.status).toBe(302);
+      const endSession = new URL(logout.location!);
+      expect(Object.fromEntries(endSession.searchParams)).toEqual({ id_token_hint: idToken, client_id: server.clientId, post_logout_redirect_uri: `${app.url}/`, state });
+      expect((await whoami(app, browser)).authenticated).toBe(false);
+      await deliverLogoutToken(app);
+      const landed = await browser.get(back(endSession.searchParams.get('post_logout_redirect_uri')!));
+      expect(landed.status).toBe(200);
+      expect((await whoami(app, browser)).authenticated).toBe(false);
+    });
+  }
 });

@@ -23,11 +23,15 @@ const DPOP_CLIENT = 'dpop-client';
 let bearerProvider: TestProvider;
 let dpopProvider: TestProvider;
 let faulty: FaultyServer;
-const apps: Record<'bearer' | 'dpop' | 'faulty', TestApp> = {} as never;
+const apps: Record<'bearer' | 'emailOnly' | 'dpop' | 'faulty', TestApp> = {} as never;
 
 beforeAll(async () => {
   apps.bearer = await startApp((a, baseURL) => {
     a.use(parAuth({ issuerBaseURL: bearerProvider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET }));
+    mountTokenRoutes(a);
+  });
+  apps.emailOnly = await startApp((a, baseURL) => {
+    a.use(parAuth({ issuerBaseURL: bearerProvider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, authorizationParams: { scope: 'openid email' } }));
     mountTokenRoutes(a);
   });
   apps.dpop = await startApp((a, baseURL) => {
@@ -38,7 +42,7 @@ beforeAll(async () => {
     a.use(parAuth({ issuerBaseURL: faulty.issuer, baseURL, clientID: faulty.clientId, clientSecret: faulty.clientSecret, httpTimeout: HOSTILE_TIMEOUT_MS }));
     mountTokenRoutes(a);
   });
-  bearerProvider = await startProvider({ redirectUris: [`${apps.bearer.url}/callback`] });
+  bearerProvider = await startProvider({ redirectUris: [`${apps.bearer.url}/callback`, `${apps.emailOnly.url}/callback`] });
   dpopProvider = await startProvider({
     clients: [{
       client_id: DPOP_CLIENT,
@@ -84,6 +88,24 @@ describe('fetchUserInfo() against oidc-provider', () => {
     const browser = await providerLogin(apps.dpop);
     expect(JSON.parse((await browser.get(`${apps.dpop.url}/tokens`)).body).tokenType).toBe('DPoP');
     expect(await userinfo(browser, apps.dpop)).toEqual({ status: 200, body: expect.objectContaining({ sub: 'alice', email: 'alice@example.com' }) });
+  });
+
+  // The module: the client asks for claims with scope values (profile, email, phone, address; Core §5.4)
+  // and, in the code flow, gets them from the userinfo endpoint. oidc-provider releases claims per scope.
+  it('oidcc-client-test-scope-userinfo-claims: the default scope asks for profile and email, and userinfo returns their claims', async () => {
+    const browser = new TestBrowser();
+    const start = await browser.get(`${apps.bearer.url}/login`);
+    const authorize = new URL(start.location!);
+    expect([...authorize.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']); // the scope went in the pushed request
+    await browser.get(await completeProviderLogin(browser, start.location!));
+    const res = await userinfo(browser, apps.bearer);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ sub: 'alice', name: 'User alice', email: 'alice@example.com', email_verified: true });
+  });
+
+  it('oidcc-client-test-scope-userinfo-claims, narrowed: scope "openid email" gets the email claims and not the profile ones', async () => {
+    const browser = await providerLogin(apps.emailOnly);
+    expect(await userinfo(browser, apps.emailOnly)).toEqual({ status: 200, body: { sub: 'alice', email: 'alice@example.com', email_verified: true } });
   });
 
   it('without a login: 401 login_required', async () => {
