@@ -62,11 +62,11 @@ async function measured(pending, elsewhere = false) {
     const res = await (elsewhere ? other : browser).get(`${baseURL}/login`);
     if (res.status !== 302) throw new Error(`/login answered ${res.status}`);
   }
-  const before = await ask(app.child, 'cpu');
+  const before = await ask(app.child, 'snapshot');
   const t0 = performance.now();
   await login(browser, baseURL, { freshSession: false });
   const ms = performance.now() - t0;
-  const after = await ask(app.child, 'cpu');
+  const after = await ask(app.child, 'snapshot');
   return { ms, cpu: (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) / 1000 };
 }
 
