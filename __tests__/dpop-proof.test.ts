@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint } from '../lib/protocol/dpop.js';
+import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, generateDpopKey, thumbprint } from '../lib/protocol/dpop.js';
 
 async function checkProof(proof: string, alg: string) {
   // What a server does (RFC 9449 §4.3): typ, alg, signature by the embedded public key.
@@ -64,5 +64,116 @@ describe('DPoP proofs', () => {
     expect(decodeProtectedHeader(proof).alg).toBe(alg);
     const { jwk } = await checkProof(proof, alg);
     expect(await thumbprint(key)).toBe(await calculateJwkThumbprint(jwk));
+  });
+});
+
+/** A private JWK made outside generateDpopKey(): as another instance would have stored it (not in this process's cache). */
+function foreignJwk(curve: 'P-256' | 'P-384' | 'P-521' = 'P-256', alg?: string): JWK {
+  const jwk = generateKeyPairSync('ec', { namedCurve: curve }).privateKey.export({ format: 'jwk' }) as JWK;
+  return alg ? { ...jwk, alg } : jwk;
+}
+
+describe('session keys stored by another instance (imported from the JWK)', () => {
+  it('imports a P-256 JWK without alg as ES256 once, then reuses the import', async () => {
+    const jwk = foreignJwk();
+    const key = await dpopKeyFromJwk(jwk);
+    expect(key.alg).toBe('ES256');
+    expect(key.publicJwk).toEqual({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+    const { jwk: embedded } = await checkProof(await createProof(key, 'POST', 'https://op.example/token'), 'ES256');
+    expect(embedded).toEqual({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+    expect(await dpopKeyFromJwk({ ...jwk })).toBe(key);
+  });
+
+  it.each([['P-384', 'ES384'], ['P-521', 'ES512']] as const)('imports a %s JWK with alg %s and signs with it', async (curve, alg) => {
+    const key = await dpopKeyFromJwk(foreignJwk(curve, alg));
+    expect(key.alg).toBe(alg);
+    await checkProof(await createProof(key, 'POST', 'https://op.example/token'), alg);
+  });
+
+  it('imports an RSA JWK with its alg (no EC point to check)', async () => {
+    const jwk = { ...(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK), alg: 'PS256' };
+    const key = await dpopKeyFromJwk(jwk);
+    expect(key.publicJwk).toEqual({ kty: 'RSA', n: jwk.n, e: jwk.e });
+    await checkProof(await createProof(key, 'POST', 'https://op.example/token'), 'PS256');
+    // the same private part with another modulus is not the cached key
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK;
+    const imported = await dpopKeyFromJwk({ ...jwk, n: other.n }).then((k) => k, () => undefined);
+    expect(imported).not.toBe(key);
+  });
+
+  it('refuses an EC JWK whose x or y does not belong to its d, even after the genuine one was cached', async () => {
+    const jwk = foreignJwk();
+    const other = foreignJwk();
+    // another key's whole public point is a valid point, just not this d's: our check
+    await expect(dpopKeyFromJwk({ ...jwk, x: other.x, y: other.y })).rejects.toThrow(/public part does not belong/);
+    // one coordinate swapped is off the curve: node refuses it
+    await expect(dpopKeyFromJwk({ ...jwk, x: other.x })).rejects.toThrow();
+    await expect(dpopKeyFromJwk({ ...jwk, y: other.y })).rejects.toThrow();
+    const genuine = await dpopKeyFromJwk(jwk);
+    // the cache answers only for the same public part
+    await expect(dpopKeyFromJwk({ ...jwk, x: other.x, y: other.y })).rejects.toThrow(/public part does not belong/);
+    await expect(dpopKeyFromJwk({ ...jwk, x: other.x })).rejects.toThrow();
+    await expect(dpopKeyFromJwk({ ...jwk, y: other.y })).rejects.toThrow();
+    expect(await dpopKeyFromJwk(jwk)).toBe(genuine);
+  });
+
+  it('refuses an EC key on a curve DPoP proofs do not use (secp256k1)', async () => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'jwk' }) as JWK;
+    await expect(dpopKeyFromJwk({ ...jwk, alg: 'ES256K' })).rejects.toThrow();
+  });
+
+  it('does not hand out the cached key for the same d under another alg', async () => {
+    const jwk = foreignJwk('P-256', 'ES256');
+    const cached = await dpopKeyFromJwk(jwk);
+    const relabelled = await dpopKeyFromJwk({ ...jwk, alg: 'ES384' });
+    expect(relabelled).not.toBe(cached);
+    expect(relabelled.alg).toBe('ES384');
+  });
+
+  it('keeps at most 1,000 imported keys: the oldest import is dropped first', async () => {
+    const oldest = foreignJwk();
+    const oldestKey = await dpopKeyFromJwk(oldest);
+    const batch = Array.from({ length: 1000 }, () => foreignJwk());
+    const keys = [];
+    for (const jwk of batch) keys.push(await dpopKeyFromJwk(jwk));
+    // the 1,000 most recent are cached (checked before anything re-imports), the one before them is not
+    expect(await dpopKeyFromJwk(batch[0]!)).toBe(keys[0]);
+    expect(await dpopKeyFromJwk(batch[999]!)).toBe(keys[999]);
+    expect(await dpopKeyFromJwk(oldest)).not.toBe(oldestKey);
+  });
+});
+
+describe('DPoP-Nonce values remembered per origin (RFC 9449 §8: NQCHAR, 1*)', () => {
+  it('keeps the latest valid nonce of each origin', () => {
+    const nonces = new DpopNonces();
+    nonces.remember('https://op.example/par', { 'dpop-nonce': 'first' });
+    nonces.remember('https://op.example/token?x', { 'dpop-nonce': 'second' });
+    nonces.remember('https://rs.example/api', { 'dpop-nonce': 'rs-nonce' });
+    expect(nonces.get('https://op.example/anything')).toBe('second');
+    expect(nonces.get('https://rs.example/')).toBe('rs-nonce');
+    expect(nonces.get('https://other.example/')).toBeUndefined();
+  });
+
+  it.each([
+    ['a space inside', 'abc def'],
+    ['a quote at the end', 'abc"'],
+    ['a backslash at the start', '\\abc'],
+    ['a control character at the end', 'abc\n'],
+    ['empty', ''],
+    ['longer than 512 characters', 'a'.repeat(513)],
+  ])('ignores a nonce with %s, keeping the one before', (_name, value) => {
+    const nonces = new DpopNonces();
+    nonces.remember('https://op.example/', { 'dpop-nonce': 'good' });
+    nonces.remember('https://op.example/', { 'dpop-nonce': value });
+    expect(nonces.get('https://op.example/')).toBe('good');
+  });
+
+  it('takes a 512-character nonce and every visible ASCII character but " and \\', () => {
+    const nonces = new DpopNonces();
+    const visible = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => c !== '"' && c !== '\\').join('');
+    nonces.remember('https://op.example/', { 'dpop-nonce': visible });
+    expect(nonces.get('https://op.example/')).toBe(visible);
+    nonces.remember('https://op.example/', { 'dpop-nonce': 'b'.repeat(512) });
+    expect(nonces.get('https://op.example/')).toBe('b'.repeat(512));
   });
 });
