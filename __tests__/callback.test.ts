@@ -115,6 +115,7 @@ describe('checkAuthorizationError (RFC 6749 §4.1.2.1)', () => {
     expect(err.error).toBeUndefined();
     expect(err.code).toBe('authorization_error');
     expect(err.error_description).toBe(`d?${'d'.repeat(298)}…`);
+    expect(err.message).toBe(`The authorization server returned an error (an error code that is not a valid OAuth code: d?${'d'.repeat(298)}…).`);
     expect(thrown(() => checkAuthorizationError({ error: 'e'.repeat(100) })).error).toBe('e'.repeat(100));
     expect(thrown(() => checkAuthorizationError({ error: 'e'.repeat(101) })).error).toBeUndefined();
   });

@@ -63,6 +63,7 @@ export function checkAuthorizationError(params: CallbackParams): void {
   const extra = { ...(error ? { error } : {}), ...(description ? { error_description: description } : {}) };
   const text = `${error ?? 'an error code that is not a valid OAuth code'}${description ? `: ${description}` : ''}`;
   if (error === 'access_denied') throw new CallbackError('access_denied', `The user or the server denied the login (${text}).`, { ...extra, status: 403 });
+  // Stryker disable next-line ConditionalExpression: the undefined check is for the type; includes(undefined) is false anyway
   if (error !== undefined && INTERACTION_REQUIRED.includes(error)) {
     throw new CallbackError('login_required', `The server needs the user to interact (${text}).`, { ...extra, status: 401 });
   }
