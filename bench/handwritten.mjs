@@ -113,14 +113,18 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
 
 /**
  * The ID token claims of the login in an express-session session: `session.oidc.claims` (how this flow
- * and express-par store it), or, should express-par key its logins by (issuer, client) under
- * `session.oidc`, the first of those. Adjust here if express-par's session layout moves elsewhere.
+ * stores it), or express-par's layout, `session.par[signInKey].login` (one entry per (issuer, client));
+ * express-par leaves out `claims` when they are the ID token's own, so they are read back from its
+ * payload, as `req.oidc.user` does. Adjust here if express-par's session layout moves elsewhere.
  */
 export function loginClaims(session) {
-  const stored = session?.oidc;
-  if (!stored || typeof stored !== 'object') return undefined;
-  if (stored.claims) return stored.claims;
-  for (const value of Object.values(stored)) if (value?.claims) return value.claims;
+  if (session?.oidc?.claims) return session.oidc.claims;
+  const signIns = session?.par;
+  if (!signIns || typeof signIns !== 'object') return undefined;
+  for (const { login } of Object.values(signIns)) {
+    if (login?.claims) return login.claims;
+    if (typeof login?.idToken === 'string') return JSON.parse(Buffer.from(login.idToken.split('.')[1], 'base64url').toString('utf8'));
+  }
   return undefined;
 }
 
