@@ -11,7 +11,8 @@
  *                        [--warmup 100] [--paths login,dpop-login,page,redis-login,refresh,memory]
  *                        [--candidates a,b] [--memory-logins 10000]
  *                        [--pending 2000] [--memory-variants express-par,handwritten,eoc]
- *                        [--slices 5] [--base <another build's dist/>] [--control] [--out bench/results/latest.md]
+ *                        [--slices 5] [--base <another build's dist/>] [--control] [--rotate-refresh-tokens]
+ *                        [--out bench/results/latest.md]
  *   BENCH_CPU_PROF=1 node bench/bench.mjs --paths login --candidates express-par   (.cpuprofile per app process)
  *
  * Processes: this one is the driver (the "browsers"); bench/provider.mjs (the OP) runs in a child process
@@ -50,6 +51,7 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: join(here, 'results', 'latest.md') },
     base: { type: 'string' },
     control: { type: 'boolean', default: false },
+    'rotate-refresh-tokens': { type: 'boolean', default: false },
     slices: { type: 'string', default: '5' },
   },
 });
@@ -304,7 +306,7 @@ async function main() {
     ...mounted.map((c) => `http://127.0.0.1:${port}${MOUNTS[c]}/callback`),
     ...memoryCandidates.map((c) => `http://127.0.0.1:${memoryPorts[c]}${MOUNTS[c]}/callback`),
   ];
-  const op = spawnChild('provider.mjs', [JSON.stringify({ redirectUris })]);
+  const op = spawnChild('provider.mjs', [JSON.stringify({ redirectUris, rotateRefreshTokens: opts['rotate-refresh-tokens'] })]);
   const { issuer } = await op.first;
   opChild = op.child;
   let redis;
@@ -402,7 +404,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
   lines.push(`${new Date().toISOString()} · Node ${process.version} · ${cpus.length} × ${cpus[0]?.model ?? 'cpu'} · load average ${loadBefore.map((x) => fmt(x, 2)).join(' ')} before, ${loadAfter.map((x) => fmt(x, 2)).join(' ')} after · ${fmt(seconds, 0)} s`, '');
   const paths = Object.keys(results);
   if (paths.length > 0) {
-    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (in a random order) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins, ${opts.pages} page requests or ${PATHS.refresh.count} refreshes. Median over rounds, (min–max).`, '');
+    lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (in a random order) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins, ${opts.pages} page requests or ${PATHS.refresh.count} refreshes (refresh tokens ${opts['rotate-refresh-tokens'] ? 'rotated on every use' : 'not rotated, the provider default for a confidential client'}). Median over rounds, (min–max).`, '');
     lines.push(`App CPU per operation is taken one in flight: with several in flight it also depends on how many events each wake-up of the app handles, i.e. on how fast the provider answers for that candidate (a DPoP login costs the provider more). The ${CONCURRENCY}-in-flight numbers are shown for throughput.`, '');
     lines.push('## Per candidate', '');
     lines.push(`| path | candidate | app CPU µs/op | p50 ms | p99 ms | ops/s (${CONCURRENCY} in flight) | app CPU µs/op (${CONCURRENCY} in flight) | p50 / p99 ms (${CONCURRENCY} in flight) | (provider CPU µs/op) |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|');

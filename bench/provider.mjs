@@ -1,17 +1,21 @@
 /**
  * The benchmark's OpenID Provider (panva's oidc-provider 9), meant to run in a child process of
- * login.bench.mjs so its CPU time never lands in the measured app process.
+ * bench.mjs so its CPU time never lands in the measured app process.
  *
  * Same idea as __tests__/helpers/provider.ts, reduced to what a login needs: PAR required, PKCE (S256)
  * required, RFC 9207 `iss` (oidc-provider default), DPoP enabled (used only when a client asks for it),
- * one confidential client (client_secret_basic, RS256 ID tokens).
+ * one confidential client (client_secret_basic, RS256 ID tokens). Refresh tokens: issued when the
+ * authorization request asks for offline_access with prompt=consent (oidc-provider's default); by default
+ * not rotated for a confidential client (until 70% of their 1-day TTL has passed), every refresh answers
+ * the same refresh token with a new access token and ID token. `rotateRefreshTokens: true` rotates them
+ * on every use (a used one presented again revokes the grant).
  *
  * Logins are non-interactive without dev interactions: the interaction URL is answered by a Koa
  * middleware that signs in `bench-user` and grants the requested scope. A benchmark browser goes
  * through it once (warm-up); after that it holds an OP session and a grant, so `/auth` answers straight
  * with a 303 to the redirect_uri carrying `code`, `state` and `iss` (the SSO case, one hop at the OP).
  *
- * Protocol (IPC): the parent forks this file with `{ redirectUris }` as JSON in argv[2]; the child
+ * Protocol (IPC): the parent forks this file with `{ redirectUris, rotateRefreshTokens }` as JSON in argv[2]; the child
  * answers `{ issuer }` once it listens on 127.0.0.1:<random port>.
  */
 import http from 'node:http';
@@ -35,7 +39,7 @@ async function signingKeys() {
   return [{ ...(await exportJWK(rsa.privateKey)), kid: 'bench-rs256', alg: 'RS256', use: 'sig' }];
 }
 
-export async function startProvider({ redirectUris }) {
+export async function startProvider({ redirectUris, rotateRefreshTokens = false }) {
   // Imported here, after the console filter, and only in the process that runs the provider.
   const { Provider } = await import('oidc-provider');
   const server = http.createServer();
@@ -72,6 +76,7 @@ export async function startProvider({ redirectUris }) {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
+    ...(rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
     async findAccount(_ctx, sub) {
       return { accountId: sub, claims: async () => ({ sub, name: `User ${sub}`, email: `${sub}@example.com`, email_verified: true }) };
     },
@@ -96,8 +101,7 @@ export async function startProvider({ redirectUris }) {
 }
 
 if (process.send && process.argv[2]) {
-  const { redirectUris } = JSON.parse(process.argv[2]);
-  const { issuer } = await startProvider({ redirectUris });
+  const { issuer } = await startProvider(JSON.parse(process.argv[2]));
   process.on('message', (msg) => {
     if (msg?.cmd === 'cpu') process.send({ cpu: process.cpuUsage() });
   });
