@@ -34,6 +34,36 @@ for (const method of ['warn', 'info']) {
   };
 }
 
+/**
+ * The store under oidc-provider's own memory adapter, without the cap of the adapter's default store (an
+ * LRU of 1,000 entries: a full run's logins evicted the refresh tokens and grants the refresh path still
+ * used, and its refreshes failed with invalid_grant). Entries expire as in the LRU (maxAge); expired
+ * ones are swept every 10,000 writes.
+ */
+class UnboundedStore {
+  #entries = new Map();
+  #writes = 0;
+
+  get(key) {
+    const entry = this.#entries.get(key);
+    if (entry && entry.expiresAt <= Date.now()) this.#entries.delete(key);
+    else return entry?.value;
+    return undefined;
+  }
+
+  set(key, value, { maxAge } = {}) {
+    this.#entries.set(key, { value, expiresAt: maxAge === undefined ? Infinity : Date.now() + maxAge });
+    if (++this.#writes % 10_000 === 0) {
+      const now = Date.now();
+      for (const [k, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(k);
+    }
+  }
+
+  delete(key) {
+    this.#entries.delete(key);
+  }
+}
+
 async function signingKeys() {
   const rsa = await generateKeyPair('RS256', { extractable: true });
   return [{ ...(await exportJWK(rsa.privateKey)), kid: 'bench-rs256', alg: 'RS256', use: 'sig' }];
@@ -42,6 +72,9 @@ async function signingKeys() {
 export async function startProvider({ redirectUris, rotateRefreshTokens = false }) {
   // Imported here, after the console filter, and only in the process that runs the provider.
   const { Provider } = await import('oidc-provider');
+  // Not in the package's documented API, but the package has no exports map; its MemoryAdapter takes a store.
+  const { default: MemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+  const storage = new UnboundedStore();
   const server = http.createServer();
   // Idle keep-alive sockets stay open for the whole run: a server closing one just as a client reuses
   // it makes that request fail with ECONNRESET (node's client does not retry a POST).
@@ -76,6 +109,7 @@ export async function startProvider({ redirectUris, rotateRefreshTokens = false 
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,
+    adapter: (model) => new MemoryAdapter(model, storage),
     ...(rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
     async findAccount(_ctx, sub) {
       return { accountId: sub, claims: async () => ({ sub, name: `User ${sub}`, email: `${sub}@example.com`, email_verified: true }) };
