@@ -16,11 +16,28 @@
  *   handwritten          /hw    the minimal hand-written PAR flow of handwritten.mjs
  *   express-par-control  /ctl   express-par again (a second instance): an A/A control
  *   base, base-dpop      /base, /base-dpop  express-par (and with dpop) from BENCH_BASE_DIST, another build
- * Every mount but eoc sits after one express-session middleware (one MemoryStore, cookie `app.sid`).
+ *   express-par-redis    /pr    parAuth() defaults on express-session with a RedisStore (connect-redis),
+ *                               the production setup; its own session middleware and cookie `app.rsid`
+ *   handwritten-redis    /hwr   the hand-written flow on that same Redis session
+ *   express-par-refresh  /pt    parAuth() asking for offline_access (prompt=consent, so the provider issues
+ *                               a refresh token); /pt/token = req.oidc.getAccessToken() on a stale token
+ *   handwritten-refresh  /hwt   the hand-written flow asking for offline_access; /hwt/token its refresh
+ *   eoc-refresh          /eoct  express-openid-connect asking for offline_access (cookie `eocRefresh`);
+ *                               /eoct/token = req.oidc.accessToken.refresh()
+ * Every other mount but eoc sits after one express-session middleware (one MemoryStore, cookie
+ * `app.sid`). The Redis mounts come before it, each with a session middleware of its own on the mount:
+ * their requests never reach the MemoryStore one (which would skip anyway, req.session being set).
  * Each mount answers `GET <mount>/me` (who is signed in).
  *
+ * The refresh mounts' `GET <mount>/token` first marks the session's access token as expired (as an hour
+ * after the login): getAccessToken({ minTtl }) with a minTtl above the token's lifetime would refresh
+ * once and then return the just-renewed token for 10 s (express-par's JUST_RENEWED_MS: no refresh can
+ * satisfy such a minTtl), so only an expired token makes every call a refresh. Each answers
+ * `{ accessToken }`; the driver checks it is a new one every time.
+ *
  * IPC: sends `{ port, baseURL }` once listening; then
- *   `{ cmd: 'start', issuer, clientID, clientSecret }` builds the app, answers `{ started: true }`;
+ *   `{ cmd: 'start', issuer, clientID, clientSecret, redisURL }` builds the app (redisURL: only with a
+ *     Redis mount), answers `{ started: true }`;
  *   `{ cmd: 'snapshot', gc }` (gc: collect garbage first, so a phase does not pay for the previous
  *     one's garbage) answers `{ cpu, rss, peakRss, errors }`; peakRss is the process's peak so far;
  *   `{ cmd: 'memory' }` collects garbage and answers `{ memory, store }`: process.memoryUsage() and the
@@ -35,7 +52,7 @@ import { pathToFileURL } from 'node:url';
 import { setImmediate as tick } from 'node:timers/promises';
 import express from 'express';
 import session from 'express-session';
-import { handwrittenAuth, loginClaims, sessionCheck } from './handwritten.mjs';
+import { expireAccessToken, handwrittenAuth, loginClaims, sessionCheck } from './handwritten.mjs';
 
 export const MOUNTS = {
   eoc: '/eoc',
@@ -46,10 +63,19 @@ export const MOUNTS = {
   'express-par-control': '/ctl',
   base: '/base',
   'base-dpop': '/base-dpop',
+  'express-par-redis': '/pr',
+  'handwritten-redis': '/hwr',
+  'express-par-refresh': '/pt',
+  'handwritten-refresh': '/hwt',
+  'eoc-refresh': '/eoct',
 };
 
 const require = createRequire(import.meta.url);
 const SCOPE = 'openid profile email';
+// oidc-provider keeps offline_access (and so issues a refresh token) only with prompt=consent (OIDC Core §11).
+const OFFLINE = { scope: `${SCOPE} offline_access`, prompt: 'consent' };
+const isRedis = (id) => id.endsWith('-redis');
+const isRefresh = (id) => id.endsWith('-refresh');
 const SECRET = 'bench-app-session-secret-0123456789abcdef';
 
 async function main() {
@@ -66,48 +92,80 @@ async function main() {
     const { parAuth, requiresAuth } = await import(dist);
     const router = express.Router();
     const dpop = id.endsWith('-dpop') ? { dpop: true } : {};
-    router.use(parAuth({ issuerBaseURL: issuer, baseURL: `${origin}${MOUNTS[id]}`, clientID, clientSecret, authorizationParams: { scope: SCOPE }, ...dpop }));
+    const authorizationParams = isRefresh(id) ? OFFLINE : { scope: SCOPE };
+    router.use(parAuth({ issuerBaseURL: issuer, baseURL: `${origin}${MOUNTS[id]}`, clientID, clientSecret, authorizationParams, ...dpop }));
     router.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
+    // The default minTtl (60 s): the token was just marked expired, so this refreshes (see the top).
+    if (isRefresh(id)) router.get('/token', expireToken, async (req, res) => res.json({ accessToken: await req.oidc.getAccessToken() }));
     router.get('/me', (req, res) => res.json({ sub: req.oidc.isAuthenticated() ? req.oidc.user.sub : null }));
     return router;
   }
 
+  /** The session's access token, as an hour after the login: expired (see the top). */
+  function expireToken(req, _res, next) {
+    expireAccessToken(req.session);
+    next();
+  }
+
+  function eocRouter(id, config) {
+    const { auth, requiresAuth } = require('express-openid-connect');
+    const router = express.Router();
+    router.use(
+      auth({
+        issuerBaseURL: config.issuer,
+        baseURL: `${origin}${MOUNTS[id]}`,
+        clientID: config.clientID,
+        clientSecret: config.clientSecret,
+        secret: SECRET,
+        authRequired: false,
+        idpLogout: false,
+        pushedAuthorizationRequests: true,
+        clientAuthMethod: 'client_secret_basic',
+        authorizationParams: { response_type: 'code', ...(isRefresh(id) ? OFFLINE : { scope: SCOPE }) },
+        // Its own cookie: both eoc mounts' cookies have path '/'.
+        ...(isRefresh(id) ? { session: { name: 'eocRefresh' } } : {}),
+      }),
+    );
+    router.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
+    router.get('/me', (req, res) => res.json({ sub: req.oidc.isAuthenticated() ? req.oidc.user.sub : null }));
+    // eoc has no minTtl: code would call refresh() when accessToken.isExpired(), so this calls it outright.
+    if (isRefresh(id)) router.get('/token', async (req, res) => res.json({ accessToken: (await req.oidc.accessToken.refresh()).access_token }));
+    return router;
+  }
+
+  async function handwrittenRouter(id, config) {
+    const router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS[id]}`, scope: isRefresh(id) ? OFFLINE.scope : SCOPE, prompt: isRefresh(id) ? OFFLINE.prompt : undefined });
+    router.get('/me', (req, res) => res.json({ sub: loginClaims(req.session)?.sub ?? null }));
+    return router;
+  }
+
+  /** The express-par or hand-written router of a mount on the MemoryStore session or its own Redis session. */
+  const routerOf = (id, config) => (id.startsWith('handwritten') ? handwrittenRouter(id, config) : parRouter(id, config));
+
   async function build(config) {
     const app = express();
-    if (candidates.includes('eoc')) {
-      const { auth, requiresAuth } = require('express-openid-connect');
-      const router = express.Router();
-      router.use(
-        auth({
-          issuerBaseURL: config.issuer,
-          baseURL: `${origin}${MOUNTS.eoc}`,
-          clientID: config.clientID,
-          clientSecret: config.clientSecret,
-          secret: SECRET,
-          authRequired: false,
-          idpLogout: false,
-          pushedAuthorizationRequests: true,
-          clientAuthMethod: 'client_secret_basic',
-          authorizationParams: { response_type: 'code', scope: SCOPE },
-        }),
-      );
-      router.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
-      router.get('/me', (req, res) => res.json({ sub: req.oidc.isAuthenticated() ? req.oidc.user.sub : null }));
-      app.use(MOUNTS.eoc, router);
+    const redisIds = candidates.filter(isRedis);
+    if (redisIds.length > 0) {
+      const [{ createClient }, { RedisStore }] = await Promise.all([import('redis'), import('connect-redis')]);
+      const client = createClient({ url: config.redisURL });
+      client.on('error', (err) => process.stderr.write(`[app] redis: ${err.message}\n`));
+      await client.connect();
+      // One store (one connection) for the Redis mounts, as an app would have; default prefix and TTL.
+      const redisSession = session({ secret: SECRET, resave: false, saveUninitialized: false, name: 'app.rsid', store: new RedisStore({ client }) });
+      for (const id of redisIds) app.use(MOUNTS[id], redisSession, await routerOf(id, config));
     }
+    for (const id of candidates.filter((c) => c === 'eoc' || c === 'eoc-refresh')) app.use(MOUNTS[id], eocRouter(id, config));
     app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, name: 'app.sid', store }));
     for (const id of candidates) {
-      if (id === 'eoc') continue;
+      if (id === 'eoc' || id === 'eoc-refresh' || isRedis(id)) continue;
       let router;
       if (id === 'session-check') {
         router = express.Router();
         router.get('/page', sessionCheck, (req, res) => res.json({ sub: loginClaims(req.session).sub }));
-      } else if (id === 'handwritten') {
-        router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS.handwritten}`, scope: SCOPE });
-        router.get('/me', (req, res) => res.json({ sub: loginClaims(req.session)?.sub ?? null }));
       } else {
-        router = await parRouter(id, config);
+        router = await routerOf(id, config);
       }
+      if (id === 'handwritten-refresh') app.use(`${MOUNTS[id]}/token`, expireToken);
       app.use(MOUNTS[id], router);
     }
     app.use((err, _req, res, _next) => {

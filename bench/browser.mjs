@@ -14,6 +14,8 @@ export function resetConnections() {
 export class Browser {
   /** origin -> Map(name -> value) */
   jars = new Map();
+  /** url -> the access token a `/token` request last answered */
+  tokens = new Map();
 
   jar(origin) {
     let jar = this.jars.get(origin);
@@ -67,6 +69,19 @@ export class Browser {
 export async function page(browser, url) {
   const res = await browser.get(url);
   if (res.status !== 200) throw new Error(`${new URL(url).pathname} answered ${res.status}`);
+}
+
+/**
+ * One `GET <mount>/token` (the app refreshes the access token for it); throws unless it answers 200 with
+ * an access token other than the one before: every call must have been a refresh.
+ */
+export async function freshToken(browser, url) {
+  const res = await browser.get(url, { readBody: true });
+  if (res.status !== 200) throw new Error(`${new URL(url).pathname} answered ${res.status} ${res.body}`);
+  const { accessToken } = JSON.parse(res.body);
+  if (typeof accessToken !== 'string' || accessToken === '') throw new Error(`${new URL(url).pathname}: no access token`);
+  if (browser.tokens.get(url) === accessToken) throw new Error(`${new URL(url).pathname}: the same access token again (not refreshed)`);
+  browser.tokens.set(url, accessToken);
 }
 
 /**

@@ -11,11 +11,18 @@
  *                  code exchanged with the verifier (200 and token_type checked), ID token verified (alg,
  *                  signature, iss, aud, exp) and its nonce compared; session regenerated (fixation) and
  *                  the login stored with the same fields express-par stores; session saved; 302 to `/`.
+ *   GET /token     the access token, refreshed when it lasts less than 60 s more (RFC 6749 §6): refresh
+ *                  token grant (client_secret_basic, 200 and token_type checked); a refreshed ID token
+ *                  verified like the login's (alg, signature, iss, aud, exp) and its iss, sub and aud
+ *                  compared with the stored login's (OIDC Core §12.2); the new tokens stored (the refresh
+ *                  token too, should the server rotate it); session saved; answers `{ accessToken }`.
  *   `sessionCheck` the authenticated page's guard: is there a login in the session (the baseline of the
  *                  authenticated-page path, reading the session express-par's login left).
  *
  * Not done (express-par does them): several pending logins per session, transaction expiry, returnTo,
- * error mapping and messages, discovery refresh, JWKS rotation, at_hash/azp/iat checks, DPoP, events.
+ * error mapping and messages, discovery refresh, JWKS rotation, at_hash/azp/iat checks, DPoP, events;
+ * for the refresh: single flight per session, reconciling concurrent rotations with the store, ending
+ * the login on invalid_grant.
  */
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -47,7 +54,7 @@ async function getJson(url) {
 const fail = (status, message) => Object.assign(new Error(message), { status });
 
 /** Express router with /login and /callback; call after express-session. */
-export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret, scope }) {
+export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret, scope, prompt }) {
   const metadata = await getJson(`${issuer}/.well-known/openid-configuration`);
   const keys = new Map();
   for (const jwk of (await getJson(metadata.jwks_uri)).keys) {
@@ -66,6 +73,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
         client_id: clientID,
         redirect_uri: redirectUri,
         scope,
+        ...(prompt ? { prompt } : {}),
         state: tx.state,
         nonce: tx.nonce,
         code_challenge: createHash('sha256').update(tx.verifier).digest('base64url'),
@@ -98,7 +106,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
       if (typeof tokens.id_token !== 'string' || String(tokens.token_type).toLowerCase() !== 'bearer') throw fail(502, 'bad token response');
       const { payload } = await jwtVerify(tokens.id_token, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] });
       if (payload.nonce !== tx.nonce) throw fail(502, 'nonce mismatch');
-      const login = { idToken: tokens.id_token, claims: payload, tokenType: 'Bearer', accessToken: tokens.access_token, scope: tokens.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
+      const login = { idToken: tokens.id_token, claims: payload, tokenType: 'Bearer', accessToken: tokens.access_token, refreshToken: tokens.refresh_token, scope: tokens.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
       req.session.regenerate((err) => {
         if (err) return next(err);
         req.session.oidc = login;
@@ -108,20 +116,56 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
       next(err);
     }
   });
+
+  router.get('/token', async (req, res, next) => {
+    try {
+      const login = req.session.oidc;
+      if (!login) throw fail(401, 'login_required');
+      if (login.expiresAt - Math.floor(Date.now() / 1000) >= 60) return res.json({ accessToken: login.accessToken });
+      if (typeof login.refreshToken !== 'string') throw fail(401, 'no refresh token');
+      const res1 = await post(metadata.token_endpoint, { grant_type: 'refresh_token', refresh_token: login.refreshToken });
+      if (res1.status !== 200) throw fail(502, `token endpoint answered ${res1.status}`);
+      const tokens = JSON.parse(res1.body);
+      if (typeof tokens.access_token !== 'string' || String(tokens.token_type).toLowerCase() !== 'bearer') throw fail(502, 'bad token response');
+      const renewed = { ...login, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? login.refreshToken, scope: tokens.scope ?? login.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
+      if (typeof tokens.id_token === 'string') {
+        const { payload } = await jwtVerify(tokens.id_token, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] });
+        const { claims } = login;
+        if (payload.iss !== claims.iss || payload.sub !== claims.sub || String(payload.aud) !== String(claims.aud)) throw fail(502, 'refreshed ID token of another login');
+        renewed.idToken = tokens.id_token;
+        renewed.claims = payload;
+      }
+      req.session.oidc = renewed;
+      req.session.save((err) => (err ? next(err) : res.json({ accessToken: renewed.accessToken })));
+    } catch (err) {
+      next(err);
+    }
+  });
   return router;
 }
 
 /**
  * The ID token claims of the login in an express-session session: `session.oidc.claims` (how this flow
- * and express-par store it), or, should express-par key its logins by (issuer, client) under
- * `session.oidc`, the first of those. Adjust here if express-par's session layout moves elsewhere.
+ * stores it), or express-par's layout, `session.par[signInKey].login` (one entry per (issuer, client));
+ * express-par leaves out `claims` when they are the ID token's own, so they are read back from its
+ * payload, as `req.oidc.user` does. Adjust here if express-par's session layout moves elsewhere.
  */
 export function loginClaims(session) {
-  const stored = session?.oidc;
-  if (!stored || typeof stored !== 'object') return undefined;
-  if (stored.claims) return stored.claims;
-  for (const value of Object.values(stored)) if (value?.claims) return value.claims;
+  if (session?.oidc?.claims) return session.oidc.claims;
+  const signIns = session?.par;
+  if (!signIns || typeof signIns !== 'object') return undefined;
+  for (const { login } of Object.values(signIns)) {
+    if (login?.claims) return login.claims;
+    if (typeof login?.idToken === 'string') return JSON.parse(Buffer.from(login.idToken.split('.')[1], 'base64url').toString('utf8'));
+  }
   return undefined;
+}
+
+/** Marks the session's stored access token (this flow's or express-par's) as expired a second ago. */
+export function expireAccessToken(session) {
+  const past = Math.floor(Date.now() / 1000) - 1;
+  if (session?.oidc) session.oidc.expiresAt = past;
+  for (const state of Object.values(session?.par ?? {})) if (state?.login) state.login.expiresAt = past;
 }
 
 /** The session-only guard of an authenticated page: a login in the session, else 401. */
