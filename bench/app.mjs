@@ -161,7 +161,7 @@ async function main() {
       let router;
       if (id === 'session-check') {
         router = express.Router();
-        router.get('/page', sessionCheck, (req, res) => res.json({ sub: loginClaims(req.session).sub }));
+        router.get('/page', sessionCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
       } else {
         router = await routerOf(id, config);
       }

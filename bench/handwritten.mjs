@@ -168,8 +168,14 @@ export function expireAccessToken(session) {
   for (const state of Object.values(session?.par ?? {})) if (state?.login) state.login.expiresAt = past;
 }
 
-/** The session-only guard of an authenticated page: a login in the session, else 401. */
+/**
+ * The session-only guard of an authenticated page: a login in the session, else 401. The claims it read
+ * go to `res.locals.claims`, so the page reads the ID token once, as express-par's requiresAuth() and
+ * req.oidc.user do together.
+ */
 export function sessionCheck(req, res, next) {
-  if (loginClaims(req.session)) return next();
-  res.status(401).json({ error: 'login_required' });
+  const claims = loginClaims(req.session);
+  if (!claims) return res.status(401).json({ error: 'login_required' });
+  res.locals.claims = claims;
+  next();
 }
