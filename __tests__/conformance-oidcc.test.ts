@@ -83,6 +83,17 @@ describe('Basic RP plan (oidcc-client-basic-certification-test-plan)', () => {
     expectAccepted(run);
   });
 
+  // Not in the Basic or Config plans (the suite's full RP plan has it); RFC 7517 §5: ignore keys you cannot use.
+  it('oidcc-client-test-ignores-unparseable-key-in-jwks', async () => {
+    const keys = [
+      { kty: 'AKP', alg: 'ML-DSA-999', kid: 'pq-key', pub: 'AAAA' },
+      { kty: 'MADE-UP', kid: 'made-up-key', x: 'AAAA' },
+      server.keys.signing.publicJwk,
+    ];
+    const run = await hostileLogin(server, { faults: { jwks: { body: { keys } } } });
+    expectAccepted(run);
+  });
+
   it('oidcc-client-test-kid-absent-multiple-jwks', async () => {
     // The module accepts either answer: refuse (no kid to choose a key by) or try every key. express-par
     // refuses: jose will not guess between several matching keys.
