@@ -20,7 +20,7 @@ export const TESTS = {
   'lib/protocol/client-auth.ts': ['client-auth', 'client-auth-units'],
   'lib/protocol/dpop.ts': ['dpop', 'dpop-proof'],
   'lib/protocol/provider-requirements.ts': ['provider-check'],
-  'lib/protocol/logout-token.ts': ['backchannel-logout'],
+  'lib/protocol/logout-token.ts': ['logout-token', 'backchannel-logout'],
   'lib/plumbing/backchannel-logout.ts': ['backchannel-logout'],
   'lib/protocol/userinfo.ts': ['userinfo'],
 };

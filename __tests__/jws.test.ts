@@ -4,7 +4,7 @@
  * The key set is served over real HTTP on 127.0.0.1.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
@@ -13,7 +13,7 @@ import { canSign, encodeHeader, jwkThumbprint, signCompact, verifyJwt } from '..
 const ISSUER = 'https://op.example';
 const CLIENT = 'client-1';
 
-type Alg = 'RS256' | 'RS512' | 'PS256' | 'PS384' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+type Alg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 interface TestKey { alg: string; kid: string; privateKey: KeyObject; publicJwk: JWK }
 
 function makeKey(alg: Alg | 'RS256-1024', kid = `k-${alg}`): TestKey {
@@ -26,7 +26,7 @@ function makeKey(alg: Alg | 'RS256-1024', kid = `k-${alg}`): TestKey {
   return { alg: jwsAlg, kid, privateKey: pair.privateKey, publicJwk: { ...(pair.publicKey.export({ format: 'jwk' }) as JWK), kid, alg: jwsAlg, use: 'sig' } };
 }
 
-const ALGS: Alg[] = ['RS256', 'RS512', 'PS256', 'PS384', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const ALGS: Alg[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const keys = Object.fromEntries(ALGS.map((alg) => [alg, makeKey(alg)])) as Record<Alg, TestKey>;
 
 /** A JWKS endpoint whose key list a test can change; counts its requests. */
@@ -151,6 +151,16 @@ describe('verifyJwt: the ID token signature with node:crypto', () => {
     ['a header that is not JSON', async () => `${b64('{nope')}.${(await sign(keys.RS256)).split('.').slice(1).join('.')}`, {}],
     ['a payload that is not an object', async () => { const [h, , s] = (await sign(keys.RS256)).split('.'); return `${h}.${b64('[1]')}.${s}`; }, {}],
     ['two parts', async () => (await sign(keys.RS256)).split('.').slice(0, 2).join('.'), {}],
+    ['four parts (a valid token and one more)', async () => `${await sign(keys.RS256)}.${b64('more')}`, {}],
+    ['a header that is JSON null', async () => `${b64('null')}.${(await sign(keys.RS256)).split('.').slice(1).join('.')}`, {}],
+    ['a header that is a JSON array', async () => `${b64('[{"alg":"RS256"}]')}.${(await sign(keys.RS256)).split('.').slice(1).join('.')}`, {}],
+    ['a numeric alg', async () => `${b64({ alg: 256, kid: keys.RS256.kid })}.${(await sign(keys.RS256)).split('.').slice(1).join('.')}`, {}],
+    ['a signature of impossible length (4n+1 characters)', async () => `${await sign(keys.RS256)}A`, {}],
+    ['a + in the signature', async () => { const t = await sign(keys.RS256); return `${t.slice(0, -2)}+${t.slice(-1)}`; }, {}],
+    ['a payload that is not base64url', async () => { const [h, p, sig] = (await sign(keys.RS256)).split('.'); return `${h}.${p}!.${sig}`; }, {}],
+    ['a header that is not base64url', async () => { const [h, p, sig] = (await sign(keys.RS256)).split('.'); return `!${h}.${p}.${sig}`; }, {}],
+    ['b64: false without crit', () => signCompact('RS256', keys.RS256.privateKey, encodeHeader({ alg: 'RS256', kid: keys.RS256.kid, b64: false }), claims()), {}],
+    ['a numeric typ where the options require one', () => signCompact('RS256', keys.RS256.privateKey, encodeHeader({ alg: 'RS256', kid: keys.RS256.kid, typ: 7 }), claims()), { typ: 'JWT' }],
     ['padding in the signature', async () => `${await sign(keys.RS256)}==`, {}],
     ['an ECDSA signature in DER form', async () => {
       const [h, p] = (await sign(keys.ES256)).split('.');
@@ -174,6 +184,43 @@ describe('verifyJwt: the ID token signature with node:crypto', () => {
     const ours = await outcome(() => verifyJwt(token, remoteSet(), options));
     const jose = await outcome(() => jwtVerify(token, remoteSet(), options).then((r) => r.payload));
     expect(ours).toEqual(jose);
+  });
+
+  // getKey hands a key of its own making: whatever verifyJwt does with it, jose would do the same.
+  const subtle = globalThis.crypto.subtle;
+  const spki = (key: TestKey) => createPublicKey(key.privateKey).export({ format: 'der', type: 'spki' });
+  const keyCases: Array<[string, Alg, () => Promise<unknown>]> = [
+    ['a public KeyObject', 'ES256', async () => createPublicKey(keys.ES256.privateKey)],
+    ['a private KeyObject', 'ES256', async () => keys.ES256.privateKey],
+    ['a secret instead of a key', 'RS256', async () => new TextEncoder().encode('a-shared-secret-of-32-bytes-or-more!')],
+    ['null', 'RS256', async () => null],
+    ['a CryptoKey without the verify usage', 'RS256', () => subtle.importKey('spki', spki(keys.RS256), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, [])],
+    ['a CryptoKey for RSA-PSS under an RS256 token', 'RS256', () => subtle.importKey('spki', spki(keys.RS256), { name: 'RSA-PSS', hash: 'SHA-256' }, true, ['verify'])],
+    ['a CryptoKey with SHA-384 under an RS256 token', 'RS256', () => subtle.importKey('spki', spki(keys.RS256), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' }, true, ['verify'])],
+    ['a CryptoKey with the right algorithm', 'RS256', () => subtle.importKey('spki', spki(keys.RS256), { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify'])],
+  ];
+
+  it.each(keyCases)('ends a token whose key set hands %s exactly as jose does', async (_name, alg, makeKey) => {
+    const key = await makeKey();
+    const getKey = (async () => key) as unknown as JWTVerifyGetKey;
+    const token = await sign(keys[alg]);
+    const ours = await outcome(() => verifyJwt(token, getKey, optionsFor(alg)));
+    const jose = await outcome(() => jwtVerify(token, getKey, optionsFor(alg)).then((r) => r.payload));
+    expect(ours).toEqual(jose);
+  });
+
+  it('verifies with a public KeyObject from getKey without WebCrypto', async () => {
+    const getKey = (async () => createPublicKey(keys.ES256.privateKey)) as unknown as JWTVerifyGetKey;
+    const subtleVerify = jest.spyOn(crypto.subtle, 'verify');
+    await expect(verifyJwt(await sign(keys.ES256), getKey, optionsFor('ES256'))).resolves.toMatchObject({ sub: 'alice' });
+    expect(subtleVerify).not.toHaveBeenCalled();
+  });
+
+  it('converts each CryptoKey once: many tokens, one KeyObject (node:crypto verify, not WebCrypto)', async () => {
+    const jwks = remoteSet();
+    const subtleVerify = jest.spyOn(crypto.subtle, 'verify');
+    for (let i = 0; i < 5; i++) await verifyJwt(await sign(keys.PS512), jwks, optionsFor('PS512'));
+    expect(subtleVerify).not.toHaveBeenCalled();
   });
 
   it('leaves RSA keys under 2048 bits to jose, which refuses them', async () => {
@@ -208,6 +255,23 @@ describe('signCompact and jwkThumbprint (DPoP proofs)', () => {
     expect(() => signCompact(alg, key, encodeHeader({ alg }), {})).toThrow(TypeError);
   });
 
+  it.each([
+    ['ES384', 'a P-256 key', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey],
+    ['ES512', 'a P-384 key', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey],
+    ['ES256', 'an Ed25519 key', () => generateKeyPairSync('ed25519').privateKey],
+  ] as const)('cannot sign %s with %s', (alg, _name, make) => {
+    const key = make();
+    expect(canSign(alg, key)).toBe(false);
+    expect(() => signCompact(alg, key, encodeHeader({ alg }), {})).toThrow(`cannot sign ${alg} with this ${key.asymmetricKeyType} key`);
+  });
+
+  it('signs with each curve its algorithm names', () => {
+    expect(canSign('ES384', keys.ES384.privateKey)).toBe(true);
+    expect(canSign('ES512', keys.ES512.privateKey)).toBe(true);
+    expect(canSign('PS512', keys.PS512.privateKey)).toBe(true);
+    expect(canSign('RS384', keys.RS384.privateKey)).toBe(true);
+  });
+
   it.each(['ES256', 'RS256', 'EdDSA'] as const)('computes the RFC 7638 thumbprint of a %s key as jose does', async (alg) => {
     expect(jwkThumbprint(keys[alg].publicJwk)).toBe(await calculateJwkThumbprint(keys[alg].publicJwk, 'sha256'));
   });
@@ -226,5 +290,8 @@ describe('signCompact and jwkThumbprint (DPoP proofs)', () => {
   it('has no thumbprint for a JWK without its required members', () => {
     expect(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: 'abc' })).toBeUndefined();
     expect(jwkThumbprint({ kty: 'oct', k: 'abc' })).toBeUndefined();
+    expect(jwkThumbprint({ kty: 'EC', crv: 'P-256', x: '', y: 'abc' })).toBeUndefined();
+    expect(jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: '' })).toBeUndefined();
+    expect(jwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: 'abc' })).toBe(createHash('sha256').update('{"crv":"Ed25519","kty":"OKP","x":"abc"}').digest('base64url'));
   });
 });
