@@ -21,7 +21,7 @@ export const TESTS = {
   'lib/protocol/dpop.ts': ['dpop', 'dpop-proof'],
   'lib/protocol/provider-requirements.ts': ['provider-check'],
   'lib/protocol/logout-token.ts': ['logout-token', 'backchannel-logout'],
-  'lib/plumbing/backchannel-logout.ts': ['backchannel-logout'],
+  'lib/plumbing/backchannel-logout.ts': ['backchannel-records', 'backchannel-logout'],
   'lib/protocol/userinfo.ts': ['userinfo'],
 };
 
