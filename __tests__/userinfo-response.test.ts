@@ -88,7 +88,7 @@ describe('processUserInfoResponse: a signed answer (application/jwt)', () => {
     expect(await failure(jwt('a.b.c.d.e'))).toEqual(invalid('sent an encrypted or malformed JWT (encrypted userinfo is not supported)'));
     expect(await failure(jwt('a.b'))).toEqual(invalid('sent an encrypted or malformed JWT (encrypted userinfo is not supported)'));
     expect(await failure(jwt('!!.b.c'))).toEqual(invalid('sent an application/jwt body that is not a JWS'));
-    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{“sub”:"alice"}').toString('base64url')}.`;
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"alice"}').toString('base64url')}.`;
     expect(await failure(jwt(none), { algorithms: ['RS256', 'none'] })).toEqual(invalid('signed its answer with “none”, which is not in the allowed list (RS256, none)'));
     expect(await failure(jwt(await signRs({ sub: 'alice' }, 'PS256')))).toEqual(invalid('signed its answer with “PS256”, which is not in the allowed list (RS256, HS256)'));
   });
