@@ -15,10 +15,10 @@ import { createRemoteJWKSet, SignJWT } from 'jose';
 
 const { values: opts } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '7' } } });
 const load = async (dist) => ({
-  idToken: await import(pathToFileURL(join(dist, 'esm', 'id-token.js')).href),
-  dpop: await import(pathToFileURL(join(dist, 'esm', 'dpop.js')).href),
-  context: await import(pathToFileURL(join(dist, 'esm', 'request-context.js')).href),
-  pkce: await import(pathToFileURL(join(dist, 'esm', 'pkce.js')).href),
+  idToken: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'id-token.js')).href),
+  dpop: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'dpop.js')).href),
+  context: await import(pathToFileURL(join(dist, 'esm', 'adapters', 'request-context.js')).href),
+  pkce: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'pkce.js')).href),
 });
 const builds = { current: await load(new URL('../dist', import.meta.url).pathname) };
 if (opts.base) builds.base = await load(opts.base);
