@@ -2,6 +2,7 @@
  * lib/transactions.ts with the clock injected: single use, at most 10 pending (the newest), 15 minutes
  * each, a tampered store survived. The numbers are the README's, stated here rather than imported.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { countTransactions, redirectDigest, saveTransaction, takeTransaction, type StoredTransaction, type Transaction } from '../lib/plumbing/transactions.js';
 import { carryOver } from '../lib/plumbing/sign-in-state.js';
@@ -176,5 +177,69 @@ describe('carryOver (what survives session.regenerate())', () => {
     saveTransaction(req, KEY, tx(stateOf(1), T0), T0);
     req.session.par![KEY]!.login = { idToken: 'x', claims: { sub: 'a' } };
     expect(carryOver(req, KEY)).toEqual({ [KEY]: { pending: { [stateOf(1)]: storedOf(tx(stateOf(1), T0)) } } });
+  });
+});
+
+describe('the stored form (what a session store holds per pending login)', () => {
+  const full = (state: string): Transaction => ({ ...tx(state, T0), returnTo: '/orders?id=7', maxAge: 0, silent: true, dpopJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' } });
+
+  it('keeps only what differs from the defaults, in short names, and gives it all back', () => {
+    const req = fakeReq();
+    saveTransaction(req, KEY, full(stateOf(1)), T0);
+    saveTransaction(req, KEY, tx(stateOf(2), T0), T0);
+    expect(stored(req)[stateOf(1)]).toEqual({ n: 'n', v: 'v'.repeat(43), r: '/orders?id=7', u: redirectDigest(REDIRECT), t: T0, m: 0, s: 1, k: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' } });
+    expect(stored(req)[stateOf(2)]).toEqual({ n: 'n', v: 'v'.repeat(43), u: redirectDigest(REDIRECT), t: T0 });
+    expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, T0)).toEqual(full(stateOf(1)));
+    expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, T0)).toEqual(tx(stateOf(2), T0));
+  });
+
+  it('digests the redirect_uri to 11 base64url characters of its SHA-256', () => {
+    expect(redirectDigest(REDIRECT)).toBe(createHash('sha256').update(REDIRECT).digest('base64url').slice(0, 11));
+    expect(redirectDigest(REDIRECT)).toHaveLength(11);
+  });
+
+  it('ignores fields of the wrong type in a tampered entry', () => {
+    const req = fakeReq();
+    tamper(req, { [stateOf(1)]: { ...storedOf(tx(stateOf(1), T0)), r: 42, m: '300', s: true, k: 'not-a-jwk' } });
+    expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, T0)).toEqual(tx(stateOf(1), T0));
+    tamper(req, { [stateOf(2)]: { ...storedOf(tx(stateOf(2), T0)), k: null } });
+    expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, T0)).toEqual(tx(stateOf(2), T0));
+  });
+
+  it('drops an entry that is not an object when its state is taken', () => {
+    for (const junk of ['a string', 7, true]) {
+      const req = fakeReq();
+      tamper(req, { [stateOf(1)]: junk, [stateOf(2)]: storedOf(tx(stateOf(2), T0)) });
+      expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, T0)).toBeUndefined();
+      expect(Object.keys(stored(req))).toEqual([stateOf(2)]);
+    }
+  });
+
+  it('caps a pending login at 1,536 bytes of JSON: a longer returnTo falls back to /', () => {
+    const base = JSON.stringify({ n: 'n', v: 'v'.repeat(43), r: '', u: redirectDigest(REDIRECT), t: T0 }).length;
+    const fits = `/${'a'.repeat(1536 - base - 1)}`;
+    const req = fakeReq();
+    const kept = { ...tx(stateOf(1), T0), returnTo: fits };
+    saveTransaction(req, KEY, kept, T0);
+    expect(JSON.stringify(stored(req)[stateOf(1)])).toHaveLength(1536);
+    expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, T0)?.returnTo).toBe(fits);
+    const tooLong = { ...tx(stateOf(2), T0), returnTo: `${fits}a` };
+    saveTransaction(req, KEY, tooLong, T0);
+    expect(tooLong.returnTo).toBe('/');
+    expect(stored(req)[stateOf(2)]).toEqual(storedOf(tx(stateOf(2), T0)));
+    expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, T0)?.returnTo).toBe('/');
+  });
+
+  it('counts the pending logins of a sign-in, and none in a session without them', () => {
+    expect(countTransactions(fakeReq(), KEY)).toBe(0);
+    const req = fakeReq();
+    tamper(req, 'junk');
+    expect(countTransactions(req, KEY)).toBe(0);
+    tamper(req, null);
+    expect(countTransactions(req, KEY)).toBe(0);
+    saveTransaction(req, KEY, tx(stateOf(1), T0), T0);
+    saveTransaction(req, KEY, tx(stateOf(2), T0), T0);
+    expect(countTransactions(req, KEY)).toBe(2);
+    expect(countTransactions(req, 'another-sign-in')).toBe(0);
   });
 });
