@@ -56,6 +56,13 @@ describe('a valid ID token', () => {
     await expect(validateIdToken(await sign(claims({ aud: [CLIENT, 'api'], azp: CLIENT })), expectations({ trustedAudiences: ['api'] }))).resolves.toMatchObject({ azp: CLIENT });
   });
 
+  it('is refused with an audience the client does not trust, listed or not (Core §3.1.3.7 step 3)', async () => {
+    const message = 'The ID token "aud" lists an audience this client does not trust (Core §3.1.3.7; see trustedAudiences).';
+    expect((await refusal(sign(claims({ aud: [CLIENT, 'api'], azp: CLIENT })))).message).toBe(message);
+    expect((await refusal(sign(claims({ aud: [CLIENT, 'api', 'other'], azp: CLIENT })), { trustedAudiences: ['api'] })).message).toBe(message);
+    await expect(validateIdToken(await sign(claims({ aud: [CLIENT, 'api', 'other'], azp: CLIENT })), expectations({ trustedAudiences: ['other', 'api'] }))).resolves.toBeDefined();
+  });
+
   it('uses the clock of the machine when none is injected', async () => {
     const now = Math.floor(Date.now() / 1000);
     await expect(validateIdToken(await sign(claims({ iat: now, exp: now + 60 })), { ...expectations(), now: undefined })).resolves.toMatchObject({ sub: 'user-1' });
@@ -205,6 +212,25 @@ describe('an ID token from a refresh (Core §12.2)', () => {
     expect((await refusal(sign(claims({ sub: 'user-2' })), { nonce: undefined, refreshOf })).message).toBe('The refreshed ID token is about another "sub" (Core §12.2).');
     expect((await refusal(sign(claims({ nonce: 'nonce-2' })), { nonce: undefined, refreshOf })).message).toBe('The refreshed ID token "nonce" is not the original one (Core §12.2).');
     expect((await refusal(sign(claims()), { nonce: undefined, refreshOf: claims({ nonce: undefined }) })).message).toContain('nonce');
+  });
+
+  it('is refused with another aud, or an azp the original lacked or had otherwise; the same audiences in any order pass', async () => {
+    const many = claims({ aud: [CLIENT, 'api'], azp: CLIENT });
+    const trusted = { nonce: undefined, trustedAudiences: ['api', 'other'] };
+    await expect(validateIdToken(await sign(claims({ aud: ['api', CLIENT, 'api'], azp: CLIENT })), expectations({ ...trusted, refreshOf: many }))).resolves.toBeDefined();
+    expect((await refusal(sign(claims({ aud: [CLIENT, 'other'], azp: CLIENT })), { ...trusted, refreshOf: many })).message).toBe('The refreshed ID token has another "aud" (Core §12.2).');
+    expect((await refusal(sign(claims({ aud: [CLIENT, 'api'], azp: CLIENT })), { ...trusted, refreshOf: claims() })).message).toBe('The refreshed ID token has another "aud" (Core §12.2).');
+    expect((await refusal(sign(claims({ azp: CLIENT })), { nonce: undefined, refreshOf: claims() })).message).toBe('The refreshed ID token has another "azp" (Core §12.2).');
+    await expect(validateIdToken(await sign(claims({ azp: CLIENT })), expectations({ nonce: undefined, refreshOf: claims({ azp: CLIENT }) }))).resolves.toBeDefined();
+    await expect(validateIdToken(await sign(claims()), expectations({ nonce: undefined, refreshOf: claims({ azp: CLIENT }) }))).resolves.toBeDefined();
+  });
+
+  it('is refused with another auth_time; one left out on either side passes', async () => {
+    const authTime = NOW - 60;
+    expect((await refusal(sign(claims({ auth_time: authTime + 1 })), { nonce: undefined, refreshOf: claims({ auth_time: authTime }) })).message).toBe('The refreshed ID token has another "auth_time" (Core §12.2).');
+    await expect(validateIdToken(await sign(claims({ auth_time: authTime })), expectations({ nonce: undefined, refreshOf: claims({ auth_time: authTime }) }))).resolves.toBeDefined();
+    await expect(validateIdToken(await sign(claims()), expectations({ nonce: undefined, refreshOf: claims({ auth_time: authTime }) }))).resolves.toBeDefined();
+    await expect(validateIdToken(await sign(claims({ auth_time: authTime })), expectations({ nonce: undefined, refreshOf: claims() }))).resolves.toBeDefined();
   });
 });
 
