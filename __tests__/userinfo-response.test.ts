@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { createLocalJWKSet, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { createLocalJWKSet, errors as joseErrors, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { UpstreamError } from '../lib/plumbing/errors.js';
 import { processUserInfoResponse, type UserInfoExpectations } from '../lib/protocol/userinfo.js';
 import type { HttpResponse } from '../lib/plumbing/http.js';
 
@@ -100,6 +101,21 @@ describe('processUserInfoResponse: a signed answer (application/jwt)', () => {
     expect(await failure(jwt(forged))).toEqual(invalid('sent a signed answer that does not verify (ERR_JWS_SIGNATURE_VERIFICATION_FAILED)'));
     const expired = await signRs({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 120 });
     expect(await failure(jwt(expired))).toEqual(invalid('sent a signed answer that does not verify (ERR_JWT_EXPIRED)'));
+    // within the clock tolerance (30 s) an exp just past still verifies, by key set and by secret
+    const justPast = { sub: 'alice', exp: Math.floor(Date.now() / 1000) - 10 };
+    await expect(processUserInfoResponse(jwt(await signRs(justPast)), expected)).resolves.toMatchObject({ sub: 'alice' });
+    await expect(processUserInfoResponse(jwt(await signHs(justPast)), expected)).resolves.toMatchObject({ sub: 'alice' });
+  });
+
+  it('keeps the key set\'s own failures: a JWKS timeout is 504, our fetch error passes unchanged', async () => {
+    const token = await signRs({ sub: 'alice' });
+    const timeout = (async () => { throw new joseErrors.JWKSTimeout(); }) as unknown as UserInfoExpectations['jwks'];
+    expect(await failure(jwt(token), { jwks: timeout })).toMatchObject({ code: 'upstream_timeout', status: 504, message: 'The JWKS endpoint did not answer within httpTimeout.' });
+    const ours = new UpstreamError('jwks_failed', 'The JWKS endpoint answered HTTP 500.');
+    const failing = (async () => { throw ours; }) as unknown as UserInfoExpectations['jwks'];
+    expect(await failure(jwt(token), { jwks: failing })).toMatchObject({ code: 'jwks_failed', message: 'The JWKS endpoint answered HTTP 500.' });
+    const wrapped = (async () => { throw Object.assign(new joseErrors.JOSEError('wrapped'), { cause: ours }); }) as unknown as UserInfoExpectations['jwks'];
+    expect(await failure(jwt(token), { jwks: wrapped })).toMatchObject({ code: 'jwks_failed', message: 'The JWKS endpoint answered HTTP 500.' });
   });
 
   it('refuses another issuer or an audience without this client, and another sub', async () => {

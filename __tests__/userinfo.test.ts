@@ -172,6 +172,7 @@ describe('fetchUserInfo() against hostile answers (faulty server)', () => {
     const request = faulty.requestsTo('/userinfo').at(-1)!;
     expect(request.headers.authorization).toBe(`Bearer ${accessToken}`); // RFC 6750 §2.1
     expect(request.rawBody).toBe('');
+    expect(request.headers.accept).toBe('application/json, application/jwt'); // Core §5.3.2: JSON, or a signed JWT
   });
 
   it('oidcc-client-test-userinfo-invalid-sub', async () => {
@@ -233,7 +234,8 @@ describe('fetchUserInfo() against hostile answers (faulty server)', () => {
 
   it('a silent server: 504 upstream_timeout', async () => {
     faulty.fault.userinfo = { hang: true };
-    await expectRefused(504, 'upstream_timeout');
+    const res = await expectRefused(504, 'upstream_timeout');
+    expect(res.body.message).toMatch(/^The userinfo endpoint \(.*\) did not answer within \d+ ms \(httpTimeout\)\.$/);
   });
 
   it('an endless answer: 502 upstream_response_too_large', async () => {
