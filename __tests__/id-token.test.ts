@@ -220,6 +220,9 @@ describe('an ID token from a refresh (Core §12.2)', () => {
     await expect(validateIdToken(await sign(claims({ aud: ['api', CLIENT, 'api'], azp: CLIENT })), expectations({ ...trusted, refreshOf: many }))).resolves.toBeDefined();
     expect((await refusal(sign(claims({ aud: [CLIENT, 'other'], azp: CLIENT })), { ...trusted, refreshOf: many })).message).toBe('The refreshed ID token has another "aud" (Core §12.2).');
     expect((await refusal(sign(claims({ aud: [CLIENT, 'api'], azp: CLIENT })), { ...trusted, refreshOf: claims() })).message).toBe('The refreshed ID token has another "aud" (Core §12.2).');
+    // audiences compared as a set of whole values: [a, b] is not [ab]
+    const pieces = { nonce: undefined, trustedAudiences: ['a', 'b', 'ab'] };
+    expect((await refusal(sign(claims({ aud: [CLIENT, 'a', 'b'], azp: CLIENT })), { ...pieces, refreshOf: claims({ aud: [CLIENT, 'ab'], azp: CLIENT }) })).message).toBe('The refreshed ID token has another "aud" (Core §12.2).');
     expect((await refusal(sign(claims({ azp: CLIENT })), { nonce: undefined, refreshOf: claims() })).message).toBe('The refreshed ID token has another "azp" (Core §12.2).');
     await expect(validateIdToken(await sign(claims({ azp: CLIENT })), expectations({ nonce: undefined, refreshOf: claims({ azp: CLIENT }) }))).resolves.toBeDefined();
     await expect(validateIdToken(await sign(claims()), expectations({ nonce: undefined, refreshOf: claims({ azp: CLIENT }) }))).resolves.toBeDefined();

@@ -147,6 +147,7 @@ describe('a tampered store', () => {
       [stateOf(1), storedOf({ ...tx(stateOf(1), T0), redirectUri: 'https://app.example/other/callback' })],
       [stateOf(1), { ...storedOf(tx(stateOf(1), T0)), t: String(T0) }],
       [stateOf(1), { ...storedOf(tx(stateOf(1), T0)), v: undefined }],
+      [stateOf(1), { ...storedOf(tx(stateOf(1), T0)), n: undefined }],
       ['short', storedOf(tx('short', T0))],
       [`!${stateOf(1)}`, storedOf(tx(`!${stateOf(1)}`, T0))],
       [`${stateOf(1)}!`, storedOf(tx(`${stateOf(1)}!`, T0))],
@@ -188,7 +189,7 @@ describe('the stored form (what a session store holds per pending login)', () =>
     saveTransaction(req, KEY, full(stateOf(1)), T0);
     saveTransaction(req, KEY, tx(stateOf(2), T0), T0);
     expect(stored(req)[stateOf(1)]).toEqual({ n: 'n', v: 'v'.repeat(43), r: '/orders?id=7', u: redirectDigest(REDIRECT), t: T0, m: 0, s: 1, k: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' } });
-    expect(stored(req)[stateOf(2)]).toEqual({ n: 'n', v: 'v'.repeat(43), u: redirectDigest(REDIRECT), t: T0 });
+    expect(stored(req)[stateOf(2)]).toStrictEqual({ n: 'n', v: 'v'.repeat(43), u: redirectDigest(REDIRECT), t: T0 });
     expect(takeTransaction(req, KEY, stateOf(1), REDIRECT, T0)).toEqual(full(stateOf(1)));
     expect(takeTransaction(req, KEY, stateOf(2), REDIRECT, T0)).toEqual(tx(stateOf(2), T0));
   });

