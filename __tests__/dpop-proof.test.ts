@@ -117,6 +117,14 @@ describe('session keys stored by another instance (imported from the JWK)', () =
     expect(await dpopKeyFromJwk(jwk)).toBe(genuine);
   });
 
+  it('refuses an EC JWK whose x is right and whose y is the other root (the point of -d)', async () => {
+    const jwk = foreignJwk();
+    const p = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n; // P-256's field prime
+    const y = BigInt(`0x${Buffer.from(jwk.y!, 'base64url').toString('hex')}`);
+    const negated = Buffer.from((p - y).toString(16).padStart(64, '0'), 'hex').toString('base64url');
+    await expect(dpopKeyFromJwk({ ...jwk, y: negated })).rejects.toThrow(/public part does not belong/);
+  });
+
   it('refuses an EC key on a curve DPoP proofs do not use (secp256k1)', async () => {
     const jwk = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'jwk' }) as JWK;
     await expect(dpopKeyFromJwk({ ...jwk, alg: 'ES256K' })).rejects.toThrow();
