@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ServerMetadata } from '../lib/protocol/discovery.js';
-import { assertProviderReady, assessProvider } from '../lib/protocol/provider-requirements.js';
+import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-requirements.js';
 
 const config = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's' });
 const complete: ServerMetadata = {
@@ -90,5 +90,38 @@ describe('what the self-check compares, option by option', () => {
 
   it('passes a report without problems, even with warnings', () => {
     expect(() => assertProviderReady({ issuer: 'https://as.example', problems: [], warnings: ['w'] }, complete)).not.toThrow();
+  });
+});
+
+describe('endpoints in the clear (RFC 6749 §3.1, §3.2; RFC 9126 §2)', () => {
+  const FIELDS = ['authorization_endpoint', 'token_endpoint', 'pushed_authorization_request_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint'];
+  const problem = (field: string) => `its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`;
+
+  it('names every http endpoint of an https issuer, in the order of the metadata fields, before the other problems', () => {
+    const metadata = { ...complete, pushed_authorization_request_endpoint: undefined } as ServerMetadata;
+    for (const field of FIELDS) (metadata as Record<string, unknown>)[field] = `http://as.example/${field}`;
+    expect(cleartextEndpoints(metadata)).toEqual(FIELDS);
+    expect(assessProvider(config, metadata).problems).toEqual([...FIELDS.map(problem)]);
+    expect(assessProvider(config, { ...complete, token_endpoint: 'http://as.example/token' }).problems).toEqual([problem('token_endpoint')]);
+  });
+
+  it('allows http only between a loopback issuer and loopback endpoints (development)', () => {
+    const dev = { ...complete, issuer: 'http://127.0.0.1:4000', token_endpoint: 'http://localhost:4000/token', authorization_endpoint: 'http://[::1]:4000/auth', pushed_authorization_request_endpoint: 'http://127.0.0.1:4000/par' };
+    expect(cleartextEndpoints(dev)).toEqual([]);
+    expect(cleartextEndpoints({ ...dev, jwks_uri: 'http://keys.example/jwks' })).toEqual(['jwks_uri']);
+    // a loopback endpoint under an https issuer, or under a loopback issuer over https, is still cleartext
+    expect(cleartextEndpoints({ ...complete, token_endpoint: 'http://127.0.0.1:4000/token' })).toEqual(['token_endpoint']);
+    expect(cleartextEndpoints({ ...dev, issuer: 'https://127.0.0.1:4000' })).toEqual(['authorization_endpoint', 'token_endpoint', 'pushed_authorization_request_endpoint']);
+  });
+
+  it('leaves values that are not URLs to discovery, and ignores fields that are not strings', () => {
+    expect(cleartextEndpoints({ ...complete, userinfo_endpoint: 'not a url', jwks_uri: 42 as unknown as string })).toEqual([]);
+    expect(cleartextEndpoints({ ...complete, jwks_uri: ['http://as.example/jwks'] as unknown as string })).toEqual([]);
+    expect(cleartextEndpoints({ ...complete, issuer: 'not a url', token_endpoint: 'http://127.0.0.1/token' })).toEqual(['token_endpoint']);
+  });
+
+  it('asks a DPoP client without profile fapi2 for nothing when the server lists no DPoP algorithms', () => {
+    const withDpop = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's', dpop: true });
+    expect(assessProvider(withDpop, complete).problems).toEqual([]);
   });
 });
