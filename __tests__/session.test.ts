@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
 import { ParError } from '../lib/plumbing/errors.js';
-import { regenerateSession, requireSession, saveSession, type RequestWithSession } from '../lib/plumbing/session.js';
+import { limitPendingOnlySession, regenerateSession, requireSession, saveSession, type RequestWithSession } from '../lib/plumbing/session.js';
 
 type Callback = (err?: unknown) => void;
 
@@ -65,5 +65,40 @@ describe('saveSession and regenerateSession', () => {
     await expect(saveSession(saving.req)).rejects.toMatchObject({ code: 'session_save_failed', status: 500, cause, message: 'The session could not be saved: check that the session store is reachable and writable.' });
     const regenerating = fakeSession({ regenerate: cause });
     await expect(regenerateSession(regenerating.req)).rejects.toMatchObject({ code: 'session_save_failed', cause, message: 'The session could not be regenerated: check that the session store is reachable and writable.' });
+  });
+});
+
+describe('limitPendingOnlySession: a session holding only pending logins lives no longer than they do', () => {
+  const TTL = 15 * 60 * 1000;
+  const DAY = 24 * 3600 * 1000;
+  const sessionWith = (fields: Record<string, unknown>, maxAge: number | null = DAY) => ({ cookie: { maxAge }, ...fields });
+  const limited = (session: Record<string, unknown>) => {
+    limitPendingOnlySession({ session } as unknown as RequestWithSession, TTL);
+    return (session.cookie as { maxAge: number | null }).maxAge;
+  };
+  const pending = { 'https://op.example|c': { pending: { s1: { n: 'n', v: 'v', u: 'u', t: 1 } } } };
+
+  it('caps the cookie of a session with pending logins only (and passport\'s returnTo) at 15 minutes', () => {
+    expect(limited(sessionWith({ par: pending }))).toBe(TTL);
+    expect(limited(sessionWith({ par: pending, returnTo: '/x' }))).toBe(TTL);
+    expect(limited(sessionWith({ par: pending }, null))).toBe(TTL); // a browser-session cookie gets a bound too
+    expect(limited(sessionWith({}))).toBe(TTL);
+  });
+
+  it('leaves a shorter cookie as it is', () => {
+    expect(limited(sessionWith({ par: pending }, TTL - 1))).toBe(TTL - 1);
+    expect(limited(sessionWith({ par: pending }, TTL))).toBe(TTL);
+  });
+
+  it('leaves a session with a login, or with anything of the app, alone', () => {
+    expect(limited(sessionWith({ par: { ...pending, 'https://other|c': { login: { idToken: 'x', claims: { sub: 'a' } } } } }))).toBe(DAY);
+    expect(limited(sessionWith({ par: pending, cart: ['book'] }))).toBe(DAY);
+    expect(limited(sessionWith({ visits: 1 }))).toBe(DAY);
+  });
+
+  it('does nothing to a session without a cookie object', () => {
+    const session: Record<string, unknown> = { par: pending };
+    expect(() => limitPendingOnlySession({ session } as unknown as RequestWithSession, TTL)).not.toThrow();
+    expect(session).toEqual({ par: pending });
   });
 });
