@@ -77,6 +77,8 @@ describe('processUserInfoResponse: a signed answer (application/jwt)', () => {
     const token = await signRs({ sub: 'alice', iss: expected.issuer, aud: ['other', 'client-1'], name: 'Alice' });
     await expect(processUserInfoResponse(jwt(token, 'Application/JWT; charset=utf-8'), expected)).resolves.toMatchObject({ sub: 'alice', name: 'Alice' });
     await expect(processUserInfoResponse(jwt(await signRs({ sub: 'alice' })), expected)).resolves.toEqual({ sub: 'alice' });
+    // a space before the parameters, and white space around the token
+    await expect(processUserInfoResponse(answer(200, `\n ${await signRs({ sub: 'alice' })} \n`, { 'content-type': 'application/jwt ; charset=utf-8' }), expected)).resolves.toEqual({ sub: 'alice' });
   });
 
   it('verifies an HS256 answer with the client secret, and refuses it without the secret', async () => {
@@ -111,6 +113,8 @@ describe('processUserInfoResponse: a signed answer (application/jwt)', () => {
     const token = await signRs({ sub: 'alice' });
     const timeout = (async () => { throw new joseErrors.JWKSTimeout(); }) as unknown as UserInfoExpectations['jwks'];
     expect(await failure(jwt(token), { jwks: timeout })).toMatchObject({ code: 'upstream_timeout', status: 504, message: 'The JWKS endpoint did not answer within httpTimeout.' });
+    const timedOut = await processUserInfoResponse(jwt(token), { ...expected, jwks: timeout }).catch((e: unknown) => e);
+    expect((timedOut as { cause?: unknown }).cause).toBeInstanceOf(joseErrors.JWKSTimeout);
     const ours = new UpstreamError('jwks_failed', 'The JWKS endpoint answered HTTP 500.');
     const failing = (async () => { throw ours; }) as unknown as UserInfoExpectations['jwks'];
     expect(await failure(jwt(token), { jwks: failing })).toMatchObject({ code: 'jwks_failed', message: 'The JWKS endpoint answered HTTP 500.' });

@@ -15,7 +15,7 @@ import { challengeError } from '../lib/protocol/www-authenticate.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
-import { attemptLogin, HOSTILE_TIMEOUT_MS, type HostileApp } from './helpers/hostile.js';
+import { attemptLogin, HOSTILE_TIMEOUT_MS, startHostileApp, type HostileApp } from './helpers/hostile.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
 import { mountTokenRoutes } from './helpers/token-routes.js';
 
@@ -230,6 +230,46 @@ describe('fetchUserInfo() against hostile answers (faulty server)', () => {
     faulty.fault.userinfo = { status: 500, body: '<b>down</b>' };
     const res = await expectRefused(502, 'userinfo_failed');
     expect(res.body.message).toMatch(/HTTP 500/);
+  });
+
+  it('never quotes the access token a server echoes back in its error', async () => {
+    const app = await startHostileApp(faulty, {}, (a) => mountTokenRoutes(a));
+    try {
+      const browser = new TestBrowser();
+      expect((await attemptLogin(faulty, browser, app)).final.status).toBe(302);
+      const { accessToken } = JSON.parse((await browser.get(`${app.url}/tokens`)).body) as { accessToken: string };
+      faulty.fault.userinfo = { status: 400, echo: { param: 'authorization' } };
+      const res = await userinfo(browser, app);
+      expect(res).toEqual({ status: 502, body: expect.objectContaining({ code: 'userinfo_failed' }) });
+      const err = app.captured.at(-1)!;
+      expect(err).toMatchObject({ code: 'userinfo_failed', error: 'invalid_request' });
+      expect(String(err.error_description)).toContain('[redacted]');
+      expect(JSON.stringify({ ...err, message: err.message, body: res.body })).not.toContain(accessToken);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a nonce challenge to a Bearer token with no second request (only DPoP proofs carry nonces)', async () => {
+    const browser = await faultyLogin();
+    faulty.fault.userinfo = { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': 'n-1' } };
+    const before = faulty.requestsTo('/userinfo').length;
+    expect((await userinfo(browser, apps.faulty)).body).toMatchObject({ code: 'userinfo_failed' });
+    expect(faulty.requestsTo('/userinfo')).toHaveLength(before + 1);
+  });
+
+  it('a server without a userinfo_endpoint: 502 userinfo_failed, and no request', async () => {
+    faulty.fault.discovery = { merge: { userinfo_endpoint: undefined } };
+    const app = await startHostileApp(faulty, {}, (a) => mountTokenRoutes(a));
+    try {
+      const browser = new TestBrowser();
+      expect((await attemptLogin(faulty, browser, app)).final.status).toBe(302);
+      const res = await userinfo(browser, app);
+      expect(res).toEqual({ status: 502, body: expect.objectContaining({ code: 'userinfo_failed', message: 'The authorization server advertises no “userinfo_endpoint” in its metadata.' }) });
+      expect(faulty.requestsTo('/userinfo')).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
   });
 
   it('a silent server: 504 upstream_timeout', async () => {

@@ -536,7 +536,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
         return send(res, take('jwks'), 200, { keys: jwks }, { 'cache-control': 'no-store' });
       case 'GET /userinfo': {
         const r = await userinfo(rec);
-        return send(res, take('userinfo'), r.status, r.body, r.headers);
+        return send(res, echoed(take('userinfo'), rec), r.status, r.body, r.headers);
       }
       case `GET ${server.jwksAlias}`:
         // a second JWKS location, for a discovery document that names another jwks_uri
