@@ -36,6 +36,15 @@ describe('withTokens', () => {
     expect(withTokens(base, { id_token: 'id-3' } as never, { sub: 'u1', n: 3 })).toMatchObject({ idToken: 'id-3', claims: { sub: 'u1', n: 3 } });
   });
 
+  it('records a certificate binding (RFC 8705 §3) and drops an earlier one when the new token is not bound', () => {
+    const binding = { certificateBound: true as const, cnf: { 'x5t#S256': 'thumb-1' } };
+    const bound = withTokens(base, { access_token: 'at-2' } as never, undefined, binding);
+    expect(bound).toMatchObject({ accessToken: 'at-2', certificateBound: true, cnf: { 'x5t#S256': 'thumb-1' } });
+    const unbound = withTokens(bound, { access_token: 'at-3' } as never);
+    expect('certificateBound' in unbound || 'cnf' in unbound).toBe(false);
+    expect(unbound.accessToken).toBe('at-3');
+  });
+
   it('does not change the login it was given', () => {
     const copy = structuredClone(base);
     withTokens(base, { id_token: 'id-2', access_token: 'at-2', expires_in: 5 }, { sub: 'u1' });
