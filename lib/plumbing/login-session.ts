@@ -13,6 +13,7 @@ export function withTokens(base: LoginSession, tokens: Partial<TokenSet>, claims
   const next: LoginSession = { ...base, claims: base.claims, tokenType: tokens.token_type ?? 'Bearer' };
   delete next.certificateBound;
   delete next.cnf;
+  // Stryker disable next-line ConditionalExpression: Object.assign with undefined changes nothing
   if (binding) Object.assign(next, binding);
   if (tokens.access_token) next.accessToken = tokens.access_token;
   if (tokens.refresh_token) next.refreshToken = tokens.refresh_token;

@@ -53,5 +53,6 @@ export function limitPendingOnlySession(req: RequestWithSession, ttlMs: number):
   for (const field of Object.keys(req.session)) if (!PENDING_ONLY_FIELDS.has(field)) return;
   if (hasAnyLogin(req)) return;
   const cookie = req.session.cookie;
+  // Stryker disable next-line EqualityOperator: a cookie of exactly ttlMs gets ttlMs again
   if (cookie && (typeof cookie.maxAge !== 'number' || cookie.maxAge > ttlMs)) cookie.maxAge = ttlMs;
 }

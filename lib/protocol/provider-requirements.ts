@@ -88,10 +88,7 @@ export function cleartextEndpoints(metadata: ServerMetadata): string[] {
 }
 
 function isHttpLoopback(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
-  } catch {
-    return false;
-  }
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
