@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { isLoopbackHost, isReservedParam, mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';
 
 const valid: ParAuthConfig = { issuerBaseURL: 'https://op.example', baseURL: 'https://app.example', clientID: 'abc', clientSecret: 'shh' };
@@ -159,5 +159,105 @@ describe('what accepted options resolve to', () => {
     expect(config.idTokenSigningAlgs).toEqual(['RS256']);
     expect(config.idTokenSigningAlgs).not.toBe(algs);
     expect(resolve({ idTokenSigningAlgs: ['none'] }).idTokenSigningAlgs).toEqual(['none']);
+  });
+});
+
+describe('options added with back-channel logout and trusted audiences', () => {
+  it('accepts trustedAudiences as non-empty strings, keeps a copy, and leaves an empty list out', () => {
+    const list = ['https://api.example', 'other-client'];
+    const resolved = resolve({ trustedAudiences: list });
+    expect(resolved.trustedAudiences).toEqual(list);
+    list.push('added later');
+    expect(resolved.trustedAudiences).toEqual(['https://api.example', 'other-client']);
+    expect('trustedAudiences' in resolve({ trustedAudiences: [] })).toBe(false);
+    expect('trustedAudiences' in resolve({})).toBe(false);
+  });
+
+  it.each([['a string', 'api'], ['an empty string in the list', ['api', '']], ['a number in the list', ['api', 7]], ['an object', { api: true }]])('refuses trustedAudiences as %s', (_name, trustedAudiences) => {
+    expect(message({ trustedAudiences })).toBe('"trustedAudiences" must be an array of non-empty strings (audiences besides clientID accepted in an ID token)');
+  });
+
+  it('mounts the back-channel route only with backchannelLogout: true, at routes.backchannelLogout', () => {
+    expect(resolve({ backchannelLogout: true }).routes.backchannelLogout).toBe('/backchannel-logout');
+    expect(resolve({ backchannelLogout: true, routes: { backchannelLogout: '/bcl' } }).routes.backchannelLogout).toBe('/bcl');
+    expect(resolve({ backchannelLogout: false }).routes.backchannelLogout).toBe(false);
+    expect(resolve({}).routes.backchannelLogout).toBe(false);
+    expect(message({ backchannelLogout: 'yes' })).toMatch(/^"backchannelLogout" must be /);
+    expect(message({ backchannelLogout: true, routes: { backchannelLogout: 'bcl' } })).toMatch(/routes\.backchannelLogout/);
+  });
+
+  it('names routes.postLogoutRedirect when it is not a path', () => {
+    expect(message({ routes: { postLogoutRedirect: 'bye' } })).toMatch(/routes\.postLogoutRedirect/);
+  });
+});
+
+describe('keys and algorithms: the option named in each message', () => {
+  it('names the option whose key fits no signing algorithm', () => {
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey;
+    expect(message({ clientSecret: undefined, clientAssertionSigningKey: k1 })).toBe('"clientAssertionSigningAlg": unsupported EC curve secp256k1');
+    expect(message({ requestObjectSigningKey: k1 })).toBe('"requestObjectSigningAlg": unsupported EC curve secp256k1');
+    expect(message({ dpop: k1 })).toBe('"dpop": unsupported EC curve secp256k1');
+  });
+
+  it('refuses a dpop value that is neither true, false nor a key', () => {
+    for (const dpop of [42, null]) expect(message({ dpop })).toBe('"dpop" must be true, false or a private key (JWK, PEM string or KeyObject)');
+  });
+
+  it('keeps the signing key only for the assertion methods, and the secret only when given', () => {
+    expect(resolve({ clientSecret: undefined, clientAssertionSigningKey: ec }).clientAssertionKey).toBeDefined();
+    const basic = resolve({});
+    expect('clientAssertionKey' in basic).toBe(false);
+    expect(basic.clientSecret).toBe('shh');
+    expect('clientSecret' in resolve({ clientSecret: undefined, clientAssertionSigningKey: ec })).toBe(false);
+  });
+
+  it('checks every idTokenSigningAlgs entry, and under fapi2 that every one is a FAPI 2.0 algorithm', () => {
+    expect(message({ idTokenSigningAlgs: ['RS256', 42] })).toMatch(/^"idTokenSigningAlgs" /);
+    expect(message({ idTokenSigningAlgs: ['RS256', 'none2'] })).toMatch(/^"idTokenSigningAlgs" /);
+    expect(message({ profile: 'fapi2', clientSecret: undefined, clientAssertionSigningKey: ec, idTokenSigningAlgs: ['PS256', 'RS256'] })).toMatch(/^"idTokenSigningAlgs" may only hold/);
+  });
+});
+
+describe('authorization parameters set by express-par itself', () => {
+  it.each(['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri', 'dpop_jkt', 'client_secret', 'client_assertion', 'client_assertion_type', 'client_assertion_other', 'code_challenge_other'])('refuses %s in authorizationParams', (key) => {
+    expect(message({ authorizationParams: { [key]: 'x' } })).toMatch(new RegExp(`^"authorizationParams\\.${key}" is set by express-par itself`));
+  });
+
+  it('lets other parameters through, whose names only contain a protocol one', () => {
+    expect(isReservedParam('my_client_assertion')).toBe(false);
+    expect(isReservedParam('x_code_challenge')).toBe(false);
+    expect(isReservedParam('audience')).toBe(false);
+  });
+});
+
+describe('mergeAuthorizationParams (per-request parameters over the configured ones)', () => {
+  const configured = new URLSearchParams([['scope', 'openid profile'], ['audience', 'https://api.example'], ['acr_values', 'a'], ['acr_values', 'b']]);
+
+  it('returns the configured parameters as they are when there are none per request', () => {
+    expect(mergeAuthorizationParams(configured, undefined)).toBe(configured);
+  });
+
+  it('replaces a configured parameter by the per-request one, all its values, and leaves the configured set unchanged', () => {
+    const merged = mergeAuthorizationParams(configured, { acr_values: 'c', screen_hint: 'signup', audience: undefined });
+    expect([...merged]).toEqual([['scope', 'openid profile'], ['audience', 'https://api.example'], ['acr_values', 'c'], ['screen_hint', 'signup']]);
+    expect(configured.getAll('acr_values')).toEqual(['a', 'b']);
+  });
+
+  it.each([['null', null], ['an array', ['a']], ['a string', 'scope=openid']])('refuses per-request parameters given as %s', (_name, perRequest) => {
+    expect(() => mergeAuthorizationParams(configured, perRequest)).toThrow(new TypeError('"authorizationParams" must be an object'));
+  });
+
+  it('refuses a protocol parameter per request, naming it', () => {
+    expect(() => mergeAuthorizationParams(configured, { state: 'mine' })).toThrow(/^"authorizationParams\.state" is set by express-par itself and cannot be /);
+  });
+});
+
+describe('isLoopbackHost (development over http)', () => {
+  it.each(['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '[::1]', 'app.localhost'])('takes %s', (host) => {
+    expect(isLoopbackHost(host)).toBe(true);
+  });
+
+  it.each(['localhost.example.com', 'evil-localhost', 'xlocalhost', '127.0.0.1.evil.com', '1127.0.0.1', '127.0.0.1000', '127.0.0', 'a.b.localhost', '[::2]'])('refuses %s', (host) => {
+    expect(isLoopbackHost(host)).toBe(false);
   });
 });
