@@ -64,6 +64,9 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
   const authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientID)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
   const post = (url, params) => call('POST', url, { headers: { authorization, accept: 'application/json' }, body: new URLSearchParams(params).toString() });
 
+  /** The ID token of a login or a refresh: RS256 with a key imported once, iss, aud and exp. */
+  const verifyIdToken = async (idToken) => (await jwtVerify(idToken, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] })).payload;
+
   const router = express.Router();
   router.get('/login', async (req, res, next) => {
     try {
@@ -104,7 +107,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
       if (res1.status !== 200) throw fail(502, `token endpoint answered ${res1.status}`);
       const tokens = JSON.parse(res1.body);
       if (typeof tokens.id_token !== 'string' || String(tokens.token_type).toLowerCase() !== 'bearer') throw fail(502, 'bad token response');
-      const { payload } = await jwtVerify(tokens.id_token, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] });
+      const payload = await verifyIdToken(tokens.id_token);
       if (payload.nonce !== tx.nonce) throw fail(502, 'nonce mismatch');
       const login = { idToken: tokens.id_token, claims: payload, tokenType: 'Bearer', accessToken: tokens.access_token, refreshToken: tokens.refresh_token, scope: tokens.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
       req.session.regenerate((err) => {
@@ -129,7 +132,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
       if (typeof tokens.access_token !== 'string' || String(tokens.token_type).toLowerCase() !== 'bearer') throw fail(502, 'bad token response');
       const renewed = { ...login, accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? login.refreshToken, scope: tokens.scope ?? login.scope, expiresAt: Math.floor(Date.now() / 1000) + tokens.expires_in };
       if (typeof tokens.id_token === 'string') {
-        const { payload } = await jwtVerify(tokens.id_token, (header) => keys.get(header.kid), { issuer: metadata.issuer, audience: clientID, algorithms: ['RS256'] });
+        const payload = await verifyIdToken(tokens.id_token);
         const { claims } = login;
         if (payload.iss !== claims.iss || payload.sub !== claims.sub || String(payload.aud) !== String(claims.aud)) throw fail(502, 'refreshed ID token of another login');
         renewed.idToken = tokens.id_token;
