@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import type { Express, Request } from 'express';
 import type { JWK } from 'jose';
 import type { ParAuthConfig } from '../lib/index.js';
-import type { RequestWithContext } from '../lib/adapters/request-context.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { derBase64, makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';
@@ -21,8 +20,8 @@ import { serveClientJwks, type ClientJwksServer } from './helpers/provider.js';
 process.env.DEBUG = 'express-par:*';
 const { checkProvider, parAuth, requiresAuth } = await import('../lib/index.js');
 const { request } = await import('../lib/plumbing/http.js');
-const requestContext = await import('../lib/adapters/request-context.js');
-const engineOf = (req: Request) => (req as RequestWithContext)[requestContext.ENGINE]!;
+const requestKeys = await import('../lib/adapters/request-keys.js');
+const engineOf = (req: Request) => requestKeys.engineOf(req)!;
 const logLines: string[] = [];
 const originalWrite = process.stderr.write.bind(process.stderr);
 

@@ -20,6 +20,7 @@ import { createLogger } from '../plumbing/log.js';
 import { requireSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
 import { clearLogin, readLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import type { LoginSession } from '../plumbing/types.js';
+import { loadedAccessToken } from './request-keys.js';
 
 const log = createLogger('access-token');
 
@@ -39,8 +40,6 @@ const generation = (login: LoginSession): number => (typeof login.generation ===
 class RefreshCoordinator {
   private readonly inflight = new Map<string, Promise<LoginSession>>();
   private readonly rotated = new Map<string, { login: LoginSession; at: number }>();
-  /** The access token each request's session held when the request began. */
-  readonly seen = new WeakMap<object, string | undefined>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -156,8 +155,8 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
     if (lastsFor(login, minTtl)) return login.accessToken;
     // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
     // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
-    const seen = coordinatorOf(engine).seen;
-    const renewedHere = seen.has(req) && seen.get(req) !== login.accessToken;
+    const loaded = loadedAccessToken(req, engine);
+    const renewedHere = loaded !== undefined && loaded.accessToken !== login.accessToken;
     if ((renewedHere || justRenewed(login, minTtl)) && lastsFor(login, 0)) return login.accessToken;
   }
   if (!login.refreshToken) {
@@ -200,13 +199,14 @@ async function storeRefreshed(req: RequestWithSession, engine: Engine, next: Log
  * login loaded with the session can rotate (has a refresh token): the newest rotation this process
  * knows of is adopted, a newer login in the store (another instance's refresh) is kept, and a login the
  * store no longer has (ended by a logout or a refused refresh meanwhile) is not written back.
+ * Returns the access token the login held when the request began (null: the request has no session),
+ * which the request's `req.oidc` keeps for getAccessToken().
  */
-export function guardSessionSave(req: Request, engine: Engine): void {
+export function guardSessionSave(req: Request, engine: Engine): string | undefined | null {
   const session = (req as Partial<RequestWithSession>).session;
-  if (!session || typeof session.save !== 'function') return;
+  if (!session || typeof session.save !== 'function') return null;
   const loaded = readLogin(req, engine.signInKey);
-  coordinatorOf(engine).seen.set(req, loaded?.accessToken);
-  if (!loaded?.refreshToken) return;
+  if (!loaded?.refreshToken) return loaded?.accessToken;
   const original = session.save;
   // Not enumerable: express-session's change detection and the stores serialise enumerable fields only.
   Object.defineProperty(session, 'save', {
@@ -221,6 +221,7 @@ export function guardSessionSave(req: Request, engine: Engine): void {
       return session;
     },
   });
+  return loaded.accessToken;
 }
 
 async function reconcile(req: RequestWithSession, engine: Engine): Promise<void> {

@@ -8,7 +8,8 @@ import { resolveConfig } from '../plumbing/config.js';
 import { createEngine, type LoginResult } from '../engine.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
 import { createLogger } from '../plumbing/log.js';
-import { createRequestContext, ENGINE, MOUNT_PATH, type RequestWithContext } from './request-context.js';
+import { createRequestContext } from './request-context.js';
+import { engineOf, mountPathOf } from './request-keys.js';
 import { createResponseContext } from './response-context.js';
 import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
 import { withTokens } from '../plumbing/login-session.js';
@@ -35,9 +36,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
   const { routes } = engine.config;
 
   return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    const r = req as RequestWithContext;
-    r[ENGINE] = engine;
-    r[MOUNT_PATH] = req.baseUrl ?? '';
+    // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
     req.oidc = createRequestContext(req, engine);
     res.oidc = createResponseContext(req, res, engine);
     if (routes.backchannelLogout !== false) {
@@ -151,9 +150,8 @@ function singleQueryValue(req: Request, name: string): string | undefined {
  */
 export function requiresAuth(): RequestHandler {
   return function requiresAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    const r = req as RequestWithContext;
-    const engine = r[ENGINE];
-    if (!engine || !req.oidc) {
+    const engine = engineOf(req);
+    if (!engine) {
       return next(new SetupError('middleware_missing', 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
     }
     if (req.oidc.isAuthenticated()) return next();
@@ -161,7 +159,7 @@ export function requiresAuth(): RequestHandler {
     const accept = String(req.headers.accept ?? '');
     const browser = (req.method === 'GET' || req.method === 'HEAD') && req.headers['x-requested-with'] !== 'XMLHttpRequest' && (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
     if (loginRoute !== false && browser) {
-      const target = `${r[MOUNT_PATH] ?? ''}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
+      const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
       return res.redirect(302, target);
     }
     next(new CallbackError('login_required', 'Authentication required.', { status: 401 }));

@@ -64,24 +64,40 @@ function checkLoginOptions(options: unknown): LoginOptions {
   return options as LoginOptions;
 }
 
+/** One object per request, its methods on the prototype (an object literal with two closures cost more). */
 export function createResponseContext(req: Request, res: Response, engine: Engine): ResponseContext {
-  return {
-    async login(options: LoginOptions = {}) {
-      const url = await engine.startLogin(req, checkLoginOptions(options));
-      res.redirect(302, url);
-    },
-    async logout(options: LogoutOptions = {}) {
-      const logout = resolveLogout(engine.config, options); // a TypeError before the session changes
-      requireSession(req);
-      const idToken = readLogin(req, engine.signInKey)?.idToken;
-      // Session fixation: a new id; other sign-ins, other tabs' pending logins and the silent-login mark stay.
-      const kept = carryOver(req, engine.signInKey);
-      await regenerateSession(req);
-      if (kept) req.session.par = kept;
-      await saveSession(req);
-      const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
-      engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
-      res.redirect(302, remote ?? logout.postLogoutRedirectUri);
-    },
-  };
+  return new OidcResponse(req, res, engine);
+}
+
+class OidcResponse implements ResponseContext {
+  readonly #req: Request;
+  readonly #res: Response;
+  readonly #engine: Engine;
+
+  constructor(req: Request, res: Response, engine: Engine) {
+    this.#req = req;
+    this.#res = res;
+    this.#engine = engine;
+  }
+
+  async login(options: LoginOptions = {}): Promise<void> {
+    const url = await this.#engine.startLogin(this.#req, checkLoginOptions(options));
+    this.#res.redirect(302, url);
+  }
+
+  async logout(options: LogoutOptions = {}): Promise<void> {
+    const req = this.#req;
+    const engine = this.#engine;
+    const logout = resolveLogout(engine.config, options); // a TypeError before the session changes
+    requireSession(req);
+    const idToken = readLogin(req, engine.signInKey)?.idToken;
+    // Session fixation: a new id; other sign-ins, other tabs' pending logins and the silent-login mark stay.
+    const kept = carryOver(req, engine.signInKey);
+    await regenerateSession(req);
+    if (kept) req.session.par = kept;
+    await saveSession(req);
+    const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
+    engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
+    this.#res.redirect(302, remote ?? logout.postLogoutRedirectUri);
+  }
 }

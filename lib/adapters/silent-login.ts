@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SetupError } from '../plumbing/errors.js';
-import { ENGINE, type RequestWithContext } from './request-context.js';
+import { engineOf } from './request-keys.js';
 import { requireSession } from '../plumbing/session.js';
 import { markSilentAttempted, silentAttempted } from '../plumbing/sign-in-state.js';
 
@@ -42,7 +42,7 @@ export function isBrowserNavigation(req: Request): boolean {
  */
 export function attemptSilentLogin(): RequestHandler {
   return function attemptSilentLoginMiddleware(req: Request, res: Response, next: NextFunction) {
-    const engine = (req as RequestWithContext)[ENGINE];
+    const engine = engineOf(req);
     if (!engine || !req.oidc || !res.oidc) {
       return next(new SetupError('middleware_missing', 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
     }
