@@ -1,14 +1,14 @@
 /**
  * The pure parts of "around the login": merging per-request authorization parameters, logout options and
  * the end_session URL, page-load detection for attemptSilentLogin(), and the silent-login mark in the
- * session (kept across regenerate, separate per sign-in).
+ * session (kept across regenerate, separate per sign-in), and the stored login's claims.
  */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
 import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
 import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
 import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
-import { carryOver, clearLogin, markSilentAttempted, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
+import { carryOver, clearLogin, markSilentAttempted, readLogin, readStoredLogin, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
 import type { RequestWithSession } from '../lib/plumbing/session.js';
 
 const config = resolveConfig({
@@ -141,5 +141,51 @@ describe('the silent-login mark in the session', () => {
     expect(carryOver(req, 'a')).toBeUndefined();
     (req.session as unknown as { par: unknown }).par = { a: { silentAttempted: 'yes' } };
     expect(silentAttempted(req, 'a')).toBe(false);
+  });
+});
+
+describe('the stored login and its claims', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const payload = { iss: 'https://op.example.com', sub: 'alice', aud: 'client', email: 'a@example.com' };
+  const idToken = `${b64({ alg: 'RS256' })}.${b64(payload)}.sig`;
+  const session = () => ({ session: {} }) as unknown as RequestWithSession;
+
+  it("keeps the ID token's own claims out of the saved session and reads them back from the token", () => {
+    const req = session();
+    storeLogin(req, 'a', { idToken, accessToken: 'at', claims: { ...payload } });
+    expect(JSON.parse(JSON.stringify(req.session))).toEqual({ par: { a: { login: { idToken, accessToken: 'at' } } } });
+    // in the request that stored them, and in a later one that loads the saved session
+    expect(readLogin(req, 'a')?.claims).toEqual(payload);
+    const later = { session: JSON.parse(JSON.stringify(req.session)) as unknown };
+    expect(readLogin(later, 'a')?.claims).toEqual(payload);
+    expect(Object.keys(readLogin(later, 'a')!)).toEqual(['idToken', 'accessToken']);
+    expect(JSON.stringify(later.session)).toBe(JSON.stringify(req.session));
+  });
+
+  it('stores claims that differ from the token (afterCallback reshaped them), and returns them as stored', () => {
+    const req = session();
+    const shaped = { ...payload, role: 'admin' };
+    storeLogin(req, 'a', { idToken, claims: shaped });
+    const later = { session: JSON.parse(JSON.stringify(req.session)) as unknown };
+    expect(readLogin(later, 'a')?.claims).toEqual(shaped);
+    expect(readStoredLogin(later, 'a')?.claims).toEqual(shaped);
+  });
+
+  it('readStoredLogin gives the tokens without touching the login; a malformed login reads as none', () => {
+    const stored = { idToken, accessToken: 'at', refreshToken: 'rt' };
+    const req = { session: { par: { a: { login: stored } } } };
+    expect(readStoredLogin(req, 'a')).toBe(stored);
+    expect(Object.getOwnPropertyNames(stored)).toEqual(['idToken', 'accessToken', 'refreshToken']);
+    expect(readStoredLogin(req, 'b')).toBeUndefined();
+    for (const login of [{ accessToken: 'at' }, { idToken: 7 }, { idToken, claims: 'x' }, { idToken, claims: null }, ['x'], 'x']) {
+      const bad = { session: { par: { a: { login } } } };
+      expect(readStoredLogin(bad, 'a')).toBeUndefined();
+      expect(readLogin(bad, 'a')).toBeUndefined();
+    }
+  });
+
+  it('reads an ID token that is not a JWT as a login with no claims', () => {
+    const req = { session: { par: { a: { login: { idToken: 'not-a-jwt' } } } } };
+    expect(readLogin(req, 'a')?.claims).toEqual({});
   });
 });

@@ -18,7 +18,7 @@ import { CallbackError, ParError } from '../plumbing/errors.js';
 import { withTokens } from '../plumbing/login-session.js';
 import { createLogger } from '../plumbing/log.js';
 import { requireSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
-import { clearLogin, readLogin, storeLogin } from '../plumbing/sign-in-state.js';
+import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import type { LoginSession } from '../plumbing/types.js';
 import { loadedAccessToken } from './request-keys.js';
 
@@ -205,7 +205,7 @@ async function storeRefreshed(req: RequestWithSession, engine: Engine, next: Log
 export function guardSessionSave(req: Request, engine: Engine): string | undefined | null {
   const session = (req as Partial<RequestWithSession>).session;
   if (!session || typeof session.save !== 'function') return null;
-  const loaded = readLogin(req, engine.signInKey);
+  const loaded = readStoredLogin(req, engine.signInKey);
   if (!loaded?.refreshToken) return loaded?.accessToken;
   const original = session.save;
   // Not enumerable: express-session's change detection and the stores serialise enumerable fields only.

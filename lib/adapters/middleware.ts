@@ -13,7 +13,7 @@ import { engineOf, mountPathOf } from './request-keys.js';
 import { createResponseContext } from './response-context.js';
 import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
 import { withTokens } from '../plumbing/login-session.js';
-import { carryOver, clearLogin, readLogin, storeLogin } from '../plumbing/sign-in-state.js';
+import { carryOver, clearLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import { backchannelLogout, endIfLoggedOut, noteLogin } from './backchannel-route.js';
 import type { LoginSession, ParAuthConfig } from '../plumbing/types.js';
 import '../plumbing/augment.js';
@@ -46,7 +46,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
         return;
       }
       // One store read per authenticated request: a logout recorded by any instance ends this login.
-      if (readLogin(req, engine.signInKey)) {
+      if (readStoredLogin(req, engine.signInKey)) {
         endIfLoggedOut(engine, req).then(() => route(req, res, next), (err: unknown) => next(err));
         return;
       }

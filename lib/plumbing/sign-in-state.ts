@@ -59,13 +59,25 @@ export function ensureSignIn(req: RequestWithSession, key: string): SignInState 
   return state;
 }
 
-/** This sign-in's completed login, when it is well-formed. */
-export function readLogin(req: { session?: unknown }, key: string): LoginSession | undefined {
+/** A login as the session holds it: `claims` only when they differ from the ID token's (storeLogin). */
+export type StoredLogin = { [K in keyof LoginSession as Exclude<K, 'claims'>]: LoginSession[K] } & { claims?: Record<string, unknown> };
+
+/**
+ * This sign-in's completed login as stored, when it is well-formed; its `claims` may be absent (they are
+ * the ID token's own, see storeLogin). For code that needs only the tokens: it changes nothing.
+ */
+export function readStoredLogin(req: { session?: unknown }, key: string): StoredLogin | undefined {
   const login = readSignIn(req, key)?.login;
   if (!isRecord(login) || typeof login.idToken !== 'string') return undefined;
-  if (!Object.hasOwn(login, 'claims')) lazyClaims(login as LoginSession);
-  else if (!isRecord(login.claims)) return undefined;
-  return login as LoginSession;
+  if (Object.hasOwn(login, 'claims') && !isRecord(login.claims)) return undefined;
+  return login as StoredLogin;
+}
+
+/** This sign-in's completed login, when it is well-formed, with its claims (read from the ID token when not stored). */
+export function readLogin(req: { session?: unknown }, key: string): LoginSession | undefined {
+  const login = readStoredLogin(req, key);
+  if (login && !Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, payloadOf(login.idToken));
+  return login as LoginSession | undefined;
 }
 
 /**
@@ -75,9 +87,10 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
  */
 export function storeLogin(req: RequestWithSession, key: string, login: LoginSession): void {
   const stored: LoginSession = { ...login };
-  if (login.claims === undefined || JSON.stringify(login.claims) === JSON.stringify(payloadOf(login.idToken))) {
+  const payload = payloadOf(login.idToken);
+  if (login.claims === undefined || JSON.stringify(login.claims) === JSON.stringify(payload)) {
     delete (stored as Partial<LoginSession>).claims;
-    lazyClaims(stored);
+    tokenClaims(stored, payload);
   }
   ensureSignIn(req, key).login = stored;
 }
@@ -93,25 +106,12 @@ function payloadOf(jwt: string): Record<string, unknown> | undefined {
 }
 
 /**
- * `login.claims` read from the ID token on first use, then kept (not enumerable, so never saved into the
- * session); assigning it stores the value as a plain (saved) field. One shared descriptor: this runs for
- * every authenticated request, and per-login closures were measurable on the page path.
+ * `login.claims` = the ID token's payload, not enumerable, so never saved into the session (nor seen by
+ * express-session's change detection). One plain defineProperty: this runs on every authenticated
+ * request, where a lazy accessor (closures, then redefining it as data) was measurable on the page path.
  */
-const LAZY_CLAIMS: PropertyDescriptor = {
-  configurable: true,
-  enumerable: false,
-  get(this: LoginSession) {
-    const claims = payloadOf(this.idToken) ?? {};
-    Object.defineProperty(this, 'claims', { value: claims, writable: true, enumerable: false, configurable: true });
-    return claims;
-  },
-  set(this: LoginSession, value: Record<string, unknown>) {
-    Object.defineProperty(this, 'claims', { value, writable: true, enumerable: true, configurable: true });
-  },
-};
-
-function lazyClaims(login: LoginSession): void {
-  Object.defineProperty(login, 'claims', LAZY_CLAIMS);
+function tokenClaims(login: LoginSession, payload: Record<string, unknown> | undefined): void {
+  Object.defineProperty(login, 'claims', { value: payload ?? {}, writable: true, enumerable: false, configurable: true });
 }
 
 /** Ends this sign-in's login; its pending transactions and other sign-ins stay. */
