@@ -171,6 +171,18 @@ describe('the stored login and its claims', () => {
     expect(readStoredLogin(later, 'a')?.claims).toEqual(shaped);
   });
 
+  it('claimsFromIdToken: claims the caller vouches are the token payload are not stored, and read as given', () => {
+    const req = session();
+    const claims = { ...payload };
+    storeLogin(req, 'a', { idToken, claims }, { claimsFromIdToken: true });
+    expect(JSON.parse(JSON.stringify(req.session))).toEqual({ par: { a: { login: { idToken } } } });
+    expect(readLogin(req, 'a')?.claims).toBe(claims);
+    // without the option, the same login is compared with the token and stored the same way
+    const other = session();
+    storeLogin(other, 'a', { idToken, claims: { ...payload } });
+    expect(JSON.stringify(other.session)).toBe(JSON.stringify(req.session));
+  });
+
   it('readStoredLogin gives the tokens without touching the login; a malformed login reads as none', () => {
     const stored = { idToken, accessToken: 'at', refreshToken: 'rt' };
     const req = { session: { par: { a: { login: stored } } } };

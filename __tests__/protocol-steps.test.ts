@@ -90,6 +90,36 @@ describe('the authorization redirect (RFC 9126 §4)', () => {
     const url = new URL(authorizationUrl('https://as/authorize?tenant=t1', 'cid', 'urn:r'));
     expect(Object.fromEntries(url.searchParams)).toEqual({ tenant: 't1', client_id: 'cid', request_uri: 'urn:r' });
   });
+
+  it('is exactly what URL.searchParams would build, for every shape of endpoint and value', () => {
+    const reference = (endpoint: string, clientID: string, requestUri: string) => {
+      const url = new URL(endpoint);
+      url.searchParams.set('client_id', clientID);
+      url.searchParams.set('request_uri', requestUri);
+      return url.href;
+    };
+    const endpoints = [
+      'https://as.example.com/authorize',
+      'HTTPS://AS.Example.COM:443/a/../authorize',
+      'https://as.example.com:8443/t/%7Euser/authorize',
+      'https://as.example.com/authorize?',
+      'https://as.example.com/authorize#',
+      'https://as.example.com/authorize?client_id=old&x=1',
+      'https://as.example.com/authorize#frag',
+      'http://127.0.0.1:3000/auth',
+    ];
+    const values: Array<[string, string]> = [
+      ['cid', 'urn:ietf:params:oauth:request_uri:abc-DEF_123'],
+      ['client id+/?&=#é~*!\'()', 'urn:r:with spaces&and=equals'],
+    ];
+    for (const endpoint of endpoints) {
+      for (const [clientID, requestUri] of values) {
+        // twice: the second call reads the remembered endpoint
+        expect(authorizationUrl(endpoint, clientID, requestUri)).toBe(reference(endpoint, clientID, requestUri));
+        expect(authorizationUrl(endpoint, clientID, requestUri)).toBe(reference(endpoint, clientID, requestUri));
+      }
+    }
+  });
 });
 
 describe('at_hash (OpenID Connect Core §3.1.3.6)', () => {

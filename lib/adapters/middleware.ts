@@ -57,10 +57,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
   function route(req: Request, res: Response, next: NextFunction): void {
     // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
     if (req.method !== 'GET') return next();
-    let handler: ((req: Request, res: Response) => Promise<void>) | undefined;
-    if (routes.login !== false && req.path === routes.login) handler = login;
-    else if (routes.callback !== false && req.path === routes.callback) handler = callback;
-    else if (routes.logout !== false && req.path === routes.logout) handler = logout;
+    const path = req.path; // a disabled route is false: never equal to a path
+    const handler = path === routes.login ? login : path === routes.callback ? callback : path === routes.logout ? logout : undefined;
     if (!handler) return next();
     handler(req, res).catch((err: unknown) => {
       log('%s failed: %s', req.path, err instanceof ParError ? err.code : 'unexpected error');
@@ -104,7 +102,8 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     const kept = carryOver(r, engine.signInKey);
     await regenerateSession(r);
     if (kept) r.session.par = kept;
-    storeLogin(r, engine.signInKey, stored);
+    // Without afterCallback the claims are the validated ID token's payload itself: no second parse.
+    storeLogin(r, engine.signInKey, stored, { claimsFromIdToken: !engine.config.afterCallback });
     try {
       await saveSession(r);
     } catch (err) {

@@ -85,10 +85,11 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
  * was received, and not reshaped by afterCallback), they are not stored twice but read back from the
  * stored ID token when asked for.
  */
-export function storeLogin(req: RequestWithSession, key: string, login: LoginSession): void {
+export function storeLogin(req: RequestWithSession, key: string, login: LoginSession, options: { claimsFromIdToken?: boolean } = {}): void {
   const stored: LoginSession = { ...login };
-  const payload = payloadOf(login.idToken);
-  if (login.claims === undefined || JSON.stringify(login.claims) === JSON.stringify(payload)) {
+  // claimsFromIdToken: the caller knows login.claims is the validated ID token's payload as it came.
+  const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : payloadOf(login.idToken);
+  if (login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload)) {
     delete (stored as Partial<LoginSession>).claims;
     tokenClaims(stored, payload);
   }

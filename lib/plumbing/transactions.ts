@@ -51,8 +51,17 @@ export interface StoredTransaction {
 
 /** The redirect_uri as stored: 66 bits of SHA-256 tell the routes of one client apart. */
 export function redirectDigest(redirectUri: string): string {
-  return createHash('sha256').update(redirectUri).digest('base64url').slice(0, 11);
+  // An app has one redirect_uri per mount: remembered, not hashed twice per login.
+  let digest = digests.get(redirectUri);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(redirectUri).digest('base64url').slice(0, 11);
+    if (digests.size >= 64) digests.clear();
+    digests.set(redirectUri, digest);
+  }
+  return digest;
 }
+
+const digests = new Map<string, string>();
 
 function toStored(tx: Transaction): StoredTransaction {
   return {

@@ -1,7 +1,21 @@
 /** The front-channel authorization request after a push (RFC 9126 §4): only `client_id` and `request_uri`. */
 export function authorizationUrl(authorizationEndpoint: string, clientID: string, requestUri: string): string {
+  const base = plainEndpoint(authorizationEndpoint);
+  // Same encoding as URL.searchParams (application/x-www-form-urlencoded), without parsing the URL each login.
+  if (base !== undefined) return `${base}?${new URLSearchParams({ client_id: clientID, request_uri: requestUri }).toString()}`;
   const url = new URL(authorizationEndpoint); // any query the endpoint already has is kept
   url.searchParams.set('client_id', clientID);
   url.searchParams.set('request_uri', requestUri);
   return url.href;
+}
+
+let lastEndpoint: { endpoint: string; base: string | undefined } | undefined;
+
+/** The endpoint as URL serialises it, when it has no query or fragment to merge with; else undefined. */
+function plainEndpoint(endpoint: string): string | undefined {
+  if (lastEndpoint?.endpoint !== endpoint) {
+    const url = new URL(endpoint);
+    lastEndpoint = { endpoint, base: url.search === '' && url.hash === '' && !endpoint.includes('?') && !endpoint.includes('#') ? url.href : undefined };
+  }
+  return lastEndpoint.base;
 }

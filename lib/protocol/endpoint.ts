@@ -37,8 +37,10 @@ async function attempt(call: EndpointCall): Promise<HttpResponse> {
   const agent = call.config.tls?.agent; // RFC 8705: the client certificate, on every connection
   const res = await request({ method: 'POST', url: call.url, headers, form, timeout: call.config.httpTimeout, step: call.step, ...(agent ? { agent } : {}) });
   call.dpop?.nonces.remember(call.url, res.headers);
-  // Some gateways echo the request in their error text: whatever secret this call sent is never quoted back.
-  res.redact = sentSecrets(call.config.clientSecret, form, headers);
+  // Some gateways echo the request in their error text: whatever secret this call sent is never quoted
+  // back. Listed when an error is read (a successful call never needs the list).
+  let secrets: string[] | undefined;
+  Object.defineProperty(res, 'redact', { configurable: true, enumerable: true, get: () => (secrets ??= sentSecrets(call.config.clientSecret, form, headers)) });
   return res;
 }
 
