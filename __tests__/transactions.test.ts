@@ -199,6 +199,13 @@ describe('the stored form (what a session store holds per pending login)', () =>
     expect(redirectDigest(REDIRECT)).toHaveLength(11);
   });
 
+  it('gives each redirect_uri its own digest, the same on every call, past the number it remembers', () => {
+    const uris = Array.from({ length: 150 }, (_, i) => `https://app.example.com/m${i}/callback`);
+    const expected = uris.map((uri) => createHash('sha256').update(uri).digest('base64url').slice(0, 11));
+    for (let pass = 0; pass < 2; pass++) expect(uris.map(redirectDigest)).toEqual(expected);
+    expect(new Set(expected).size).toBe(150);
+  });
+
   it('ignores fields of the wrong type in a tampered entry', () => {
     const req = fakeReq();
     tamper(req, { [stateOf(1)]: { ...storedOf(tx(stateOf(1), T0)), r: 42, m: '300', s: true, k: 'not-a-jwk' } });
