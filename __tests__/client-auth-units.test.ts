@@ -25,6 +25,15 @@ describe('client_secret_basic (RFC 6749 §2.3.1)', () => {
     const auth = await clientAuthentication(resolveConfig({ ...base, clientID: 'plain', clientSecret: 'plain-secret' }), ISSUER);
     expect(auth.headers.authorization).toBe(`Basic ${Buffer.from('plain:plain-secret').toString('base64')}`);
   });
+
+  it('is the same on every call of one configuration, and each configuration its own', async () => {
+    const one = resolveConfig({ ...base, clientID: 'one', clientSecret: 'secret-one' });
+    const two = resolveConfig({ ...base, clientID: 'one', clientSecret: 'secret-two' });
+    for (let call = 0; call < 2; call++) {
+      expect((await clientAuthentication(one, ISSUER)).headers.authorization).toBe(`Basic ${Buffer.from('one:secret-one').toString('base64')}`);
+      expect((await clientAuthentication(two, ISSUER)).headers.authorization).toBe(`Basic ${Buffer.from('one:secret-two').toString('base64')}`);
+    }
+  });
 });
 
 describe('client_secret_post', () => {

@@ -228,7 +228,7 @@ export function createEngine(config: ResolvedConfig): Engine {
       throw err;
     }
     if (!params.code) throw new CallbackError('code_missing', 'The callback has no "code".');
-    const key = await dpopKey(tx.dpopJwk);
+    const key = config.dpop ? await dpopKey(tx.dpopJwk) : undefined;
     const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
     const res = await postToEndpoint({
       config,

@@ -38,14 +38,25 @@ async function clientAssertion(config: ResolvedConfig, audience: string): Promis
   return jwt.sign(config.clientAssertionKey!);
 }
 
+const basicHeaders = new WeakMap<ResolvedConfig, string>();
+
+/** `Basic base64(id:secret)`, built once per configuration (it is the same for every call). */
+function basicAuthorization(config: ResolvedConfig): string {
+  let header = basicHeaders.get(config);
+  // Stryker disable next-line ConditionalExpression: building it again gives the same header
+  if (header === undefined) {
+    header = `Basic ${Buffer.from(`${formEncode(config.clientID)}:${formEncode(config.clientSecret!)}`).toString('base64')}`;
+    // Stryker disable next-line CallExpression: not remembering it only builds it again, the same
+    basicHeaders.set(config, header);
+  }
+  return header;
+}
+
 /** Headers and body parameters that authenticate the client; `audience` is the issuer identifier. */
 export async function clientAuthentication(config: ResolvedConfig, audience: string): Promise<ClientAuth> {
   switch (config.clientAuthMethod) {
     case 'client_secret_basic':
-      return {
-        headers: { authorization: `Basic ${Buffer.from(`${formEncode(config.clientID)}:${formEncode(config.clientSecret!)}`).toString('base64')}` },
-        params: {},
-      };
+      return { headers: { authorization: basicAuthorization(config) }, params: {} };
     case 'client_secret_post':
       return { headers: {}, params: { client_id: config.clientID, client_secret: config.clientSecret! } };
     case 'client_secret_jwt':

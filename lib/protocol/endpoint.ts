@@ -28,8 +28,10 @@ export async function postToEndpoint(call: EndpointCall): Promise<HttpResponse> 
 
 async function attempt(call: EndpointCall): Promise<HttpResponse> {
   const auth = await clientAuthentication(call.config, call.issuer);
-  const form = new URLSearchParams(call.params);
-  for (const [key, value] of Object.entries(auth.params)) form.set(key, value);
+  const authParams = Object.entries(auth.params);
+  // call.params is never changed (a DPoP nonce retry sends it again): copied only to add to it.
+  const form = authParams.length === 0 ? call.params : new URLSearchParams(call.params);
+  for (const [key, value] of authParams) form.set(key, value);
   const headers = { ...auth.headers };
   if (call.dpop) {
     headers.dpop = await createProof(call.dpop.key, 'POST', call.url, { nonce: call.dpop.nonces.get(call.url) });
