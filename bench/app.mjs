@@ -12,6 +12,8 @@
  *   express-par          /p     parAuth() defaults on express-session (MemoryStore): PAR, PKCE S256,
  *                               client_secret_basic; /p/page = requiresAuth() + req.oidc.user
  *   session-check        /s     /s/page: a bare express-session check of the same session (no parAuth)
+ *   passthrough          /sp    the same check behind one `router.use((req, res, next) => next())`: what
+ *                               Express charges a page for any app.use() middleware, parAuth() included
  *   express-par-dpop     /dpop  parAuth({ dpop: true }) (a fresh ES256 key per session, RFC 9449)
  *   handwritten          /hw    the minimal hand-written PAR flow of handwritten.mjs
  *   express-par-control  /ctl   express-par again (a second instance): an A/A control
@@ -58,6 +60,7 @@ export const MOUNTS = {
   eoc: '/eoc',
   'express-par': '/p',
   'session-check': '/s',
+  passthrough: '/sp',
   'express-par-dpop': '/dpop',
   handwritten: '/hw',
   'express-par-control': '/ctl',
@@ -159,8 +162,9 @@ async function main() {
     for (const id of candidates) {
       if (id === 'eoc' || id === 'eoc-refresh' || isRedis(id)) continue;
       let router;
-      if (id === 'session-check') {
+      if (id === 'session-check' || id === 'passthrough') {
         router = express.Router();
+        if (id === 'passthrough') router.use((_req, _res, next) => next());
         router.get('/page', sessionCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
       } else {
         router = await routerOf(id, config);

@@ -76,7 +76,7 @@ const SLICES = Math.max(1, Number(opts.slices));
 const PATHS = {
   login: { op: 'login', count: Number(opts.logins), candidates: ['express-par', 'handwritten', 'eoc'] },
   'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop'] },
-  page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'eoc'] },
+  page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'passthrough', 'eoc'] },
   'redis-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-redis', 'handwritten-redis', ...(SELECTED.includes('login') ? [] : ['eoc'])] },
   refresh: { op: 'token', count: Number(opts.refreshes ?? opts.logins), candidates: ['express-par-refresh', 'handwritten-refresh', 'eoc-refresh'] },
 };
@@ -99,6 +99,7 @@ if (opts.candidates) {
 const LABEL = {
   'express-par': 'express-par',
   'session-check': 'express-session check only (same session)',
+  passthrough: 'the session check behind one pass-through middleware',
   'express-par-dpop': 'express-par (dpop: true)',
   handwritten: 'hand-written PAR flow',
   eoc: 'express-openid-connect',
@@ -116,7 +117,8 @@ const YARDSTICK = { login: ['login', 'handwritten'], 'dpop-login': ['login', 'ha
 const EOC = { login: ['login', 'eoc'], 'dpop-login': ['login', 'eoc'], page: ['page', 'eoc'], 'redis-login': ['login', 'eoc'], refresh: ['refresh', 'eoc-refresh'] };
 const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate));
 /** Whose browsers (sessions) a candidate uses: the session check reads express-par's login. */
-const family = (candidate) => (candidate === 'session-check' ? 'express-par' : candidate);
+const readsExpressPar = (candidate) => candidate === 'session-check' || candidate === 'passthrough';
+const family = (candidate) => (readsExpressPar(candidate) ? 'express-par' : candidate);
 
 /** Forks a child and resolves with its first message. */
 function spawnChild(file, args, execArgv = []) {
@@ -194,7 +196,7 @@ function summarize(slices) {
 const phase = async (app, candidate, op, total, concurrency) => summarize([await slice(app, candidate, op, total, concurrency)]);
 
 /** The login whose session a candidate's pages need. */
-const loginOf = (candidate) => (candidate === 'session-check' ? 'express-par' : candidate);
+const loginOf = (candidate) => (readsExpressPar(candidate) ? 'express-par' : candidate);
 
 /** Every browser of the candidate's family signs in (its page requests need a login). */
 async function signIn(app, candidate) {
@@ -436,6 +438,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
       ['authenticated page ÷ session check', 1.05, ['page', 'express-par'], ['page', 'session-check']],
       ['login on Redis ÷ hand-written flow on Redis (reported; the login goal)', 1.0, ['redis-login', 'express-par-redis'], ['redis-login', 'handwritten-redis']],
       ['A/A control (no goal: the noise floor)', null, ['login', 'express-par-control'], ['login', 'express-par']],
+      ['session check behind a pass-through middleware ÷ session check (no goal: what any app.use() adds to a page)', null, ['page', 'passthrough'], ['page', 'session-check']],
     ];
     const measured = goals.filter(([, , a, b]) => ratios(results, a, b));
     // No table when the paths run measure no goal (e.g. --paths refresh).
