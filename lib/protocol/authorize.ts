@@ -13,9 +13,7 @@ let lastEndpoint: { endpoint: string; base: string | undefined } | undefined;
 
 /** The endpoint as URL serialises it, when it has no query or fragment to merge with; else undefined. */
 function plainEndpoint(endpoint: string): string | undefined {
-  if (lastEndpoint?.endpoint !== endpoint) {
-    const url = new URL(endpoint);
-    lastEndpoint = { endpoint, base: url.search === '' && url.hash === '' && !endpoint.includes('?') && !endpoint.includes('#') ? url.href : undefined };
-  }
+  // A query or fragment (even an empty one) starts with its "?" or "#": such an endpoint goes through URL.
+  if (lastEndpoint?.endpoint !== endpoint) lastEndpoint = { endpoint, base: /[?#]/.test(endpoint) ? undefined : new URL(endpoint).href };
   return lastEndpoint.base;
 }
