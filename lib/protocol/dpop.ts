@@ -6,7 +6,7 @@
  * key, a proof and the thumbprint each cost a fraction of their WebCrypto versions. A session's key is
  * imported from its stored JWK once and kept (bounded cache), with its encoded proof header and thumbprint.
  */
-import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
 import { canSign, encodeHeader, jwkThumbprint, signCompact } from './jws.js';
 import { randomToken } from './pkce.js';
@@ -33,10 +33,28 @@ function remember(d: string, key: DpopKey): DpopKey {
   return key;
 }
 
-/** A fresh ES256 key: the private JWK to keep in the session, and the key ready to sign with. */
+/**
+ * A fresh ES256 key: the private JWK to keep in the session, and the key ready to sign with.
+ *
+ * Not `generateKeyPairSync()` + `export({ format: 'jwk' })`: on Node 20 that pair can deadlock the whole
+ * process. The JWK export holds the key's mutex while it allocates; when that allocation starts a GC which
+ * finalises the key-generation job, the job's destructor waits for the same mutex, forever (seen under
+ * gdb: ExportJWKEcKey -> GC -> ~KeyGenJob -> uv_mutex_lock; a loop of the pair hangs within about 1,000
+ * to 3,000 keys). ECDH makes the key pair with no such job, and the KeyObject is imported from the JWK.
+ */
 export async function generateDpopKey(): Promise<{ jwk: JWK; key: DpopKey }> {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk: JWK = { ...(privateKey.export({ format: 'jwk' }) as JWK), alg: 'ES256' };
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const point = ecdh.getPublicKey(); // 0x04 || X || Y, 32 bytes each for P-256
+  const jwk: JWK = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: point.subarray(1, 33).toString('base64url'),
+    y: point.subarray(33).toString('base64url'),
+    d: scalar32(ecdh.getPrivateKey()),
+    alg: 'ES256',
+  };
+  const privateKey = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   return { jwk, key: remember(jwk.d!, { privateKey, publicJwk: publicPart(jwk), alg: 'ES256' }) };
 }
 
@@ -49,6 +67,11 @@ export async function dpopKeyFromJwk(jwk: JWK): Promise<DpopKey> {
   // node takes an EC JWK's x and y as given; WebCrypto refused a pair that does not belong to d. So do we.
   if (jwk.kty === 'EC' && !publicPointMatches(jwk)) throw new TypeError('the stored DPoP key is invalid: its public part does not belong to its private part');
   return remember(jwk.d!, { privateKey, publicJwk: publicPart(jwk), alg }); // a private JWK: createPrivateKey took it
+}
+
+/** RFC 7518 §6.2.2.1: `d` is the full 32 bytes for P-256; a scalar with leading zero bytes comes back shorter. */
+function scalar32(d: Buffer): string {
+  return (d.length >= 32 ? d : Buffer.concat([Buffer.alloc(32 - d.length), d])).toString('base64url');
 }
 
 const NIST_CURVES: Record<string, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' };
