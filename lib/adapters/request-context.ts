@@ -4,7 +4,7 @@ import type { Engine } from '../engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
-import { readLogin } from '../plumbing/sign-in-state.js';
+import { readLogin, readStoredLogin } from '../plumbing/sign-in-state.js';
 import { fetchUserInfo } from '../protocol/userinfo.js';
 import type { LoginSession } from '../plumbing/types.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
@@ -88,8 +88,9 @@ class OidcContext implements RequestContext, RequestRecord {
     return readLogin(this.#req, this.#engine.signInKey);
   }
 
+  /** A well-formed login is enough: the ID token's payload is decoded only when its claims are read. */
   isAuthenticated(): boolean {
-    return this.#login() !== undefined;
+    return readStoredLogin(this.#req, this.#engine.signInKey) !== undefined;
   }
   get user() {
     return this.#login()?.claims;
