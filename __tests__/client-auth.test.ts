@@ -4,7 +4,8 @@
  * given as JWK, PEM and KeyObject) and none; plus the Auth0-specific parameters.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';

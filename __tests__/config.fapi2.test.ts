@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';
 import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';

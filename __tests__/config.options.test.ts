@@ -3,7 +3,7 @@
  * options, and what each accepted option resolves to. config.test.ts has the contract-level cases.
  */
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { isLoopbackHost, isReservedParam, mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';
 

@@ -8,7 +8,7 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
  * checking their signature; client-auth.test.ts does that against oidc-provider).
  */
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';
 import { type Faults, type FaultyServer } from './helpers/faulty-server.js';

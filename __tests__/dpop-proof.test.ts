@@ -3,7 +3,8 @@
  * for per-session and configured keys. End-to-end DPoP against oidc-provider is in dpop.test.ts.
  */
 import { describe, expect, it } from '@jest/globals';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, generateDpopKey, thumbprint } from '../lib/protocol/dpop.js';
 

@@ -4,7 +4,8 @@
  * server nonces (§8), token_type checks (§5) and resource requests with `ath` (§7).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import type { Express } from 'express';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';

@@ -3,7 +3,8 @@
  * oidc-provider configured to require them.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';

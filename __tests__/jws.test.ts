@@ -4,7 +4,8 @@
  * The key set is served over real HTTP on 127.0.0.1.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';

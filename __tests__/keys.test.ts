@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { algFitsKey, algForKey, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../lib/plumbing/keys.js';
 import type { PrivateKeyInput } from '../lib/plumbing/types.js';
 

@@ -4,7 +4,7 @@
  * jti). backchannel-logout.test.ts drives the same rules over HTTP through the route.
  */
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { createLocalJWKSet, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { BACKCHANNEL_LOGOUT_EVENT, checkLogoutClaims, LogoutTokenError, validateLogoutToken, type LogoutTokenExpectations } from '../lib/protocol/logout-token.js';
 

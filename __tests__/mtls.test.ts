@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import https from 'node:https';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import type { AddressInfo } from 'node:net';
 import type { Express, Request } from 'express';
 import type { JWK } from 'jose';

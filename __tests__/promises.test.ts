@@ -5,7 +5,7 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
  * 32 bytes), never imported from lib/.
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { checkProvider, requiresAuth } from '../lib/index.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';

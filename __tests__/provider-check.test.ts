@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ServerMetadata } from '../lib/protocol/discovery.js';
 import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-requirements.js';

@@ -4,7 +4,7 @@
  * and the faulty server; this pins the checks and their messages.
  */
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { createLocalJWKSet, errors as joseErrors, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { UpstreamError } from '../lib/plumbing/errors.js';
 import { processUserInfoResponse, type UserInfoExpectations } from '../lib/protocol/userinfo.js';
