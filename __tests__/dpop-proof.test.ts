@@ -3,10 +3,10 @@
  * for per-session and configured keys. End-to-end DPoP against oidc-provider is in dpop.test.ts.
  */
 import { describe, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, generateDpopKey, thumbprint } from '../lib/protocol/dpop.js';
+import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, ecdhKeyPair, generateDpopKey, scalar32, sec1P256, thumbprint } from '../lib/protocol/dpop.js';
 
 async function checkProof(proof: string, alg: string) {
   // What a server does (RFC 9449 §4.3): typ, alg, signature by the embedded public key.
@@ -184,5 +184,54 @@ describe('DPoP-Nonce values remembered per origin (RFC 9449 §8: NQCHAR, 1*)', (
     expect(nonces.get('https://op.example/')).toBe(visible);
     nonces.remember('https://op.example/', { 'dpop-nonce': 'b'.repeat(512) });
     expect(nonces.get('https://op.example/')).toBe('b'.repeat(512));
+  });
+});
+
+describe('per-session key material (generateDpopKey and its fallback)', () => {
+  // A re-imported copy is safe to export as JWK (see helpers/keys.ts): the reference for what the DER holds.
+  const referenceJwk = (der: Buffer) => createPrivateKey({ key: der, format: 'der', type: 'sec1' }).export({ format: 'jwk' });
+
+  it('sec1P256 reads d, x and y out of a P-256 SEC1 key exactly as a JWK export gives them', () => {
+    for (let i = 0; i < 20; i++) {
+      const der = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'sec1' });
+      expect(sec1P256(der)).toEqual({ ...referenceJwk(der), alg: 'ES256' });
+    }
+  });
+
+  it('sec1P256 refuses anything but that exact layout: another curve, a key without its public part, a changed byte', () => {
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'sec1' });
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'der', type: 'sec1' });
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'der', type: 'sec1' });
+    expect(k1.length).toBe(118); // secp256k1's OID is shorter
+    expect(sec1P256(k1)).toBeUndefined();
+    expect(sec1P256(p384)).toBeUndefined();
+    // Without the public key ([1] dropped, outer length fixed): 51 bytes, no x or y to read.
+    const noPublic = Buffer.concat([Buffer.from('3031', 'hex'), p256.subarray(2, 51)]);
+    expect(sec1P256(noPublic)).toBeUndefined();
+    expect(sec1P256(Buffer.concat([p256, Buffer.from([0])]))).toBeUndefined();
+    for (const at of [0, 6, 39, 56]) {
+      const changed = Buffer.from(p256);
+      changed[at] ^= 0x01;
+      expect(sec1P256(changed)).toBeUndefined();
+    }
+    expect(sec1P256(p256)).toBeDefined();
+  });
+
+  it('the ECDH fallback makes a full P-256 key whose KeyObject signs proofs for its own JWK', async () => {
+    const { jwk, privateKey } = ecdhKeyPair();
+    expect(Object.keys(jwk).sort()).toEqual(['alg', 'crv', 'd', 'kty', 'x', 'y']);
+    expect([jwk.kty, jwk.crv, jwk.alg, jwk.x!.length, jwk.y!.length, jwk.d!.length]).toEqual(['EC', 'P-256', 'ES256', 43, 43, 43]);
+    expect(createPublicKey(privateKey).export({ format: 'jwk' })).toEqual({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+    const key = await dpopKeyFromJwk(jwk); // its public part belongs to its private part
+    const proof = await createProof(key, 'POST', 'https://as.example/token');
+    await expect(jwtVerify(proof, createPublicKey(privateKey), { typ: 'dpop+jwt' })).resolves.toBeDefined();
+  });
+
+  it('scalar32 pads a private scalar with leading zero bytes to 32 bytes (RFC 7518 §6.2.2.1), and keeps a full one', () => {
+    const short = Buffer.alloc(31, 7);
+    expect(Buffer.from(scalar32(short), 'base64url')).toEqual(Buffer.concat([Buffer.from([0]), short]));
+    expect(Buffer.from(scalar32(Buffer.alloc(30, 9)), 'base64url')).toEqual(Buffer.concat([Buffer.alloc(2), Buffer.alloc(30, 9)]));
+    const full = Buffer.alloc(32, 5);
+    expect(scalar32(full)).toBe(full.toString('base64url'));
   });
 });
