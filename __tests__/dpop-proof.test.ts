@@ -126,6 +126,31 @@ describe('session keys stored by another instance (imported from the JWK)', () =
     await expect(dpopKeyFromJwk({ ...jwk, y: negated })).rejects.toThrow(/public part does not belong/);
   });
 
+  it('refuses an EC JWK whose y is right and whose x is the other point on the curve with that y', async () => {
+    // x and x' share y when both solve X³ - 3X + b = y²: x' = (-x ± √(12 - 3x²)) / 2 mod p (p ≡ 3 mod 4).
+    const p = 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n;
+    const mod = (a: bigint) => ((a % p) + p) % p;
+    const pow = (base: bigint, exp: bigint) => {
+      let result = 1n;
+      for (let b = mod(base), e = exp; e > 0n; e >>= 1n, b = mod(b * b)) if (e & 1n) result = mod(result * b);
+      return result;
+    };
+    const toB64 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex').toString('base64url');
+    for (let attempt = 0; ; attempt++) {
+      const jwk = foreignJwk();
+      const x = BigInt(`0x${Buffer.from(jwk.x!, 'base64url').toString('hex')}`);
+      const disc = mod(12n - 3n * x * x);
+      const root = pow(disc, (p + 1n) / 4n);
+      if (mod(root * root) !== disc) continue; // no other point with this y: try another key (half of them have one)
+      const otherX = mod((root - x) * pow(2n, p - 2n));
+      expect(otherX).not.toBe(x);
+      await expect(dpopKeyFromJwk({ ...jwk, x: toB64(otherX) })).rejects.toThrow(/public part does not belong/);
+      await expect(dpopKeyFromJwk(jwk)).resolves.toBeDefined();
+      expect(attempt).toBeLessThan(64);
+      break;
+    }
+  });
+
   it('refuses an EC key on a curve DPoP proofs do not use (secp256k1)', async () => {
     const jwk = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'jwk' }) as JWK;
     await expect(dpopKeyFromJwk({ ...jwk, alg: 'ES256K' })).rejects.toThrow();

@@ -74,7 +74,7 @@ export function sec1P256(der: Buffer): JWK | undefined {
 
 /** RFC 7518 §6.2.2.1: `d` is the full 32 bytes for P-256; ECDH gives a scalar with leading zero bytes shorter. */
 export function scalar32(d: Buffer): string {
-  return (d.length >= 32 ? d : Buffer.concat([Buffer.alloc(32 - d.length), d])).toString('base64url');
+  return Buffer.concat([Buffer.alloc(32 - d.length), d]).toString('base64url'); // a P-256 scalar is never longer
 }
 
 export async function dpopKeyFromJwk(jwk: JWK): Promise<DpopKey> {
