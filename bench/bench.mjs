@@ -17,7 +17,7 @@
  *
  * Processes: this one is the driver (the "browsers"); bench/provider.mjs (the OP) runs in a child process
  * for the whole run; each round forks a fresh bench/app.mjs that hosts every candidate on its own mount
- * path. App CPU is the app process's process.cpuUsage() delta around a phase (after a forced GC), so
+ * path. App CPU is the app process's process.cpuUsage() delta around a phase (after a scavenge: see app.mjs), so
  * candidates measured back to back in one process are compared with nothing else differing. With the
  * redis-login path, a throwaway redis-server (`redis-server` on the PATH, or BENCH_REDIS_SERVER) runs
  * for the whole run too, stopped at the end or on an error; its CPU, like the provider's, is not app CPU.
@@ -157,7 +157,7 @@ function browsersOf(candidate) {
 
 /**
  * Runs `total` operations of `candidate` with `concurrency` browsers in flight; returns the sums (app
- * and provider CPU, wall time) and the latencies. Garbage is collected just before, so the slice pays
+ * and provider CPU, wall time) and the latencies. The young generation is collected just before, so the slice pays
  * for its own garbage only.
  */
 async function slice(app, candidate, op, total, concurrency) {
