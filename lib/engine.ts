@@ -21,7 +21,7 @@ import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/p
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
-import { readLogin, signInKey } from './plumbing/sign-in-state.js';
+import { readStoredLogin, signInKey } from './plumbing/sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
 import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
@@ -161,7 +161,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     let key = sharedDpopKey;
     if (config.dpop === 'per-session') {
       // One key per session: a later login in the same session reuses the stored one.
-      const stored = readLogin(req, signIn)?.dpopJwk as Transaction['dpopJwk'];
+      const stored = readStoredLogin(req, signIn)?.dpopJwk as Transaction['dpopJwk'];
       const fresh = stored ? { jwk: stored, key: await dpopKeyFromJwk(stored) } : await generateDpopKey();
       tx.dpopJwk = fresh.jwk;
       key = fresh.key;

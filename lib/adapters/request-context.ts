@@ -4,9 +4,8 @@ import type { Engine } from '../engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
-import { readLogin, readStoredLogin } from '../plumbing/sign-in-state.js';
+import { readLogin, readStoredLogin, type StoredLogin } from '../plumbing/sign-in-state.js';
 import { fetchUserInfo } from '../protocol/userinfo.js';
-import type { LoginSession } from '../plumbing/types.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 
 export interface RequestContext {
@@ -83,36 +82,38 @@ class OidcContext implements RequestContext, RequestRecord {
     this[LOADED_ACCESS_TOKEN] = loaded;
   }
 
-  /** Only this mount's login (contract: "Several sign-ins on one app"). */
-  #login(): LoginSession | undefined {
-    return readLogin(this.#req, this.#engine.signInKey);
+  /**
+   * Only this mount's login (contract: "Several sign-ins on one app"), as stored: the tokens. The ID
+   * token's payload is decoded only when the claims are read (`user`).
+   */
+  #stored(): StoredLogin | undefined {
+    return readStoredLogin(this.#req, this.#engine.signInKey);
   }
 
-  /** A well-formed login is enough: the ID token's payload is decoded only when its claims are read. */
   isAuthenticated(): boolean {
-    return readStoredLogin(this.#req, this.#engine.signInKey) !== undefined;
+    return this.#stored() !== undefined;
   }
   get user() {
-    return this.#login()?.claims;
+    return readLogin(this.#req, this.#engine.signInKey)?.claims;
   }
   get idToken() {
-    return this.#login()?.idToken;
+    return this.#stored()?.idToken;
   }
   get accessToken() {
-    return this.#login()?.accessToken;
+    return this.#stored()?.accessToken;
   }
   get refreshToken() {
-    return this.#login()?.refreshToken;
+    return this.#stored()?.refreshToken;
   }
   get expiresAt() {
-    return this.#login()?.expiresAt;
+    return this.#stored()?.expiresAt;
   }
   get tokenType() {
-    return this.#login()?.tokenType;
+    return this.#stored()?.tokenType;
   }
   async authorizationHeaders(method: string, url: string | URL, options: { dpopNonce?: string } = {}): Promise<Record<string, string>> {
     const engine = this.#engine;
-    const current = this.#login();
+    const current = this.#stored();
     if (options.dpopNonce !== undefined) engine.dpopNonces.remember(url, { 'dpop-nonce': options.dpopNonce });
     if (!current?.accessToken) throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
     if (current.tokenType !== 'DPoP') return { authorization: `Bearer ${current.accessToken}` };

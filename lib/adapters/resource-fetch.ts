@@ -10,7 +10,7 @@ import type { Request } from 'express';
 import { getAccessToken } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import type { Engine } from '../engine.js';
-import { readLogin } from '../plumbing/sign-in-state.js';
+import { readStoredLogin } from '../plumbing/sign-in-state.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
 
 export async function fetchAsUser(req: Request, engine: Engine, input: string | URL, init: RequestInit = {}): Promise<Response> {
@@ -22,7 +22,7 @@ export async function fetchAsUser(req: Request, engine: Engine, input: string | 
   const replayable = !(init.body instanceof ReadableStream);
 
   const once = async (token: string): Promise<Response> => {
-    const login = readLogin(req, engine.signInKey);
+    const login = readStoredLogin(req, engine.signInKey);
     const headers = new Headers(init.headers);
     if (login?.tokenType === 'DPoP') {
       const key = await engine.dpopKey(login.dpopJwk as never);
@@ -42,7 +42,7 @@ export async function fetchAsUser(req: Request, engine: Engine, input: string | 
 
   const send = async (token: string): Promise<Response> => {
     const res = await once(token);
-    if (replayable && readLogin(req, engine.signInKey)?.tokenType === 'DPoP' && isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'))) {
+    if (replayable && readStoredLogin(req, engine.signInKey)?.tokenType === 'DPoP' && isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'))) {
       await discard(res);
       return once(token); // RFC 9449 §9: again, with the nonce just remembered
     }
@@ -52,7 +52,7 @@ export async function fetchAsUser(req: Request, engine: Engine, input: string | 
   const token = await getAccessToken(req, engine);
   const res = await send(token);
   if (!replayable || res.status !== 401 || challengeError(res.headers.get('www-authenticate')) !== 'invalid_token') return res;
-  if (!readLogin(req, engine.signInKey)?.refreshToken) return res; // nothing to renew with: the app sees the 401
+  if (!readStoredLogin(req, engine.signInKey)?.refreshToken) return res; // nothing to renew with: the app sees the 401
   await discard(res);
   return send(await getAccessToken(req, engine, { rejected: token }));
 }

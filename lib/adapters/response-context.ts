@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import type { Engine } from '../engine.js';
 import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
 import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
-import { carryOver, readLogin } from '../plumbing/sign-in-state.js';
+import { carryOver, readStoredLogin } from '../plumbing/sign-in-state.js';
 import type { AuthorizationParamValue } from '../plumbing/types.js';
 
 export type { LogoutOptions } from '../protocol/end-session.js';
@@ -90,7 +90,7 @@ class OidcResponse implements ResponseContext {
     const engine = this.#engine;
     const logout = resolveLogout(engine.config, options); // a TypeError before the session changes
     requireSession(req);
-    const idToken = readLogin(req, engine.signInKey)?.idToken;
+    const idToken = readStoredLogin(req, engine.signInKey)?.idToken;
     // Session fixation: a new id; other sign-ins, other tabs' pending logins and the silent-login mark stay.
     const kept = carryOver(req, engine.signInKey);
     await regenerateSession(req);

@@ -14,7 +14,7 @@ import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../plum
 import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
 import { resolveIdTokenAlgs } from './id-token.js';
 import { isHmacAlg } from '../plumbing/keys.js';
-import { readLogin } from '../plumbing/sign-in-state.js';
+import { readLogin, readStoredLogin } from '../plumbing/sign-in-state.js';
 import { challengeError, isResourceNonceChallenge } from './www-authenticate.js';
 
 export interface UserInfoCall {
@@ -154,7 +154,7 @@ export async function fetchUserInfo(req: Request, engine: Engine): Promise<Recor
     throw new UpstreamError('userinfo_failed', 'The authorization server advertises no "userinfo_endpoint" in its metadata.');
   }
   const send = async (token: string) => {
-    const login = readLogin(req, engine.signInKey);
+    const login = readStoredLogin(req, engine.signInKey);
     // Stryker disable next-line OptionalChaining: getAccessToken() above threw without a login, so there is one
     const key = login?.tokenType === 'DPoP' ? await engine.dpopKey(login.dpopJwk as never) : undefined;
     // Stryker disable next-line OptionalChaining: getAccessToken() above threw without a login, so there is one
@@ -169,7 +169,7 @@ export async function fetchUserInfo(req: Request, engine: Engine): Promise<Recor
   };
   let res = await send(accessToken);
   // Stryker disable next-line OptionalChaining: getAccessToken() above threw without a login, so there is one
-  if (isInvalidTokenResponse(res) && readLogin(req, engine.signInKey)?.refreshToken) {
+  if (isInvalidTokenResponse(res) && readStoredLogin(req, engine.signInKey)?.refreshToken) {
     accessToken = await getAccessToken(req, engine, { rejected: accessToken }); // RFC 6750 §3.1: renew once
     res = await send(accessToken);
   }
