@@ -75,7 +75,7 @@ const SLICES = Math.max(1, Number(opts.slices));
  */
 const PATHS = {
   login: { op: 'login', count: Number(opts.logins), candidates: ['express-par', 'handwritten', 'eoc'] },
-  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop'] },
+  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop', 'handwritten-dpop'] },
   page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'passthrough', 'eoc'] },
   'redis-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-redis', 'handwritten-redis', ...(SELECTED.includes('login') ? [] : ['eoc'])] },
   refresh: { op: 'token', count: Number(opts.refreshes ?? opts.logins), candidates: ['express-par-refresh', 'handwritten-refresh', 'eoc-refresh'] },
@@ -102,6 +102,7 @@ const LABEL = {
   passthrough: 'the session check behind one pass-through middleware',
   'express-par-dpop': 'express-par (dpop: true)',
   handwritten: 'hand-written PAR flow',
+  'handwritten-dpop': 'hand-written PAR flow with DPoP',
   eoc: 'express-openid-connect',
   'express-par-control': 'express-par again (A/A control)',
   base: 'express-par (--base build)',
@@ -113,7 +114,7 @@ const LABEL = {
   'eoc-refresh': 'express-openid-connect accessToken.refresh()',
 };
 /** Each path's yardstick and express-openid-connect counterpart for the ratio table, `[path, candidate]`. */
-const YARDSTICK = { login: ['login', 'handwritten'], 'dpop-login': ['login', 'handwritten'], page: ['page', 'session-check'], 'redis-login': ['redis-login', 'handwritten-redis'], refresh: ['refresh', 'handwritten-refresh'] };
+const YARDSTICK = { login: ['login', 'handwritten'], 'dpop-login': ['dpop-login', 'handwritten-dpop'], page: ['page', 'session-check'], 'redis-login': ['redis-login', 'handwritten-redis'], refresh: ['refresh', 'handwritten-refresh'] };
 const EOC = { login: ['login', 'eoc'], 'dpop-login': ['login', 'eoc'], page: ['page', 'eoc'], 'redis-login': ['login', 'eoc'], refresh: ['refresh', 'eoc-refresh'] };
 const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate));
 /** Whose browsers (sessions) a candidate uses: the session check reads express-par's login. */
@@ -436,7 +437,7 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
     }
     lines.push('', '## Ratios of app CPU per operation', '', 'Median of the per-round ratios (min–max over rounds), one in flight; < 1 means cheaper.', '');
     const baseCol = opts.base ? ' ÷ --base build |' : '';
-    lines.push('Yardsticks: the hand-written flow for the logins (on the same Redis session for redis-login), the bare session check for the page, the hand-written refresh for refresh. express-openid-connect: its login for login, dpop-login and redis-login (its session is a cookie either way), its page, its `accessToken.refresh()`.', '');
+    lines.push('Yardsticks: the hand-written flow for the logins (with DPoP for dpop-login, on the same Redis session for redis-login), the bare session check for the page, the hand-written refresh for refresh. express-openid-connect: its login for login, dpop-login and redis-login (its session is a cookie either way), its page, its `accessToken.refresh()`.', '');
     lines.push(`| path | candidate | ÷ yardstick | ÷ express-openid-connect | ÷ express-par (plain login for DPoP) |${baseCol}`, `|---|---|---:|---:|---:|${opts.base ? '---:|' : ''}`);
     for (const path of paths) {
       const eoc = path === 'redis-login' && results[path].eoc ? [path, 'eoc'] : EOC[path];
@@ -452,6 +453,8 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
       ['login ÷ hand-written flow', 1.0, ['login', 'express-par'], ['login', 'handwritten']],
       ['login ÷ express-openid-connect', 0.5, ['login', 'express-par'], ['login', 'eoc']],
       ['DPoP login ÷ plain login', 1.25, ['dpop-login', 'express-par-dpop'], ['login', 'express-par']],
+      ['hand-written DPoP login ÷ hand-written plain login (no goal: what DPoP itself costs a login)', null, ['dpop-login', 'handwritten-dpop'], ['login', 'handwritten']],
+      ['DPoP login ÷ hand-written DPoP login (no goal)', null, ['dpop-login', 'express-par-dpop'], ['dpop-login', 'handwritten-dpop']],
       ['authenticated page ÷ session check', 1.05, ['page', 'express-par'], ['page', 'session-check']],
       ['login on Redis ÷ hand-written flow on Redis (reported; the login goal)', 1.0, ['redis-login', 'express-par-redis'], ['redis-login', 'handwritten-redis']],
       ['A/A control (no goal: the noise floor)', null, ['login', 'express-par-control'], ['login', 'express-par']],
