@@ -42,13 +42,14 @@
  *   `{ cmd: 'start', issuer, clientID, clientSecret, redisURL }` builds the app (redisURL: only with a
  *     Redis mount), answers `{ started: true }`;
  *   `{ cmd: 'snapshot', gc }` (gc: a young-generation collection first, so a slice does not pay for
- *     the previous one's short-lived garbage; see sweepYoung) answers `{ cpu, rss, peakRss, errors }`;
+ *     the previous one's short-lived garbage; see sweepYoung) answers `{ cpu, main, rss, peakRss, errors }` (main: the main thread's CPU µs, see mainThreadCpuUs);
  *     peakRss is the process's peak so far;
  *   `{ cmd: 'memory' }` collects garbage and answers `{ memory, store }`: process.memoryUsage() and the
  *     MemoryStore's session count and bytes (sid + JSON);
  *   `{ cmd: 'clear-store' }` empties the MemoryStore.
  * The app runs with --expose-gc.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -222,7 +223,7 @@ async function main() {
     } else if (msg?.cmd === 'snapshot') {
       if (msg.gc) await sweepYoung();
       // Peak RSS from getrusage: sampling memoryUsage.rss() costs ~0.1-0.2 ms a call.
-      process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), peakRss: process.resourceUsage().maxRSS * 1024, errors });
+      process.send({ cpu: process.cpuUsage(), main: mainThreadCpuUs(), rss: process.memoryUsage.rss(), peakRss: process.resourceUsage().maxRSS * 1024, errors });
     } else if (msg?.cmd === 'memory') {
       process.send(await memory());
     } else if (msg?.cmd === 'clear-store') {
@@ -231,6 +232,20 @@ async function main() {
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ port: server.address().port, baseURL: origin });
+}
+
+/**
+ * CPU time of the main (JavaScript) thread alone, in µs: the first field of Linux's
+ * /proc/<pid>/task/<pid>/schedstat (ns on the CPU). process.cpuUsage() also counts V8's and libuv's
+ * helper threads (concurrent GC marking and sweeping, background compilation, the thread pool).
+ * null where there is no such file.
+ */
+function mainThreadCpuUs() {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return null;
+  }
 }
 
 if (process.send) await main();
