@@ -167,7 +167,7 @@ async function slice(app, candidate, op, total, concurrency) {
   const latencies = [];
   let issued = 0;
   const opBefore = await ask(opChild, 'cpu');
-  const before = await ask(app.child, 'snapshot', { gc: true });
+  const before = await ask(app.child, 'snapshot', { gc: true, mark: { candidate, op, total, concurrency } });
   const t0 = performance.now();
   await Promise.all(
     browsers.slice(0, concurrency).map(async (browser) => {
@@ -180,7 +180,7 @@ async function slice(app, candidate, op, total, concurrency) {
     }),
   );
   const wall = performance.now() - t0;
-  const after = await ask(app.child, 'snapshot');
+  const after = await ask(app.child, 'snapshot', { mark: null });
   const opAfter = await ask(opChild, 'cpu');
   if (after.errors !== before.errors) throw new Error(`${candidate}: ${after.errors - before.errors} errors in the app`);
   return { ops: total, cpu: cpuUs(before.cpu, after.cpu), mainCpu: after.main === null ? NaN : after.main - before.main, opCpu: cpuUs(opBefore.cpu, opAfter.cpu), wall, latencies, peakRss: after.peakRss };
@@ -225,7 +225,13 @@ async function reservePort() {
 }
 
 async function startApp(candidates, port, issuer, redisURL) {
-  const execArgv = ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(here, 'results', 'profiles')}`] : [])];
+  const profiles = join(here, 'results', 'profiles');
+  if (process.env.BENCH_CPU_PROF) {
+    await mkdir(profiles, { recursive: true });
+    process.env.BENCH_PROFILE_DIR = profiles; // the app writes its slice marks there (profile-split.mjs)
+  }
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL}`] : [];
+  const execArgv = ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`, ...interval] : [])];
   const { child, first } = spawnChild('app.mjs', [JSON.stringify(candidates), String(port)], execArgv);
   const { baseURL } = await first;
   await ask(child, 'start', { issuer, clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, redisURL });
