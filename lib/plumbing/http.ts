@@ -45,8 +45,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  /** Values the request sent that must never be quoted back in an error (set by the endpoint call). */
-  redact?: string[];
+  /** Values the request sent that must never be quoted back in an error (set by the endpoint call, which lists them only when asked). */
+  redact?: readonly string[] | (() => readonly string[]);
 }
 
 /** Sends one request and reads the whole (capped) body, or rejects with a ParError (502/504). */
