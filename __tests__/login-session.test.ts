@@ -45,6 +45,27 @@ describe('withTokens', () => {
     expect(unbound.accessToken).toBe('at-3');
   });
 
+  it('keeps fields it does not set itself (an afterCallback hook\'s, the generation, loginAt)', () => {
+    const next = withTokens({ ...base, loginAt: 7, generation: 2, custom: { team: 'a' } } as LoginSession, { access_token: 'at-2' } as never);
+    expect(next).toMatchObject({ loginAt: 7, generation: 2, custom: { team: 'a' }, idToken: 'id-1', dpopJwk: { kty: 'EC' }, accessToken: 'at-2' });
+  });
+
+  it('copies claims that are not enumerable (read lazily from the ID token) as a plain field', () => {
+    const lazy = { ...base } as LoginSession;
+    Object.defineProperty(lazy, 'claims', { value: { sub: 'u1', lazy: true }, enumerable: false, writable: true, configurable: true });
+    const next = withTokens(lazy, { access_token: 'at-2' } as never);
+    expect(Object.getOwnPropertyDescriptor(next, 'claims')).toMatchObject({ value: { sub: 'u1', lazy: true }, enumerable: true });
+  });
+
+  it('never takes a prototype from a tampered store: a "__proto__" key is dropped', () => {
+    const tampered = JSON.parse('{"idToken":"id-1","__proto__":{"accessToken":"planted","refreshToken":"planted"}}') as LoginSession;
+    const next = withTokens(tampered, { token_type: 'Bearer' } as never);
+    expect(Object.getPrototypeOf(next)).toBe(Object.prototype);
+    expect(Object.hasOwn(next, '__proto__')).toBe(false);
+    expect(next.accessToken).toBeUndefined();
+    expect(next).toEqual({ idToken: 'id-1', claims: undefined, tokenType: 'Bearer' });
+  });
+
   it('does not change the login it was given', () => {
     const copy = structuredClone(base);
     withTokens(base, { id_token: 'id-2', access_token: 'at-2', expires_in: 5 }, { sub: 'u1' });
