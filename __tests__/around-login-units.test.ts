@@ -183,6 +183,19 @@ describe('the stored login and its claims', () => {
     expect(JSON.stringify(other.session)).toBe(JSON.stringify(req.session));
   });
 
+  it('stores a copy: the login given keeps its claims, and a "__proto__" key is not carried into the session', () => {
+    const req = session();
+    const login = JSON.parse(JSON.stringify({ idToken, accessToken: 'at', claims: payload })) as Record<string, unknown>;
+    Object.defineProperty(login, '__proto__', { value: { refreshToken: 'planted' }, enumerable: true, configurable: true, writable: true });
+    storeLogin(req, 'a', login as never);
+    expect(login.claims).toEqual(payload);
+    const stored = readStoredLogin(req, 'a')!;
+    expect(stored).not.toBe(login);
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+    expect(Object.keys(stored)).toEqual(['idToken', 'accessToken']);
+    expect(stored.refreshToken).toBeUndefined();
+  });
+
   it('readStoredLogin gives the tokens without touching the login; a malformed login reads as none', () => {
     const stored = { idToken, accessToken: 'at', refreshToken: 'rt' };
     const req = { session: { par: { a: { login: stored } } } };

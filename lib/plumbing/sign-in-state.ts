@@ -86,14 +86,18 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
  * stored ID token when asked for.
  */
 export function storeLogin(req: RequestWithSession, key: string, login: LoginSession, options: { claimsFromIdToken?: boolean } = {}): void {
-  const stored: LoginSession = { ...login };
   // claimsFromIdToken: the caller knows login.claims is the validated ID token's payload as it came.
   const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : payloadOf(login.idToken);
-  if (login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload)) {
-    delete (stored as Partial<LoginSession>).claims;
-    tokenClaims(stored, payload);
+  const fromToken = login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload);
+  // Copied field by field, the claims left out when they are the token's: deleting a field of a copy put
+  // the stored login in V8's slow dictionary mode, which express-session's change check and the store
+  // then serialised at about twice the cost. A `__proto__` key (a tampered store) is not copied.
+  const stored = {} as Record<string, unknown>;
+  for (const field of Object.keys(login)) {
+    if (field !== '__proto__' && !(fromToken && field === 'claims')) stored[field] = (login as unknown as Record<string, unknown>)[field];
   }
-  ensureSignIn(req, key).login = stored;
+  if (fromToken) tokenClaims(stored as unknown as LoginSession, payload);
+  ensureSignIn(req, key).login = stored as unknown as LoginSession;
 }
 
 /** The JWT's payload (its signature was checked when it was received); undefined when it is not one. */
