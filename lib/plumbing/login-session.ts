@@ -3,8 +3,20 @@ import type { JWTPayload } from 'jose';
 import type { CertificateBinding } from '../protocol/tls.js';
 import type { LoginSession, TokenSet } from './types.js';
 
-/** Fields of the previous login that the new token response decides, and a `__proto__` key: not carried over. */
-const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt', '__proto__']);
+/** Fields of the previous login that the new token response decides: not carried over. */
+const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt']);
+
+/**
+ * The enumerable own fields of a stored login but those in `omit`, assigned one by one. Not a spread
+ * copy: on Node 20, every property added to or deleted from a spread copy either costs ~1.2 µs (V8 builds
+ * a new hidden class each time) or leaves the object in V8's slow dictionary mode. A `__proto__` key (a
+ * tampered store) is never copied: an assignment would set the copy's prototype.
+ */
+export function copyFields(source: object, omit: ReadonlySet<string>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const field of Object.keys(source)) if (field !== '__proto__' && !omit.has(field)) copy[field] = (source as Record<string, unknown>)[field];
+  return copy;
+}
 
 /**
  * `base` with the tokens of a token response applied: access and refresh token (a refresh may rotate
@@ -12,12 +24,9 @@ const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt', '__proto__']);
  * came back, the ID token and its claims; and whether the new access token is certificate-bound (RFC 8705 §3).
  */
 export function withTokens(base: LoginSession, tokens: Partial<TokenSet>, claims?: JWTPayload, binding?: CertificateBinding): LoginSession {
-  // A field-by-field copy, not `{ ...base, tokenType }`: on Node 20, every property added to a spread
-  // copy costs ~1.2 µs (V8 builds a new hidden class each time), 7 µs per login here against 0.2 µs.
-  // The binding and expiry of the old tokens are not copied (the new response decides them), nor a
-  // `__proto__` key a tampered store may hold (an assignment would set the prototype).
-  const next = {} as Record<string, unknown>;
-  for (const key of Object.keys(base)) if (!REPLACED.has(key)) next[key] = (base as unknown as Record<string, unknown>)[key];
+  // copyFields, not `{ ...base, tokenType }`: 7 µs per login against 0.2 µs. The binding and expiry of
+  // the old tokens are left out (the new response decides them).
+  const next = copyFields(base, REPLACED);
   // claims may be read lazily from the ID token (not enumerable): copied explicitly
   next.claims = base.claims;
   next.tokenType = tokens.token_type ?? 'Bearer';

@@ -10,6 +10,10 @@ import { createHash } from 'node:crypto';
 import type { RequestWithSession } from './session.js';
 import type { StoredTransaction } from './transactions.js';
 import type { LoginSession } from './types.js';
+import { copyFields } from './login-session.js';
+
+const TOKEN_CLAIMS: ReadonlySet<string> = new Set(['claims']);
+const NOTHING: ReadonlySet<string> = new Set();
 
 export interface SignInState {
   /** The completed login of this sign-in. */
@@ -89,15 +93,12 @@ export function storeLogin(req: RequestWithSession, key: string, login: LoginSes
   // claimsFromIdToken: the caller knows login.claims is the validated ID token's payload as it came.
   const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : payloadOf(login.idToken);
   const fromToken = login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload);
-  // Copied field by field, the claims left out when they are the token's: deleting a field of a copy put
-  // the stored login in V8's slow dictionary mode, which express-session's change check and the store
-  // then serialised at about twice the cost. A `__proto__` key (a tampered store) is not copied.
-  const stored = {} as Record<string, unknown>;
-  for (const field of Object.keys(login)) {
-    if (field !== '__proto__' && !(fromToken && field === 'claims')) stored[field] = (login as unknown as Record<string, unknown>)[field];
-  }
-  if (fromToken) tokenClaims(stored as unknown as LoginSession, payload);
-  ensureSignIn(req, key).login = stored as unknown as LoginSession;
+  // copyFields leaves the claims out when they are the token's: deleting them from a spread copy left the
+  // stored login in V8's dictionary mode, which express-session's change check and the store then
+  // serialised on their slow path.
+  const stored = copyFields(login, fromToken ? TOKEN_CLAIMS : NOTHING) as unknown as LoginSession;
+  if (fromToken) tokenClaims(stored, payload);
+  ensureSignIn(req, key).login = stored;
 }
 
 /** The JWT's payload (its signature was checked when it was received); undefined when it is not one. */
