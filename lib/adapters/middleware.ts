@@ -11,6 +11,7 @@ import { createLogger } from '../plumbing/log.js';
 import { createRequestContext } from './request-context.js';
 import { engineOf, mountPathOf } from './request-keys.js';
 import { createResponseContext } from './response-context.js';
+import { redirect } from './redirect.js';
 import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
 import { withTokens } from '../plumbing/login-session.js';
 import { carryOver, clearLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
@@ -70,7 +71,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
   // (authorizationParams, res.oidc.login()), never from whoever sends the browser here.
   async function login(req: Request, res: Response): Promise<void> {
     const url = await engine.startLogin(req, { returnTo: singleQueryValue(req, 'returnTo') });
-    res.redirect(302, url);
+    redirect(res, url);
   }
 
   async function callback(req: Request, res: Response): Promise<void> {
@@ -90,7 +91,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
         // attemptSilentLogin(): the server needs the user; back to the page, anonymous, no error. The
         // transaction is consumed and the session remembers the attempt, so there is no loop.
         await saveSession(req as RequestWithSession);
-        res.redirect(302, err.returnTo);
+        redirect(res, err.returnTo);
         return;
       }
       await forgetLogin(req, engine.signInKey);
@@ -111,7 +112,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
       throw err;
     }
     engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
-    res.redirect(302, result.returnTo);
+    redirect(res, result.returnTo);
   }
 
   async function logout(_req: Request, res: Response): Promise<void> {
@@ -159,7 +160,7 @@ export function requiresAuth(): RequestHandler {
     const browser = (req.method === 'GET' || req.method === 'HEAD') && req.headers['x-requested-with'] !== 'XMLHttpRequest' && (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
     if (loginRoute !== false && browser) {
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
-      return res.redirect(302, target);
+      return redirect(res, target);
     }
     next(new CallbackError('login_required', 'Authentication required.', { status: 401 }));
   };

@@ -5,6 +5,7 @@
  */
 import type { Request, Response } from 'express';
 import type { Engine } from '../engine.js';
+import { redirect } from './redirect.js';
 import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
 import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
 import { carryOver, readStoredLogin } from '../plumbing/sign-in-state.js';
@@ -82,7 +83,7 @@ class OidcResponse implements ResponseContext {
 
   async login(options: LoginOptions = {}): Promise<void> {
     const url = await this.#engine.startLogin(this.#req, checkLoginOptions(options));
-    this.#res.redirect(302, url);
+    redirect(this.#res, url);
   }
 
   async logout(options: LogoutOptions = {}): Promise<void> {
@@ -98,6 +99,6 @@ class OidcResponse implements ResponseContext {
     await saveSession(req);
     const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
     engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
-    this.#res.redirect(302, remote ?? logout.postLogoutRedirectUri);
+    redirect(this.#res, remote ?? logout.postLogoutRedirectUri);
   }
 }
