@@ -30,6 +30,7 @@ export default {
     'lib/protocol/logout-token.ts',
     'lib/plumbing/backchannel-logout.ts',
     'lib/protocol/userinfo.ts',
+    'lib/adapters/redirect.ts',
   ],
   reporters: ['clear-text', 'progress', 'json', 'html'],
   // The machine is shared: one test process unless told otherwise (--concurrency N).

@@ -58,6 +58,12 @@ describe('encodeLocation', () => {
     for (const sample of samples) expect([sample, encodeLocation(sample)]).toEqual([sample, encodeUrl(sample)]);
   });
 
+  it('encodes a run of over 1,024 unsafe code units without splitting a surrogate pair', () => {
+    const sample = `/ ${'\u{1F600}'.repeat(600)}`; // the run starts at an odd offset: 1,201 code units
+    expect(encodeLocation(sample)).toBe(`/%20${'%F0%9F%98%80'.repeat(600)}`);
+    expect(encodeLocation(sample)).toBe(encodeUrl(sample));
+  });
+
   it('agrees with encodeurl on 3,000 random strings of URL characters, escapes, surrogates and controls', () => {
     const pool = ['a', 'Z', '0', '/', '?', '#', '&', '=', '%', '%4', '%41', '%zz', ' ', '"', '<', '>', '\\', '`', '{', '}', '|', '^', '~', "'", '\u00e9', '\u20ac', '\uD83D\uDE00', '\uD800', '\uDC00', '\u0000', '\n', '\u007f'];
     let seed = 7;
