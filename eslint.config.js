@@ -27,4 +27,16 @@ export default defineConfig(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  {
+    // Exporting a just-generated node:crypto key as JWK can deadlock Node 20 and freeze jest (see lib/protocol/dpop.ts).
+    files: ['__tests__/**/*.ts'],
+    ignores: ['__tests__/helpers/keys.ts'],
+    rules: {
+      'no-restricted-imports': ['error', ...['node:crypto', 'crypto'].map((name) => ({
+        name,
+        importNames: ['generateKeyPairSync', 'generateKeyPair'],
+        message: 'use generateKeyPairSync from ./helpers/keys.js: its keys are safe to export as JWK on Node 20',
+      }))],
+    },
+  },
 );
