@@ -26,7 +26,10 @@ export function parseOsRelease(text: string): Record<string, string>;
 export function osFamily(osRelease: Record<string, string>): Family;
 export function onPath(command: string, env: Env): string | undefined;
 export function findMissing(env: Env, defaults?: { Chromium?: string }): Missing[];
-export function plan(missing: Missing[], where: { family: Family; root: boolean; aptGet: boolean }): { install: string[]; manual: Missing[] };
+export function plan(
+  missing: Missing[],
+  where: { family: Family; root: boolean; aptGet: boolean },
+): { install: string[]; manual: Missing[] };
 export function instructions(missing: Missing[], where: { family: Family; root: boolean }): string;
 
 export interface TestNeedsDeps {

@@ -11,14 +11,17 @@
  * `.ci/run` calls this script too: the apt logic lives here only. No dependencies: it runs before `npm ci`.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What the suite needs. `env`: the variable that points at an existing binary instead. */
 export const NEEDS = [
   { name: 'Chromium', env: 'CHROMIUM_PATH', path: '/usr/bin/chromium', apt: 'chromium', example: '/path/to/chromium' },
-  { name: 'redis-server', env: 'REDIS_SERVER', command: 'redis-server', apt: 'redis-server', example: '/path/to/redis-server' },
+  {
+    name: 'redis-server', env: 'REDIS_SERVER', command: 'redis-server', apt: 'redis-server',
+    example: '/path/to/redis-server',
+  },
   { name: 'openssl', command: 'openssl', apt: 'openssl' },
 ];
 
@@ -65,7 +68,8 @@ export function findMissing(env, defaults = {}) {
   for (const need of NEEDS) {
     const given = need.env ? env[need.env] : undefined;
     if (given !== undefined && given !== '') {
-      if (!isExecutable(given)) missing.push({ need, reason: `${need.env}=${given} is not an executable`, fromEnv: true });
+      const reason = `${need.env}=${given} is not an executable`;
+      if (!isExecutable(given)) missing.push({ need, reason, fromEnv: true });
     } else if (need.path) {
       const path = defaults[need.name] ?? need.path;
       if (!isExecutable(path)) missing.push({ need, reason: `not at ${path}` });
@@ -76,7 +80,8 @@ export function findMissing(env, defaults = {}) {
   return missing;
 }
 
-const UBUNTU_CHROMIUM = "install Google Chrome's .deb or a Chromium that is not the snap (Ubuntu's chromium package only installs the snap) and set CHROMIUM_PATH";
+const UBUNTU_CHROMIUM = "install Google Chrome's .deb or a Chromium that is not the snap "
+  + "(Ubuntu's chromium package only installs the snap) and set CHROMIUM_PATH";
 
 /** Whether apt-get on this family of systems installs what the suite needs (Ubuntu's `chromium` is the snap). */
 function aptProvides(m, family) {
@@ -100,13 +105,16 @@ export function instructions(missing, { family, root }) {
   if (badVars.length > 0) steps.push(`point ${badVars.join(' and ')} at an executable`);
   const pointers = missing.filter((m) => m.need.env && !m.fromEnv).map((m) => `${m.need.env}=${m.need.example}`);
   const point = pointers.length > 0 ? `; or use ones you have: ${pointers.join(' ')} npm test` : '';
-  return `npm test needs ${missing.map((m) => `${m.need.name} (${m.reason})`).join(', ')}. Fix: ${steps.join('; ')}${point}`;
+  const what = missing.map((m) => `${m.need.name} (${m.reason})`).join(', ');
+  return `npm test needs ${what}. Fix: ${steps.join('; ')}${point}`;
 }
 
 /** apt-get update, then install; each try repeated up to three times (a mirror hiccup is not a failure). */
 async function aptInstall(packages, { run, sleep }) {
   for (let attempt = 1; attempt <= APT_ATTEMPTS; attempt++) {
-    if (run('apt-get', ['update', '-qq']) === 0 && run('apt-get', ['install', '-y', '-qq', ...packages]) === 0) return true;
+    if (run('apt-get', ['update', '-qq']) === 0 && run('apt-get', ['install', '-y', '-qq', ...packages]) === 0) {
+      return true;
+    }
     if (attempt < APT_ATTEMPTS) await sleep(APT_PAUSE_MS);
   }
   return false;
@@ -120,11 +128,13 @@ async function aptInstall(packages, { run, sleep }) {
 export async function ensureTestNeeds(deps) {
   const missing = findMissing(deps.env, deps.defaults);
   if (missing.length === 0) return 0;
-  const where = { family: osFamily(parseOsRelease(deps.osRelease)), root: deps.uid === 0, aptGet: onPath('apt-get', deps.env) !== undefined };
+  const family = osFamily(parseOsRelease(deps.osRelease));
+  const where = { family, root: deps.uid === 0, aptGet: onPath('apt-get', deps.env) !== undefined };
   const { install } = plan(missing, where);
   if (install.length > 0) {
     deps.print(`npm test needs ${install.join(', ')}, not found here: running apt-get install -y ${install.join(' ')}`);
-    if (!(await aptInstall(install, deps))) deps.fail(`apt-get install -y ${install.join(' ')} failed ${APT_ATTEMPTS} times`);
+    const installed = await aptInstall(install, deps);
+    if (!installed) deps.fail(`apt-get install -y ${install.join(' ')} failed ${APT_ATTEMPTS} times`);
   }
   const left = install.length > 0 ? findMissing(deps.env, deps.defaults) : missing;
   if (left.length === 0) return 0;
@@ -143,9 +153,11 @@ function readOsRelease() {
   return '';
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Run as a script (import.meta.url is the real path: compare it with argv[1] resolved through symlinks).
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   const env = process.env;
-  const run = (command, args) => spawnSync(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } }).status ?? 1;
+  const options = { stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } };
+  const run = (command, args) => spawnSync(command, args, options).status ?? 1;
   process.exitCode = await ensureTestNeeds({
     env,
     uid: process.getuid?.(),
