@@ -14,7 +14,10 @@ export const run = promisify(execFile);
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const tsc = join(root, 'node_modules/typescript/bin/tsc');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const quiet = { ...process.env, npm_config_update_notifier: 'false', npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' };
+const quiet = {
+  ...process.env,
+  npm_config_update_notifier: 'false', npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false',
+};
 
 export interface Packed {
   /** The .tgz file. */
@@ -23,7 +26,7 @@ export interface Packed {
   files: string[];
 }
 
-/** Builds into <work>/stage/dist, copies what `files` publishes besides dist (and LICENSE) plus package.json, packs it into <work>. */
+/** Builds into <work>/stage/dist, copies package.json, LICENSE and what `files` lists besides dist, packs it into <work>. */
 export async function pack(work: string): Promise<Packed> {
   const stage = join(work, 'stage');
   await run(process.execPath, [join(root, 'scripts/build.mjs'), '--out-dir', join(stage, 'dist')], { cwd: root });
@@ -33,7 +36,8 @@ export async function pack(work: string): Promise<Packed> {
   for (const file of [...manifest.files.filter((f) => f !== 'dist'), 'LICENSE']) {
     await cp(join(root, file), join(stage, file)).catch(() => undefined);
   }
-  const { stdout } = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: stage, env: quiet });
+  const args = ['pack', '--json', '--ignore-scripts', '--pack-destination', work];
+  const { stdout } = await run(npm, args, { cwd: stage, env: quiet });
   const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   return { tarball: join(work, info!.filename), files: info!.files.map((f) => f.path) };
 }
@@ -46,7 +50,10 @@ export async function install(tarball: string, project: string, links: Record<st
   await mkdir(project, { recursive: true });
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
   // jose (the one runtime dependency) comes from the npm cache that `npm ci` filled.
-  await run(npm, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', '--no-package-lock'], { cwd: project, env: quiet });
+  const args = [
+    'install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', '--no-package-lock',
+  ];
+  await run(npm, args, { cwd: project, env: quiet });
   for (const [name, target] of Object.entries(links)) {
     await mkdir(dirname(join(project, 'node_modules', name)), { recursive: true });
     await symlink(join(root, 'node_modules', target), join(project, 'node_modules', name), 'dir');
@@ -54,4 +61,6 @@ export async function install(tarball: string, project: string, links: Record<st
 }
 
 /** The peers and every @types package of the checkout, linked by their own names. */
-export const PEERS_AND_TYPES: Record<string, string> = { express: 'express', 'express-session': 'express-session', passport: 'passport', '@types': '@types' };
+export const PEERS_AND_TYPES: Record<string, string> = {
+  express: 'express', 'express-session': 'express-session', passport: 'passport', '@types': '@types',
+};
