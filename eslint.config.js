@@ -1,4 +1,4 @@
-// Flat config: ESLint's and typescript-eslint's recommended rules over the library, tests and scripts.
+// Flat config: ESLint's and typescript-eslint's recommended rules over the library, tests, scripts and examples.
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
@@ -25,6 +25,24 @@ export default defineConfig(
     rules: {
       // Tests drive oidc-provider, which ships no types; `any` stays confined to the test helpers.
       '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    // The CommonJS example is what a require() user writes.
+    files: ['examples/commonjs/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Exporting a just-generated node:crypto key as JWK can deadlock Node 20 and freeze jest (see lib/protocol/dpop.ts).
+    files: ['__tests__/**/*.ts'],
+    ignores: ['__tests__/helpers/keys.ts'],
+    rules: {
+      'no-restricted-imports': ['error', ...['node:crypto', 'crypto'].map((name) => ({
+        name,
+        importNames: ['generateKeyPairSync', 'generateKeyPair'],
+        message: 'use generateKeyPairSync from ./helpers/keys.js: its keys are safe to export as JWK on Node 20',
+      }))],
     },
   },
 );

@@ -1,22 +1,14 @@
 /**
- * The published package, as a user installs it: builds (scripts/build.mjs into a staging folder, so it
- * never races a build of the checkout), `npm pack`s, installs the tarball into a scratch project in the
- * OS temp dir from the npm cache (no network), then loads it from CommonJS and ESM and typechecks a
- * strict usage file with node16 resolution in both module systems.
+ * The published package, as a user installs it (helpers/pack.ts: built, `npm pack`ed, installed into a
+ * scratch project from the npm cache), loaded from CommonJS and ESM, and a strict usage file typechecked
+ * with node16 resolution in both module systems.
  */
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { install, pack, PEERS_AND_TYPES, root, run, tsc } from './helpers/pack.js';
 
-const run = promisify(execFile);
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsc = join(root, 'node_modules/typescript/bin/tsc');
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const quiet = { ...process.env, npm_config_update_notifier: 'false', npm_config_loglevel: 'error', npm_config_fund: 'false', npm_config_audit: 'false' };
 const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
 
 let work: string;
@@ -24,30 +16,6 @@ let scratch: string;
 let files: string[] = [];
 /** The typechecks run at once (each takes seconds); they resolve with tsc's report, never reject. */
 let typechecks: { cjs: Promise<string>; esm: Promise<string>; node10: Promise<string> };
-
-/** Builds into <work>/stage/dist, copies what `files` publishes plus package.json, packs it. */
-async function pack(): Promise<string> {
-  const stage = join(work, 'stage');
-  await run(process.execPath, [join(root, 'scripts/build.mjs'), '--out-dir', join(stage, 'dist')], { cwd: root });
-  const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
-  await writeFile(join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
-  await cp(join(root, 'README.md'), join(stage, 'README.md')).catch(() => undefined);
-  const { stdout } = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: stage, env: quiet });
-  const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  files = info!.files.map((f) => f.path);
-  return join(work, info!.filename);
-}
-
-/** A project that depends on the tarball; peers come from the checkout's node_modules (symlinks). */
-async function install(tarball: string): Promise<void> {
-  await mkdir(scratch);
-  await writeFile(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
-  // jose (the one runtime dependency) comes from the npm cache that `npm ci` filled.
-  await run(npm, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--legacy-peer-deps', '--ignore-scripts', '--no-package-lock'], { cwd: scratch, env: quiet });
-  for (const dep of ['express', 'express-session', 'passport', '@types']) {
-    await symlink(join(root, 'node_modules', dep), join(scratch, 'node_modules', dep), 'dir');
-  }
-}
 
 const checkScript = (load: string) => `
 ${load}
@@ -112,7 +80,9 @@ async function typecheck(file: string, resolution: { module: string; moduleResol
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'express-par-pack-'));
   scratch = join(work, 'scratch');
-  await install(await pack());
+  const packed = await pack(work);
+  files = packed.files;
+  await install(packed.tarball, scratch, PEERS_AND_TYPES);
   await writeFile(join(scratch, 'check.cjs'), checkScript(`const core = require('express-par');\nconst strategy = require('express-par/passport');`));
   await writeFile(join(scratch, 'check.mjs'), checkScript(`import * as core from 'express-par';\nimport * as strategy from 'express-par/passport';`));
   await writeFile(join(scratch, 'usage.cts'), usage);
@@ -137,8 +107,26 @@ describe('the published package', () => {
     for (const f of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/passport.js', 'dist/esm/passport.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/passport.js', 'dist/cjs/passport.d.ts', 'dist/cjs/package.json', 'package.json']) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f))).toEqual([]);
     expect(files.some((f) => /\.test\.|__tests__|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toBe(false);
+  });
+
+  it('ships the MIT LICENSE that package.json names, and a CHANGELOG with the version it is', async () => {
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'CHANGELOG.md', 'README.md']));
+    const installed = join(scratch, 'node_modules/express-par');
+    const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { license: string; version: string };
+    expect(manifest.license).toBe('MIT');
+    expect(await readFile(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} express-par contributors\n/);
+    const changelog = await readFile(join(installed, 'CHANGELOG.md'), 'utf8');
+    expect(changelog).toContain('\n## [Unreleased]\n');
+    expect(changelog).toMatch(new RegExp(`\\n## \\[${manifest.version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}\\n`));
+  });
+
+  it('says where the project lives: repository, homepage and bugs, as https URLs', async () => {
+    const manifest = JSON.parse(await readFile(join(scratch, 'node_modules/express-par/package.json'), 'utf8'));
+    expect(manifest.repository).toEqual({ type: 'git', url: expect.stringMatching(/^git\+https:\/\/\S+\.git$/) });
+    expect(manifest.homepage).toMatch(/^https:\/\/\S+$/);
+    expect(manifest.bugs).toEqual({ url: expect.stringMatching(/^https:\/\/\S+$/) });
   });
 
   it('uses only the conditions Node and TypeScript know in "exports", each pointing at a shipped file', async () => {

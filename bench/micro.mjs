@@ -6,7 +6,7 @@
  *
  *   node bench/micro.mjs [--base /path/to/other/dist] [--rounds 7]
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,8 +23,11 @@ const load = async (dist) => ({
 const builds = { current: await load(new URL('../dist', import.meta.url).pathname) };
 if (opts.base) builds.base = await load(opts.base);
 
-// An RS256 ID token and its key set over local HTTP, as a login sees them.
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+// An RS256 ID token and its key set over local HTTP, as a login sees them. The pair is re-imported from
+// PKCS#8 before its JWK export: exporting a just-generated key as JWK can deadlock Node 20 (see lib/protocol/dpop.ts).
+const generated = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const privateKey = createPrivateKey({ key: generated.export({ format: 'der', type: 'pkcs8' }), format: 'der', type: 'pkcs8' });
+const publicKey = createPublicKey(privateKey);
 const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' };
 const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -3,7 +3,7 @@
  * persistence, that a test can stop (an outage) and start again on the same port; and express-session
  * stores over it (connect-redis with a `redis` v6 client), one per app instance, as in production.
  *
- * No redis-server on the machine is a failure, not a skip: `.ci/run` installs it (apt `redis-server`).
+ * No redis-server on the machine is a failure, not a skip: `npm test` starts with scripts/test-needs.mjs, which installs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -41,10 +41,11 @@ export function findRedisServer(): string {
     }
   }
   const where = process.env.REDIS_SERVER ? `REDIS_SERVER=${process.env.REDIS_SERVER} is not an executable` : 'redis-server is not on PATH';
-  throw new Error(`${where}: these tests need Redis. Install it: apt-get install -y redis-server (.ci/run does this).`);
+  throw new Error(`${where}: these tests need Redis. Install it (apt-get install -y redis-server; npm test does so as root on Debian) or set REDIS_SERVER.`);
 }
 
-function freePort(): Promise<number> {
+/** A free loopback port (also used by examples.test.ts to pick the examples' ports before the provider registers them). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
