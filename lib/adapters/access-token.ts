@@ -12,6 +12,8 @@
  *   (logout, refused refresh), with or without a refresh token, is not brought back.
  * - A refused refresh token (`invalid_grant`) ends the login: 401 `login_required`. A network failure or
  *   a bad answer (502/504) keeps it.
+ * - A refresh that brings a new ID token runs afterCallback again on the refreshed login, so claims the
+ *   app shaped stay shaped; when the hook throws, the login ends and its error is thrown.
  */
 import type { Request } from 'express';
 import type { Engine } from '../engine.js';
@@ -59,12 +61,15 @@ class RefreshCoordinator {
     return current;
   }
 
-  /** One refresh per (session, refresh token) at a time; every caller gets the same result or error. */
-  refresh(sessionID: string, login: LoginSession): Promise<LoginSession> {
-    const key = this.key(sessionID, login.refreshToken!);
+  /**
+   * One refresh per (session, refresh token) at a time; every caller gets the same result or error. `req`
+   * is the first caller's: afterCallback runs with it when the refresh brings a new ID token.
+   */
+  refresh(req: Request, login: LoginSession): Promise<LoginSession> {
+    const key = this.key(req.sessionID, login.refreshToken!);
     const flying = this.inflight.get(key);
     if (flying) return flying;
-    const promise = this.run(login)
+    const promise = this.run(req, login)
       .then((next) => {
         this.remember(key, next);
         return next;
@@ -74,9 +79,10 @@ class RefreshCoordinator {
     return promise;
   }
 
-  private async run(login: LoginSession): Promise<LoginSession> {
+  private async run(req: Request, login: LoginSession): Promise<LoginSession> {
     const { tokens, claims, certificateBinding } = await this.engine.refresh(login);
-    const next = withTokens(login, tokens, claims, certificateBinding);
+    let next = withTokens(login, tokens, claims, certificateBinding);
+    if (claims) next = await reshape(req, this.engine, next, login);
     next.generation = generation(login) + 1;
     next.renewedAt = Date.now();
     log('refreshed the tokens (generation %d)', next.generation);
@@ -92,6 +98,29 @@ class RefreshCoordinator {
     }
     this.rotated.set(key, { login, at: now });
   }
+}
+
+/** afterCallback threw while a refresh was being stored: the login ends (its refresh token may be spent). */
+class ReshapeFailed extends Error {
+  override name = 'ReshapeFailed';
+}
+
+/**
+ * A refresh brought a new ID token: its claims replace the login's, so afterCallback shapes them again
+ * (with the request that caused the refresh, and `req.res`), as it did at the callback. The login's own
+ * bookkeeping (when it began) is kept whatever the hook returns.
+ */
+async function reshape(req: Request, engine: Engine, next: LoginSession, previous: LoginSession): Promise<LoginSession> {
+  const hook = engine.config.afterCallback;
+  if (!hook) return next;
+  let shaped: LoginSession;
+  try {
+    shaped = await hook(req, req.res!, next);
+  } catch (err) {
+    throw new ReshapeFailed('afterCallback failed during a refresh', { cause: err });
+  }
+  if (previous.loginAt !== undefined) shaped.loginAt = previous.loginAt;
+  return shaped;
 }
 
 const coordinators = new WeakMap<Engine, RefreshCoordinator>();
@@ -165,15 +194,10 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
   }
   let next: LoginSession;
   try {
-    next = await coordinatorOf(engine).refresh(req.sessionID, login);
+    next = await refreshed(req, engine, login);
   } catch (err) {
     if (!isRefused(err)) throw err; // a network failure or a bad answer: the login stays
-    clearLogin(req, engine.signInKey);
-    try {
-      await saveSession(req);
-    } catch (saveErr) {
-      log('could not save the session after a refused refresh: %s', (saveErr as Error).message);
-    }
+    await endLogin(req, engine, 'a refused refresh');
     throw loginRequired('The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.', { error: 'invalid_grant', cause: err });
   }
   return storeRefreshed(req, engine, next);
@@ -184,7 +208,29 @@ export async function refreshNow(req: Request, engine: Engine): Promise<void> {
   requireSession(req);
   const login = currentLogin(req, engine);
   if (!login) throw new TypeError('req.oidc.refresh() needs a logged-in user');
-  await storeRefreshed(req, engine, await coordinatorOf(engine).refresh(req.sessionID, login));
+  await storeRefreshed(req, engine, await refreshed(req, engine, login));
+}
+
+/** The refreshed login (single flight). When afterCallback throws on it, the login ends and the hook's error is thrown. */
+async function refreshed(req: RequestWithSession, engine: Engine, login: LoginSession): Promise<LoginSession> {
+  try {
+    return await coordinatorOf(engine).refresh(req, login);
+  } catch (err) {
+    if (!(err instanceof ReshapeFailed)) throw err;
+    // Fail closed: the hook refused or could not shape the refreshed login, whose refresh token may
+    // already have replaced (rotated) the stored one, so neither the old nor the new tokens are kept.
+    await endLogin(req, engine, 'afterCallback failed during a refresh');
+    throw err.cause;
+  }
+}
+
+async function endLogin(req: RequestWithSession, engine: Engine, why: string): Promise<void> {
+  clearLogin(req, engine.signInKey);
+  try {
+    await saveSession(req);
+  } catch (saveErr) {
+    log('could not save the session after %s: %s', why, (saveErr as Error).message);
+  }
 }
 
 async function storeRefreshed(req: RequestWithSession, engine: Engine, next: LoginSession): Promise<string> {
