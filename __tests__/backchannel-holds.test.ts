@@ -183,7 +183,8 @@ class FlakyStore extends session.MemoryStore {
 }
 
 describe('a store that fails while a logout is recorded', () => {
-  it.each([[[1]], [[2]], [[2, 3]], [[1, 2, 3]]])('fails writes %j: each failed delivery is a 5xx, and the provider\'s retry of the same token succeeds', async (failing) => {
+  const cases = [[[1]], [[2]], [[2, 3]], [[1, 2, 3]]];
+  it.each(cases)('fails writes %j: each failed delivery is a 5xx, and the provider\'s retry of the same token succeeds', async (failing) => {
     const store = new FlakyStore();
     const app = await startBclApp({ store });
     const browser = await loggedIn(app, 'op-session-flaky');

@@ -28,7 +28,10 @@ async function recorder(name: 'first' | 'second'): Promise<{ url: string; close(
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', servers[name].url);
     const { authorization, dpop } = req.headers;
-    seen.push({ origin: url.origin, method: req.method ?? '', path: url.pathname, ...(authorization ? { authorization } : {}), ...(typeof dpop === 'string' ? { dpop } : {}) });
+    const record: Seen = { origin: url.origin, method: req.method ?? '', path: url.pathname };
+    if (authorization) record.authorization = authorization;
+    if (typeof dpop === 'string') record.dpop = dpop;
+    seen.push(record);
     req.resume();
     if (url.pathname === '/loop') {
       res.writeHead(302, { location: '/loop' }).end();
@@ -51,13 +54,17 @@ beforeAll(async () => {
   servers.first = await recorder('first');
   servers.second = await recorder('second');
   const mount = (clientID: string, dpop: boolean) => (a: import('express').Express, baseURL: string) => {
-    a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID, clientSecret: TEST_CLIENT_SECRET, dpop, authorizationParams: { scope: 'openid profile' } }));
+    const authorizationParams = { scope: 'openid profile' };
+    a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID, clientSecret: TEST_CLIENT_SECRET, dpop, authorizationParams }));
     mountTokenRoutes(a);
   };
   apps.dpop = await startApp(mount('dpop-client', true));
   apps.bearer = await startApp(mount('bearer-client', false));
   provider = await startProvider({
-    clients: [testClient('dpop-client', [`${apps.dpop.url}/callback`], [], { dpop_bound_access_tokens: true }), testClient('bearer-client', [`${apps.bearer.url}/callback`])],
+    clients: [
+      testClient('dpop-client', [`${apps.dpop.url}/callback`], [], { dpop_bound_access_tokens: true }),
+      testClient('bearer-client', [`${apps.bearer.url}/callback`]),
+    ],
     configure: (config) => {
       config.features.dPoP = { enabled: true };
     },

@@ -40,7 +40,12 @@ const openApps = new Set<HostileApp>();
  * An app with parAuth on `server`, `/whoami` (login state and pending transactions), the routes that
  * `routes` adds, and an error recorder; `appOptions` choose the session store and options.
  */
-export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}, routes?: (app: Express) => void, appOptions: StartAppOptions = {}): Promise<HostileApp> {
+export async function startHostileApp(
+  server: FaultyServer,
+  options: Partial<ParAuthConfig> = {},
+  routes?: (app: Express) => void,
+  appOptions: StartAppOptions = {},
+): Promise<HostileApp> {
   const captured: CapturedError[] = [];
   const app = await startApp((a: Express, baseURL: string) => {
     a.use(parAuth({

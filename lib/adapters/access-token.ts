@@ -211,7 +211,7 @@ export async function refreshNow(req: Request, engine: Engine): Promise<void> {
   await storeRefreshed(req, engine, await refreshed(req, engine, login));
 }
 
-/** The refreshed login (single flight). When afterCallback throws on it, the login ends and the hook's error is thrown. */
+/** The refreshed login (single flight). When afterCallback throws on it, the login ends and its error is thrown. */
 async function refreshed(req: RequestWithSession, engine: Engine, login: LoginSession): Promise<LoginSession> {
   try {
     return await coordinatorOf(engine).refresh(req, login);

@@ -11,7 +11,7 @@ import type { Engine } from '../engine.js';
 import { SetupError } from '../plumbing/errors.js';
 import { createLogger } from '../plumbing/log.js';
 import { LogoutTokenError } from '../protocol/logout-token.js';
-import { clearLogin, idTokenPayload, readStoredLogin } from '../plumbing/sign-in-state.js';
+import { clearLogin, idTokenPayload, type StoredLogin } from '../plumbing/sign-in-state.js';
 
 const log = createLogger('backchannel');
 const MAX_BODY_BYTES = 64 * 1024;
@@ -41,7 +41,8 @@ function optionsOf(engine: Engine): ResolvedBackchannelLogout {
 function recordLifetime(engine: Engine, req: Request): number {
   const maxAge = (req as Request & SessionCookie).session?.cookie?.originalMaxAge;
   const { maxSessionAge, maxStaleness } = optionsOf(engine);
-  return Math.max(typeof maxAge === 'number' ? maxAge : 0, maxSessionAge) + maxStaleness + engine.config.clockTolerance * 1000 + MARGIN_MS;
+  const margin = maxStaleness + engine.config.clockTolerance * 1000 + MARGIN_MS;
+  return Math.max(typeof maxAge === 'number' ? maxAge : 0, maxSessionAge) + margin;
 }
 
 /** The `logout_token` of an `application/x-www-form-urlencoded` POST (§2.5), parsed here or by the app. */
@@ -69,7 +70,8 @@ function answer(res: Response, status: number, body?: Record<string, string>): v
 
 /** A store failure: 500 through next(err), so the provider retries the same token (§2.8). */
 function storeFailed(err: unknown): SetupError {
-  return new SetupError('session_save_failed', 'The back-channel logout could not be recorded: the session store failed (the provider may retry the token).', { cause: err });
+  const message = 'The back-channel logout could not be recorded: the session store failed (the provider may retry the token).';
+  return new SetupError('session_save_failed', message, { cause: err });
 }
 
 /**
@@ -87,7 +89,10 @@ export async function backchannelLogout(engine: Engine, req: Request, res: Respo
     return refuse(res, err.message);
   }
   try {
-    if (await alreadyUsed(store, engine.signInKey, claims)) return refuse(res, 'the logout_token was already used (jti)');
+    if (await alreadyUsed(store, engine.signInKey, claims)) {
+      refuse(res, 'the logout_token was already used (jti)');
+      return;
+    }
     await recordLogout(store, engine.signInKey, claims, recordLifetime(engine, req));
     await markUsed(store, engine.signInKey, claims);
   } catch (err) {
@@ -104,7 +109,7 @@ function refuse(res: Response, reason: string): void {
 }
 
 /** The login's ID token `sub` and `sid` (not claims an afterCallback shaped), and when it began. */
-function idsOf(login: NonNullable<ReturnType<typeof readStoredLogin>>): LoginIds {
+function idsOf(login: StoredLogin): LoginIds {
   const payload = idTokenPayload(login);
   const ids: LoginIds = {};
   if (typeof payload.sub === 'string') ids.sub = payload.sub;
@@ -129,13 +134,12 @@ function end(engine: Engine, req: Request, why: string): void {
 }
 
 /**
- * Ends this request's login when a back-channel logout recorded in the shared store names it, or when its
- * session has no `maxAge` and the login is older than `maxSessionAge`. The session then reads as logged
- * out and is saved as such. Synchronous when the cache answers; otherwise a promise (one or two reads).
+ * Ends this request's login (this sign-in's, as stored) when a back-channel logout recorded in the shared
+ * store names it, or when its session has no `maxAge` and the login is older than `maxSessionAge`. The
+ * session then reads as logged out and is saved as such. Synchronous when the cache answers; otherwise a
+ * promise (one or two reads).
  */
-export function endIfLoggedOut(engine: Engine, req: Request): Promise<void> | undefined {
-  const login = readStoredLogin(req, engine.signInKey);
-  if (!login) return undefined;
+export function endIfLoggedOut(engine: Engine, req: Request, login: StoredLogin): Promise<void> | undefined {
   const ids = idsOf(login);
   if (outlivesRecords(engine, req, ids.loginAt)) {
     end(engine, req, 'older than backchannelLogout.maxSessionAge in a session without maxAge');

@@ -46,8 +46,9 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
       return;
     }
     // A logout recorded by any instance ends this login: answered from the cache, else from the store.
-    if (engine.config.backchannelLogout && readStoredLogin(req, engine.signInKey)) {
-      const reading = endIfLoggedOut(engine, req);
+    const login = engine.config.backchannelLogout ? readStoredLogin(req, engine.signInKey) : undefined;
+    if (login) {
+      const reading = endIfLoggedOut(engine, req, login);
       if (reading) {
         reading.then(() => route(req, res, next), (err: unknown) => next(err));
         return;

@@ -50,7 +50,8 @@ export async function fetchAsUser(req: Request, engine: Engine, input: string | 
   const call: Call = { req, engine, init, url: resourceUrl(input), replayable: !(init.body instanceof ReadableStream) };
   const token = await getAccessToken(req, engine);
   const { res, credentialed } = await follow(call, token);
-  if (!call.replayable || !credentialed || res.status !== 401 || challengeError(res.headers.get('www-authenticate')) !== 'invalid_token') return res;
+  const refused = res.status === 401 && challengeError(res.headers.get('www-authenticate')) === 'invalid_token';
+  if (!call.replayable || !credentialed || !refused) return res;
   if (!readStoredLogin(req, engine.signInKey)?.refreshToken) return res; // nothing to renew with: the app sees the 401
   await discard(res);
   return (await follow(call, await getAccessToken(req, engine, { rejected: token }))).res;
@@ -62,7 +63,7 @@ function resourceUrl(input: unknown): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('req.oidc.fetch(url, init): "url" must be an http(s) URL');
   // The access token must not travel in the clear: http: only to a loopback host (an API in development).
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new TypeError('req.oidc.fetch(url, init): "url" must use https: (http: only for loopback hosts such as localhost or 127.0.0.1)');
+    throw new TypeError('req.oidc.fetch(url, init): "url" must use https: (http: only for loopback hosts such as localhost)');
   }
   return url;
 }
@@ -74,13 +75,14 @@ function resourceUrl(input: unknown): URL {
  */
 async function follow(call: Call, token: string): Promise<{ res: Response; credentialed: boolean }> {
   const mode = call.init.redirect ?? 'manual';
-  let hop: Hop = { url: call.url, method: (call.init.method ?? 'GET').toUpperCase(), body: call.init.body, bodyDropped: false, credentialed: true };
+  const method = (call.init.method ?? 'GET').toUpperCase();
+  let hop: Hop = { url: call.url, method, body: call.init.body, bodyDropped: false, credentialed: true };
   for (let redirects = 0; ; redirects += 1) {
     const res = await send(call, hop, token);
     const location = REDIRECT_STATUSES.has(res.status) ? res.headers.get('location') : null;
     if (location === null || mode === 'manual') return { res, credentialed: hop.credentialed };
     await discard(res);
-    if (mode === 'error') throw new TypeError('req.oidc.fetch(): the response is a redirect and init.redirect is "error"');
+    if (mode === 'error') throw new TypeError('req.oidc.fetch(): a redirect, and init.redirect is "error"');
     if (redirects >= MAX_REDIRECTS) throw new TypeError(`req.oidc.fetch(): more than ${MAX_REDIRECTS} redirects`);
     hop = redirected(call, hop, res.status, location);
   }
@@ -88,10 +90,12 @@ async function follow(call: Call, token: string): Promise<{ res: Response; crede
 
 function redirected(call: Call, hop: Hop, status: number, location: string): Hop {
   const url = new URL(location, hop.url);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('req.oidc.fetch(): a redirect to a URL that is not http(s)');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('req.oidc.fetch(): a redirect to a non-http(s) URL');
   // Fetch, HTTP-redirect fetch: a 303 (but for HEAD), and a 301/302 after a POST, go on as a GET without a body.
-  const asGet = (status === 303 && hop.method !== 'HEAD') || ((status === 301 || status === 302) && hop.method === 'POST');
-  if (!asGet && hop.body != null && !call.replayable) throw new TypeError('req.oidc.fetch(): a 307/308 redirect cannot be followed with a streamed body');
+  const asGet = (status === 303 && hop.method !== 'HEAD') || (status <= 302 && hop.method === 'POST');
+  if (!asGet && hop.body != null && !call.replayable) {
+    throw new TypeError('req.oidc.fetch(): a 307/308 redirect cannot be followed with a streamed body');
+  }
   return {
     url,
     method: asGet ? 'GET' : hop.method,
@@ -101,11 +105,12 @@ function redirected(call: Call, hop: Hop, status: number, location: string): Hop
   };
 }
 
-/** One hop; a DPoP hop answered with the resource server's `use_dpop_nonce` challenge goes again once (RFC 9449 §9). */
+/** One hop; a DPoP hop answered with the server's `use_dpop_nonce` challenge goes again once (RFC 9449 §9). */
 async function send(call: Call, hop: Hop, token: string): Promise<Response> {
   const res = await sendOnce(call, hop, token);
   const dpop = hop.credentialed && readStoredLogin(call.req, call.engine.signInKey)?.tokenType === 'DPoP';
-  if (dpop && call.replayable && isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'))) {
+  const challenge = isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'));
+  if (dpop && call.replayable && challenge) {
     await discard(res);
     return sendOnce(call, hop, token); // with the nonce just remembered
   }
@@ -122,15 +127,19 @@ async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> 
     const key = await engine.dpopKey(login.dpopJwk as never);
     if (!key) throw new TypeError('the DPoP key of this login is missing');
     headers.set('authorization', `DPoP ${token}`);
-    headers.set('dpop', await createProof(key, hop.method, hop.url, { accessToken: token, nonce: engine.dpopNonces.get(hop.url) }));
+    const nonce = engine.dpopNonces.get(hop.url);
+    headers.set('dpop', await createProof(key, hop.method, hop.url, { accessToken: token, nonce }));
   } else {
     headers.set('authorization', `Bearer ${token}`);
   }
   const options = { ...init, method: hop.method, headers, body: hop.body, redirect: 'manual' as const };
   // RFC 8705 §3: a certificate-bound token goes over a connection that presents the same certificate.
-  const agent = hop.credentialed && login?.certificateBound && hop.url.protocol === 'https:' ? engine.config.tls?.agent : undefined;
+  const bound = hop.credentialed && login?.certificateBound && hop.url.protocol === 'https:';
+  const agent = bound ? engine.config.tls?.agent : undefined;
   const res = agent ? await fetchWithAgent(hop.url, options, agent) : await fetch(hop.url, options);
-  if (hop.credentialed && login?.tokenType === 'DPoP') engine.dpopNonces.remember(hop.url, { 'dpop-nonce': res.headers.get('dpop-nonce') ?? undefined });
+  if (hop.credentialed && login?.tokenType === 'DPoP') {
+    engine.dpopNonces.remember(hop.url, { 'dpop-nonce': res.headers.get('dpop-nonce') ?? undefined });
+  }
   return res;
 }
 

@@ -103,7 +103,7 @@ export async function alreadyUsed(store: Store, signIn: string, claims: LogoutCl
   return (await get(store, jtiKey(signIn, claims.jti))) !== null;
 }
 
-/** Marks the token used until its end. Only once the logout is recorded, so a failed delivery can be retried (§2.8). */
+/** Marks the token used until its end; only once the logout is recorded, so a failed delivery can be retried (§2.8). */
 export function markUsed(store: Store, signIn: string, claims: LogoutClaims): Promise<void> {
   return set(store, jtiKey(signIn, claims.jti), {}, claims.validUntil * 1000);
 }
@@ -115,7 +115,8 @@ export function markUsed(store: Store, signIn: string, claims: LogoutClaims): Pr
 export async function recordLogout(store: Store, signIn: string, claims: LogoutClaims, lifetimeMs: number): Promise<void> {
   const now = Date.now();
   const record: LogoutRecord = { before: Math.max(claims.iat, Math.floor(now / 1000)) };
-  const [key, cacheKey] = claims.sid ? [sidKey(signIn, claims.sid), `${signIn}\ns\n${claims.sid}`] : [subKey(signIn, claims.sub!), `${signIn}\nu\n${claims.sub!}`];
+  const { sid, sub } = claims;
+  const [key, cacheKey] = sid ? [sidKey(signIn, sid), `${signIn}\ns\n${sid}`] : [subKey(signIn, sub!), `${signIn}\nu\n${sub!}`];
   await set(store, key, record, now + lifetimeMs);
   cacheOf(store).put(cacheKey, record, now);
 }
@@ -140,7 +141,11 @@ export function loginEnded(store: Store, signIn: string, login: LoginIds, maxSta
   const bySub = login.sub === undefined ? null : cache.fresh(subCacheKey, now, maxStaleness);
   const bySid = login.sid === undefined ? null : cache.fresh(sidCacheKey, now, maxStaleness);
   if (bySub !== undefined && bySid !== undefined) return ends(bySub, bySid, login);
-  const read = (cacheKey: string, key: string) => get(store, key).then((record) => (cache.put(cacheKey, record, now), record));
+  const read = async (cacheKey: string, key: string) => {
+    const record = await get(store, key);
+    cache.put(cacheKey, record, now);
+    return record;
+  };
   return Promise.all([
     bySub === undefined ? read(subCacheKey, subKey(signIn, login.sub!)) : bySub,
     bySid === undefined ? read(sidCacheKey, sidKey(signIn, login.sid!)) : bySid,

@@ -64,9 +64,13 @@ const BACKCHANNEL_OPTIONS = new Set(['maxSessionAge', 'maxStaleness']);
 /** `backchannelLogout`: `true`, `false`, or `{ maxSessionAge?, maxStaleness? }` (ms). */
 function resolveBackchannelLogout(value: unknown): ResolvedBackchannelLogout | undefined {
   if (value === undefined || value === false) return undefined;
-  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) fail('"backchannelLogout" must be true, false or { maxSessionAge?, maxStaleness? }');
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    fail('"backchannelLogout" must be true, false or { maxSessionAge?, maxStaleness? }');
+  }
   const options = (value === true ? {} : value) as Record<string, unknown>;
-  for (const key of Object.keys(options)) if (!BACKCHANNEL_OPTIONS.has(key)) fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
+  for (const key of Object.keys(options)) {
+    if (!BACKCHANNEL_OPTIONS.has(key)) fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
+  }
   return {
     maxSessionAge: number(options.maxSessionAge, 'backchannelLogout.maxSessionAge', 7 * DAY_MS, 60_000, 400 * DAY_MS),
     maxStaleness: number(options.maxStaleness, 'backchannelLogout.maxStaleness', 1000, 0, 60_000),
@@ -277,7 +281,9 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     backchannelLogout: false,
   };
   const backchannelLogout = resolveBackchannelLogout(input.backchannelLogout);
-  if (backchannelLogout) routes.backchannelLogout = routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout');
+  if (backchannelLogout) {
+    routes.backchannelLogout = routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout');
+  }
   if (input.authorizationParams !== undefined && (typeof input.authorizationParams !== 'object' || input.authorizationParams === null)) {
     fail('"authorizationParams" must be an object');
   }

@@ -91,7 +91,8 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
  */
 export function idTokenPayload(login: StoredLogin): Record<string, unknown> {
   if (!Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, payloadOf(login.idToken));
-  else if (Object.prototype.propertyIsEnumerable.call(login, 'claims')) return payloadOf(login.idToken) ?? {}; // shaped, or a copy
+  // enumerable: shaped by afterCallback, or a copy (withTokens)
+  else if (Object.prototype.propertyIsEnumerable.call(login, 'claims')) return payloadOf(login.idToken) ?? {};
   return login.claims!; // non-enumerable: the token's own payload (tokenClaims)
 }
 

@@ -141,7 +141,7 @@ export async function createProof(key: DpopKey, htm: string, htu: string | URL, 
 /** Origins whose nonce is kept: the least recently updated is dropped first. */
 const MAX_NONCE_ORIGINS = 500;
 
-/** Latest `DPoP-Nonce` per origin (RFC 9449 §8: servers may require and rotate them), for a bounded number of origins. */
+/** Latest `DPoP-Nonce` per origin (RFC 9449 §8: servers may require and rotate them), for at most 500 origins. */
 export class DpopNonces {
   private readonly nonces = new Map<string, string>();
   get size(): number {
