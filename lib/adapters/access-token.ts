@@ -113,14 +113,13 @@ class ReshapeFailed extends Error {
 async function reshape(req: Request, engine: Engine, next: LoginSession, previous: LoginSession): Promise<LoginSession> {
   const hook = engine.config.afterCallback;
   if (!hook) return next;
-  let shaped: LoginSession;
   try {
-    shaped = await hook(req, req.res!, next);
+    const shaped = await hook(req, req.res!, next);
+    if (previous.loginAt !== undefined) shaped.loginAt = previous.loginAt;
+    return shaped;
   } catch (err) {
     throw new ReshapeFailed('afterCallback failed during a refresh', { cause: err });
   }
-  if (previous.loginAt !== undefined) shaped.loginAt = previous.loginAt;
-  return shaped;
 }
 
 const coordinators = new WeakMap<Engine, RefreshCoordinator>();

@@ -14,9 +14,9 @@
  * The sub record of the previous version (same key) may also hold `sids: [...]`: those still end logins.
  *
  * Two sub-only tokens for one user recorded at once: the last write wins. Its T is at least the time it
- * was recorded, so it ends every login that began before then; the only login it can miss is one that
- * began while that write was in flight, after its T was taken, and that the other (overwritten) token
- * named by an even later `iat`.
+ * was recorded, so it ends every login that began before then; the only logins it can miss began after
+ * that and at or before the overwritten token's `iat` (the store's round trip, plus clock skew with the
+ * provider).
  *
  * Each record is stored like a session whose `cookie.expires` is its expiry, so stores derive their TTL
  * from it. Reads are cached in this process for `maxStaleness` ms; the instance that records a logout
@@ -77,10 +77,13 @@ class RecordCache {
     return entry && now - entry.at <= maxStaleness ? entry.record : undefined;
   }
 
-  /** Keeps what was read at `at`, unless a newer read or write of the key is cached already. */
-  put(key: string, record: LogoutRecord | null, at: number): void {
+  /**
+   * Keeps a record read (or, `written`, recorded) at `at`. A read never replaces an entry as new as it: a
+   * read that began before this instance recorded a logout may have missed it.
+   */
+  put(key: string, record: LogoutRecord | null, at: number, written = false): void {
     const entry = this.entries.get(key);
-    if (entry && entry.at > at) return;
+    if (!written && entry && entry.at >= at) return;
     this.entries.delete(key);
     if (this.entries.size >= MAX_CACHED) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { record, at });
@@ -118,7 +121,7 @@ export async function recordLogout(store: Store, signIn: string, claims: LogoutC
   const { sid, sub } = claims;
   const [key, cacheKey] = sid ? [sidKey(signIn, sid), `${signIn}\ns\n${sid}`] : [subKey(signIn, sub!), `${signIn}\nu\n${sub!}`];
   await set(store, key, record, now + lifetimeMs);
-  cacheOf(store).put(cacheKey, record, now);
+  cacheOf(store).put(cacheKey, record, now, true);
 }
 
 function ends(bySub: LogoutRecord | null, bySid: LogoutRecord | null, login: LoginIds): boolean {
