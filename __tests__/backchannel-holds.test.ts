@@ -5,15 +5,14 @@
  * maxAge, many later logouts, and a store that fails part-way (the provider's retry must then succeed).
  * Time moves by mocking Date.now (no sleeping); the faulty server signs the logout tokens.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import session, { type SessionData, type Store } from 'express-session';
-import { BACKCHANNEL_LOGOUT_EVENT } from '../lib/protocol/logout-token.js';
 import type { ParAuthConfig } from '../lib/plumbing/types.js';
 import { TestBrowser } from './helpers/browser.js';
 import type { StartAppOptions } from './helpers/app.js';
 import type { FaultyServer } from './helpers/faulty-server.js';
 import { attemptLogin, startHostileApp, useFaultyServer, whoami, type HostileApp } from './helpers/hostile.js';
+import { logoutTokenClaims } from './helpers/logout-token.js';
 import { createRedisSessionStore, startRedis, type TestRedis, type TestSessionStore } from './helpers/redis.js';
 
 const HOUR = 3600_000;
@@ -43,21 +42,8 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const now = () => Math.floor(Date.now() / 1000);
-
 function logoutToken(claims: Record<string, unknown>): Promise<string> {
-  const all: Record<string, unknown> = {
-    iss: server.issuer,
-    aud: server.clientId,
-    iat: now(),
-    exp: now() + 120,
-    jti: randomBytes(16).toString('base64url'),
-    events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
-    sub: 'user-123',
-    ...claims,
-  };
-  for (const key of Object.keys(all)) if (all[key] === undefined) delete all[key];
-  return server.signIdToken(all, { header: { typ: 'logout+jwt' } });
+  return server.signIdToken(logoutTokenClaims(server, claims), { header: { typ: 'logout+jwt' } });
 }
 
 async function post(app: HostileApp, token: string): Promise<number> {

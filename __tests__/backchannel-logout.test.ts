@@ -5,12 +5,11 @@
  * logged out by it. The multi-instance case (oidc-provider delivering to another instance through Redis)
  * is in `instances.redis.test.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { BACKCHANNEL_LOGOUT_EVENT } from '../lib/protocol/logout-token.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer, type SignIdTokenOptions } from './helpers/faulty-server.js';
 import { attemptLogin, startHostileApp, useFaultyServer, whoami, type HostileApp } from './helpers/hostile.js';
+import { logoutTokenClaims } from './helpers/logout-token.js';
 
 let server: FaultyServer;
 useFaultyServer((started) => {
@@ -22,21 +21,7 @@ afterEach(() => {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-function logoutClaims(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const claims: Record<string, unknown> = {
-    iss: server.issuer,
-    aud: server.clientId,
-    iat: now(),
-    exp: now() + 120,
-    jti: randomBytes(16).toString('base64url'),
-    events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
-    sub: 'user-123',
-    sid: 'op-session-1',
-    ...extra,
-  };
-  for (const key of Object.keys(claims)) if (claims[key] === undefined) delete claims[key];
-  return claims;
-}
+const logoutClaims = (extra: Record<string, unknown> = {}) => logoutTokenClaims(server, { sid: 'op-session-1', ...extra });
 
 function sign(claims: Record<string, unknown>, opts: SignIdTokenOptions = {}): Promise<string> {
   return server.signIdToken(claims, { header: { typ: 'logout+jwt' }, ...opts });
