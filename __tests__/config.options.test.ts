@@ -186,6 +186,29 @@ describe('options added with back-channel logout and trusted audiences', () => {
     expect(message({ backchannelLogout: true, routes: { backchannelLogout: 'bcl' } })).toMatch(/routes\.backchannelLogout/);
   });
 
+  it('backchannelLogout: true or { maxSessionAge, maxStaleness } in ms, with defaults; off leaves no options', () => {
+    const DAY = 24 * 3600_000;
+    expect(resolve({ backchannelLogout: true }).backchannelLogout).toEqual({ maxSessionAge: 7 * DAY, maxStaleness: 1000 });
+    expect(resolve({ backchannelLogout: { maxSessionAge: DAY, maxStaleness: 0 } })).toMatchObject({
+      backchannelLogout: { maxSessionAge: DAY, maxStaleness: 0 },
+      routes: { backchannelLogout: '/backchannel-logout' },
+    });
+    expect(resolve({ backchannelLogout: false }).backchannelLogout).toBeUndefined();
+    expect(resolve({}).backchannelLogout).toBeUndefined();
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a string', 'yes', '"backchannelLogout" must be true, false or { maxSessionAge?, maxStaleness? }'],
+    ['an array', [], '"backchannelLogout" must be true, false or { maxSessionAge?, maxStaleness? }'],
+    ['an unknown key', { ttl: 1 }, '"backchannelLogout.ttl" is not an option (use maxSessionAge or maxStaleness)'],
+    ['a maxSessionAge under a minute', { maxSessionAge: 59_999 }, '"backchannelLogout.maxSessionAge" must be a number from 60000 to 34560000000'],
+    ['a maxSessionAge in seconds as a string', { maxSessionAge: '7d' }, '"backchannelLogout.maxSessionAge" must be a number from 60000 to 34560000000'],
+    ['a negative maxStaleness', { maxStaleness: -1 }, '"backchannelLogout.maxStaleness" must be a number from 0 to 60000'],
+    ['a maxStaleness over a minute', { maxStaleness: 60_001 }, '"backchannelLogout.maxStaleness" must be a number from 0 to 60000'],
+  ])('refuses backchannelLogout as %s, naming the option', (_name, backchannelLogout, expected) => {
+    expect(message({ backchannelLogout })).toBe(expected);
+  });
+
   it('names routes.postLogoutRedirect when it is not a path', () => {
     expect(message({ routes: { postLogoutRedirect: 'bye' } })).toMatch(/routes\.postLogoutRedirect/);
   });

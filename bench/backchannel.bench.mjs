@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
- * What back-channel logout costs a signed-in request (#12): `requiresAuth()` + `req.oidc.user` with
- * `backchannelLogout: true` (one store read per authenticated request) against the same page without it,
- * and both against a bare express-session check. One process, one MemoryStore, one signed-in session;
- * candidates interleaved in rounds; the median of per-round CPU ratios is reported (the client runs in
- * the same process, so every candidate carries the same client cost). Run after `npm run build`:
+ * What back-channel logout costs a signed-in request: `requiresAuth()` + `req.oidc.user` with
+ * `backchannelLogout: true` (the login's sub and sid records, answered from the per-store cache for
+ * `maxStaleness`, 1 s by default, else read from the store in parallel) against the same page without it,
+ * and both against a bare express-session check. A fourth candidate turns the cache off (`maxStaleness:
+ * 0`: two store reads on every request), which is also what a session costs whose previous request is
+ * older than maxStaleness. One process, one MemoryStore, one signed-in session; candidates interleaved
+ * in rounds; the median of per-round CPU ratios is reported (the client runs in the same process, so
+ * every candidate carries the same client cost). Run after `npm run build`:
  *
  *   npm run bench:backchannel [-- --rounds 10 --requests 4000]
  */
@@ -34,8 +37,12 @@ plain.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.s
 const withLogout = express.Router();
 withLogout.use(parAuth({ ...options, backchannelLogout: true }));
 withLogout.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
+const uncached = express.Router();
+uncached.use(parAuth({ ...options, backchannelLogout: { maxStaleness: 0 } }));
+uncached.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
 app.use('/p', plain);
 app.use('/b', withLogout);
+app.use('/u', uncached);
 app.get('/s/page', (req, res) => (req.session.par ? res.json({ sub: 'user' }) : res.status(401).end()));
 
 const server = http.createServer(app);
@@ -61,7 +68,12 @@ function get(path) {
   });
 }
 
-const candidates = { 'session check': '/s/page', 'requiresAuth()': '/p/page', 'requiresAuth() + backchannelLogout': '/b/page' };
+const candidates = {
+  'session check': '/s/page',
+  'requiresAuth()': '/p/page',
+  'requiresAuth() + backchannelLogout: true': '/b/page',
+  'requiresAuth() + backchannelLogout, maxStaleness: 0': '/u/page',
+};
 async function measure(path, count) {
   const start = process.cpuUsage();
   for (let i = 0; i < count; i++) await get(path);

@@ -21,7 +21,7 @@ import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/p
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
-import { readStoredLogin, signInKey } from './plumbing/sign-in-state.js';
+import { idTokenPayload, readStoredLogin, signInKey } from './plumbing/sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
 import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
@@ -293,7 +293,8 @@ export function createEngine(config: ResolvedConfig): Engine {
     const bound = binding ? { certificateBinding: binding } : {};
     if (!tokens.id_token) return { tokens, ...bound };
     const expected = idTokenExpectations(metadata, jwks, tokens.access_token);
-    expected.refreshOf = login.claims;
+    // Core §12.2: compared with the original ID token's claims, not with those an afterCallback shaped.
+    expected.refreshOf = idTokenPayload(login);
     const claims = await validateIdToken(tokens.id_token, expected);
     return { tokens, claims, ...bound };
   }

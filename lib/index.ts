@@ -5,7 +5,10 @@ export type { ClaimValue, ClaimCheckFunction } from './adapters/claim-checks.js'
 export { checkProvider } from './adapters/check-provider.js';
 export { ParError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError } from './plumbing/errors.js';
 export type { ParErrorCode } from './plumbing/errors.js';
-export type { ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput, AuthorizationParamValue } from './plumbing/types.js';
+export type {
+  ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput, AuthorizationParamValue,
+  BackchannelLogoutOptions,
+} from './plumbing/types.js';
 export type { RequestContext } from './adapters/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './adapters/response-context.js';
 export type { ProviderReport } from './protocol/provider-requirements.js';

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import session, { type Store } from 'express-session';
+import session, { type SessionOptions, type Store } from 'express-session';
 
 export interface TestApp {
   url: string;
@@ -35,17 +35,27 @@ export async function listen(build: (baseURL: string) => http.RequestListener | 
   };
 }
 
-/** Session middleware as the README recommends (MemoryStore unless a store is given; several instances share one). */
-export function testSession(store?: Store): RequestHandler {
-  return session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', ...(store ? { store } : {}) });
+/**
+ * Session middleware as the README recommends (MemoryStore unless a store is given; several instances share
+ * one); `options` override it (e.g. a cookie `maxAge`).
+ */
+export function testSession(store?: Store, options: Partial<SessionOptions> = {}): RequestHandler {
+  return session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', ...(store ? { store } : {}), ...options });
 }
 
 /** An app: session, then `mount(app, baseURL)` (parAuth and routes), then a JSON error handler. */
-export async function startApp(mount: (app: Express, baseURL: string) => void, opts: { session?: boolean; store?: Store } = {}): Promise<TestApp> {
+export interface StartAppOptions {
+  session?: boolean;
+  store?: Store;
+  /** express-session options over testSession()'s. */
+  sessionOptions?: Partial<SessionOptions>;
+}
+
+export async function startApp(mount: (app: Express, baseURL: string) => void, opts: StartAppOptions = {}): Promise<TestApp> {
   const errors: TestApp['errors'] = [];
   const server = await listen((baseURL) => {
     const app = express();
-    if (opts.session !== false) app.use(testSession(opts.store));
+    if (opts.session !== false) app.use(testSession(opts.store, opts.sessionOptions));
     mount(app, baseURL);
     app.get('/', (_req, res) => {
       res.json({ home: true });

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/global
 import type { ErrorRequestHandler, Express } from 'express';
 import { parAuth } from '../../lib/index.js';
 import type { ParAuthConfig } from '../../lib/plumbing/types.js';
-import { startApp, type TestApp } from './app.js';
+import { startApp, type StartAppOptions, type TestApp } from './app.js';
 import { TestBrowser, type BrowserResponse } from './browser.js';
 import { startFaultyServer, type Faults, type FaultyServer } from './faulty-server.js';
 
@@ -38,9 +38,14 @@ const openApps = new Set<HostileApp>();
 
 /**
  * An app with parAuth on `server`, `/whoami` (login state and pending transactions), the routes that
- * `routes` adds, and an error recorder.
+ * `routes` adds, and an error recorder; `appOptions` choose the session store and options.
  */
-export async function startHostileApp(server: FaultyServer, options: Partial<ParAuthConfig> = {}, routes?: (app: Express) => void): Promise<HostileApp> {
+export async function startHostileApp(
+  server: FaultyServer,
+  options: Partial<ParAuthConfig> = {},
+  routes?: (app: Express) => void,
+  appOptions: StartAppOptions = {},
+): Promise<HostileApp> {
   const captured: CapturedError[] = [];
   const app = await startApp((a: Express, baseURL: string) => {
     a.use(parAuth({
@@ -62,7 +67,7 @@ export async function startHostileApp(server: FaultyServer, options: Partial<Par
       next(err);
     };
     a.use(record);
-  });
+  }, appOptions);
   const hostile: HostileApp = { ...app, captured, close: async () => { openApps.delete(hostile); await app.close(); } };
   openApps.add(hostile);
   return hostile;

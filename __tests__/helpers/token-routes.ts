@@ -34,8 +34,10 @@ export function mountTokenRoutes(a: Express, opts: { gate?: () => HeldGate | und
   });
   a.get('/api', async (req, res, next) => {
     try {
-      const answer = await req.oidc.fetch(String(req.query.url), { method: typeof req.query.method === 'string' ? req.query.method : 'GET' });
-      res.json({ status: answer.status, body: await answer.text() });
+      const init: RequestInit = { method: typeof req.query.method === 'string' ? req.query.method : 'GET' };
+      if (typeof req.query.redirect === 'string') init.redirect = req.query.redirect as RequestInit['redirect'];
+      const answer = await req.oidc.fetch(String(req.query.url), init);
+      res.json({ status: answer.status, location: answer.headers.get('location') ?? undefined, body: await answer.text() });
     } catch (err) {
       next(err);
     }

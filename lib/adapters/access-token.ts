@@ -1,16 +1,19 @@
 /**
- * Access tokens that renew themselves (RFC 6749 §6), safely under concurrency.
+ * Access tokens that renew themselves (RFC 6749 §6), safely under concurrency, and the guard on every
+ * save of a logged-in session (guardSessionSave).
  *
  * - Single flight: parallel requests of one session that need a refresh share one refresh grant, in
  *   this process (keyed by sign-in, session id and refresh token).
  * - Newest tokens win: each refresh result is remembered for a while under the refresh token it
  *   replaced, and a login counts its refreshes (`generation`). A request that loaded the session before
- *   a refresh adopts the newer tokens instead of refreshing again, and before any save of a session whose
- *   login can rotate, the login is reconciled with the process's newest rotation and with what the store
- *   holds now: a rotated-away refresh token is never written back, and a login ended elsewhere (logout,
- *   refused refresh) is not brought back.
+ *   a refresh adopts the newer tokens instead of refreshing again, and before any save of a session
+ *   loaded with a login, the login is reconciled with the process's newest rotation and with what the
+ *   store holds now: a rotated-away refresh token is never written back, and a login ended elsewhere
+ *   (logout, refused refresh), with or without a refresh token, is not brought back.
  * - A refused refresh token (`invalid_grant`) ends the login: 401 `login_required`. A network failure or
  *   a bad answer (502/504) keeps it.
+ * - A refresh that brings a new ID token runs afterCallback again on the refreshed login, so claims the
+ *   app shaped stay shaped; when the hook throws, the login ends and its error is thrown.
  */
 import type { Request } from 'express';
 import type { Engine } from '../engine.js';
@@ -58,12 +61,15 @@ class RefreshCoordinator {
     return current;
   }
 
-  /** One refresh per (session, refresh token) at a time; every caller gets the same result or error. */
-  refresh(sessionID: string, login: LoginSession): Promise<LoginSession> {
-    const key = this.key(sessionID, login.refreshToken!);
+  /**
+   * One refresh per (session, refresh token) at a time; every caller gets the same result or error. `req`
+   * is the first caller's: afterCallback runs with it when the refresh brings a new ID token.
+   */
+  refresh(req: Request, login: LoginSession): Promise<LoginSession> {
+    const key = this.key(req.sessionID, login.refreshToken!);
     const flying = this.inflight.get(key);
     if (flying) return flying;
-    const promise = this.run(login)
+    const promise = this.run(req, login)
       .then((next) => {
         this.remember(key, next);
         return next;
@@ -73,9 +79,10 @@ class RefreshCoordinator {
     return promise;
   }
 
-  private async run(login: LoginSession): Promise<LoginSession> {
+  private async run(req: Request, login: LoginSession): Promise<LoginSession> {
     const { tokens, claims, certificateBinding } = await this.engine.refresh(login);
-    const next = withTokens(login, tokens, claims, certificateBinding);
+    let next = withTokens(login, tokens, claims, certificateBinding);
+    if (claims) next = await reshape(req, this.engine, next, login);
     next.generation = generation(login) + 1;
     next.renewedAt = Date.now();
     log('refreshed the tokens (generation %d)', next.generation);
@@ -90,6 +97,28 @@ class RefreshCoordinator {
       this.rotated.delete(old);
     }
     this.rotated.set(key, { login, at: now });
+  }
+}
+
+/** afterCallback threw while a refresh was being stored: the login ends (its refresh token may be spent). */
+class ReshapeFailed extends Error {
+  override name = 'ReshapeFailed';
+}
+
+/**
+ * A refresh brought a new ID token: its claims replace the login's, so afterCallback shapes them again
+ * (with the request that caused the refresh, and `req.res`), as it did at the callback. The login's own
+ * bookkeeping (when it began) is kept whatever the hook returns.
+ */
+async function reshape(req: Request, engine: Engine, next: LoginSession, previous: LoginSession): Promise<LoginSession> {
+  const hook = engine.config.afterCallback;
+  if (!hook) return next;
+  try {
+    const shaped = await hook(req, req.res!, next);
+    if (previous.loginAt !== undefined) shaped.loginAt = previous.loginAt;
+    return shaped;
+  } catch (err) {
+    throw new ReshapeFailed('afterCallback failed during a refresh', { cause: err });
   }
 }
 
@@ -164,15 +193,10 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
   }
   let next: LoginSession;
   try {
-    next = await coordinatorOf(engine).refresh(req.sessionID, login);
+    next = await refreshed(req, engine, login);
   } catch (err) {
     if (!isRefused(err)) throw err; // a network failure or a bad answer: the login stays
-    clearLogin(req, engine.signInKey);
-    try {
-      await saveSession(req);
-    } catch (saveErr) {
-      log('could not save the session after a refused refresh: %s', (saveErr as Error).message);
-    }
+    await endLogin(req, engine, 'a refused refresh');
     throw loginRequired('The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.', { error: 'invalid_grant', cause: err });
   }
   return storeRefreshed(req, engine, next);
@@ -183,7 +207,29 @@ export async function refreshNow(req: Request, engine: Engine): Promise<void> {
   requireSession(req);
   const login = currentLogin(req, engine);
   if (!login) throw new TypeError('req.oidc.refresh() needs a logged-in user');
-  await storeRefreshed(req, engine, await coordinatorOf(engine).refresh(req.sessionID, login));
+  await storeRefreshed(req, engine, await refreshed(req, engine, login));
+}
+
+/** The refreshed login (single flight). When afterCallback throws on it, the login ends and its error is thrown. */
+async function refreshed(req: RequestWithSession, engine: Engine, login: LoginSession): Promise<LoginSession> {
+  try {
+    return await coordinatorOf(engine).refresh(req, login);
+  } catch (err) {
+    if (!(err instanceof ReshapeFailed)) throw err;
+    // Fail closed: the hook refused or could not shape the refreshed login, whose refresh token may
+    // already have replaced (rotated) the stored one, so neither the old nor the new tokens are kept.
+    await endLogin(req, engine, 'afterCallback failed during a refresh');
+    throw err.cause;
+  }
+}
+
+async function endLogin(req: RequestWithSession, engine: Engine, why: string): Promise<void> {
+  clearLogin(req, engine.signInKey);
+  try {
+    await saveSession(req);
+  } catch (saveErr) {
+    log('could not save the session after %s: %s', why, (saveErr as Error).message);
+  }
 }
 
 async function storeRefreshed(req: RequestWithSession, engine: Engine, next: LoginSession): Promise<string> {
@@ -196,17 +242,18 @@ async function storeRefreshed(req: RequestWithSession, engine: Engine, next: Log
 
 /**
  * Makes every later save of this request's session reconcile this sign-in's login first, when the
- * login loaded with the session can rotate (has a refresh token): the newest rotation this process
- * knows of is adopted, a newer login in the store (another instance's refresh) is kept, and a login the
- * store no longer has (ended by a logout or a refused refresh meanwhile) is not written back.
- * Returns the access token the login held when the request began (null: the request has no session),
- * which the request's `req.oidc` keeps for getAccessToken().
+ * session was loaded with a login: the newest rotation this process knows of is adopted, a newer login
+ * in the store (another instance's refresh) is kept, a login the store no longer has (ended by a logout,
+ * a back-channel logout or a refused refresh meanwhile) is not written back, and a session the store no
+ * longer has at all (regenerated by /logout) is not saved again. The store is read only when the session
+ * is saved. Returns the access token the login held when the request began (null: the request has no
+ * session), which the request's `req.oidc` keeps for getAccessToken().
  */
 export function guardSessionSave(req: Request, engine: Engine): string | undefined | null {
   const session = (req as Partial<RequestWithSession>).session;
   if (!session || typeof session.save !== 'function') return null;
   const loaded = readStoredLogin(req, engine.signInKey);
-  if (!loaded?.refreshToken) return loaded?.accessToken;
+  if (!loaded) return undefined;
   const original = session.save;
   // Not enumerable: express-session's change detection and the stores serialise enumerable fields only.
   Object.defineProperty(session, 'save', {
@@ -215,7 +262,7 @@ export function guardSessionSave(req: Request, engine: Engine): string | undefin
     enumerable: false,
     value: function save(callback?: (err?: unknown) => void) {
       reconcile(req as RequestWithSession, engine).then(
-        () => original.call(session, callback),
+        (gone) => (gone ? callback?.() : original.call(session, callback)),
         (err: unknown) => callback?.(err),
       );
       return session;
@@ -224,24 +271,32 @@ export function guardSessionSave(req: Request, engine: Engine): string | undefin
   return loaded.accessToken;
 }
 
-async function reconcile(req: RequestWithSession, engine: Engine): Promise<void> {
+/** Reconciles this sign-in's login with the store; true when the store no longer has the session (do not save it). */
+async function reconcile(req: RequestWithSession, engine: Engine): Promise<boolean> {
   const key = engine.signInKey;
   const ours = currentLogin(req, engine);
-  if (!ours) return;
+  if (!ours) return false;
   const stored = await loadStored(req);
-  if (stored === undefined) return; // the store could not be read: save what we have
-  const theirs = readLogin({ session: stored ?? undefined }, key);
+  if (stored === undefined) return false; // the store could not be read: save what we have
+  if (stored === null) {
+    // Regenerated (a logout) or expired meanwhile: saving would bring the old session id back, logged in.
+    log('the session ended elsewhere; not saving it again');
+    clearLogin(req, key);
+    return true;
+  }
+  const theirs = readLogin({ session: stored }, key);
   if (!theirs) {
     // The store no longer holds this login: it ended in another request (logout, a refused refresh).
     log('the login ended elsewhere; not writing it back');
     clearLogin(req, key);
-    return;
+    return false;
   }
   const newer = generation(theirs) > generation(ours) || (generation(theirs) === generation(ours) && theirs.refreshToken !== ours.refreshToken);
   if (newer) {
     log('the store holds newer tokens (generation %d); keeping them', generation(theirs));
     storeLogin(req, key, theirs);
   }
+  return false;
 }
 
 /** The session as the store holds it now: an object, `null` when it is gone, `undefined` when unreadable. */

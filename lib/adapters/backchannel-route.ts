@@ -1,20 +1,24 @@
 /**
- * The Express side of back-channel logout (`backchannelLogout: true`): the `POST` route the provider
- * calls (Back-Channel Logout 1.0 §2.5, §2.8), and the check that ends a recorded login on its next
- * request. The token rules are `logout-token.ts`'s, the store records `backchannel-logout.ts`'s.
+ * The Express side of back-channel logout (`backchannelLogout`): the `POST` route the provider calls
+ * (Back-Channel Logout 1.0 §2.5, §2.8), and the check that ends a recorded login on its next request.
+ * The token rules are `logout-token.ts`'s, the store records `backchannel-logout.ts`'s.
  */
 import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
-import { loginEnded, recordLogout, rememberSid, replayed } from '../plumbing/backchannel-logout.js';
+import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../plumbing/backchannel-logout.js';
+import type { ResolvedBackchannelLogout } from '../plumbing/config.js';
 import type { Engine } from '../engine.js';
 import { SetupError } from '../plumbing/errors.js';
 import { createLogger } from '../plumbing/log.js';
 import { LogoutTokenError } from '../protocol/logout-token.js';
-import { clearLogin, readLogin } from '../plumbing/sign-in-state.js';
+import { clearLogin, idTokenPayload, type StoredLogin } from '../plumbing/sign-in-state.js';
 
 const log = createLogger('backchannel');
 const MAX_BODY_BYTES = 64 * 1024;
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** Records outlive the sessions they name by this much more than the cache staleness and clock tolerance. */
+const MARGIN_MS = 5 * 60 * 1000;
+
+type SessionCookie = { session?: { cookie?: { originalMaxAge?: number | null } } };
 
 function sessionStore(req: Request): Store {
   const store = (req as Request & { sessionStore?: Store }).sessionStore;
@@ -24,10 +28,21 @@ function sessionStore(req: Request): Store {
   return store;
 }
 
-/** How long a logout record lives: as long as a login can (the app's cookie lifetime), a day at least. */
-function recordLifetime(req: Request): number {
-  const maxAge = (req as Request & { session?: { cookie?: { originalMaxAge?: number | null } } }).session?.cookie?.originalMaxAge;
-  return Math.max(typeof maxAge === 'number' ? maxAge : 0, DAY_MS);
+function optionsOf(engine: Engine): ResolvedBackchannelLogout {
+  return engine.config.backchannelLogout!; // the middleware calls this module only when the option is on
+}
+
+/**
+ * How long a logout record lives: longer than any session it names can go unvisited. express-session
+ * touches a session on every request, so one unvisited for its cookie's `maxAge` is gone from the store;
+ * a visit while the record lives ends the login. Sessions without `maxAge` are bounded by `maxSessionAge`
+ * (endIfLoggedOut). The cookie seen here is the app's default one (the provider sends no cookie).
+ */
+function recordLifetime(engine: Engine, req: Request): number {
+  const maxAge = (req as Request & SessionCookie).session?.cookie?.originalMaxAge;
+  const { maxSessionAge, maxStaleness } = optionsOf(engine);
+  const margin = maxStaleness + engine.config.clockTolerance * 1000 + MARGIN_MS;
+  return Math.max(typeof maxAge === 'number' ? maxAge : 0, maxSessionAge) + margin;
 }
 
 /** The `logout_token` of an `application/x-www-form-urlencoded` POST (§2.5), parsed here or by the app. */
@@ -53,43 +68,89 @@ function answer(res: Response, status: number, body?: Record<string, string>): v
   else res.status(status).end();
 }
 
-/** `POST routes.backchannelLogout`: 200 when the token is valid (§2.8), 400 with an OAuth error otherwise. */
+/** A store failure: 500 through next(err), so the provider retries the same token (§2.8). */
+function storeFailed(err: unknown): SetupError {
+  const message = 'The back-channel logout could not be recorded: the session store failed (the provider may retry the token).';
+  return new SetupError('session_save_failed', message, { cause: err });
+}
+
+/**
+ * `POST routes.backchannelLogout`: 200 once the logout is recorded (§2.8), 400 with an OAuth error for an
+ * invalid or replayed token. The `jti` is marked used only after the logout is recorded: when the store
+ * fails, nothing is marked and the provider's retry of the same token succeeds.
+ */
 export async function backchannelLogout(engine: Engine, req: Request, res: Response): Promise<void> {
   const store = sessionStore(req);
   let claims;
   try {
     claims = await engine.checkLogoutToken(await logoutTokenOf(req));
-    if (await replayed(store, engine.signInKey, claims)) throw new LogoutTokenError('the logout_token was already used (jti)');
   } catch (err) {
-    if (!(err instanceof LogoutTokenError)) throw err; // the server or the store failed: 5xx through next(err)
-    log('logout token refused: %s', err.message);
-    answer(res, 400, { error: 'invalid_request', error_description: err.message });
-    return;
+    if (!(err instanceof LogoutTokenError)) throw err; // the server failed: 5xx through next(err)
+    return refuse(res, err.message);
   }
-  const ended = await recordLogout(store, engine.signInKey, claims, recordLifetime(req));
-  log('back-channel logout recorded (%s)', ended ? (claims.sid ? 'by sid' : 'by sub') : 'no known login');
+  try {
+    if (await alreadyUsed(store, engine.signInKey, claims)) {
+      refuse(res, 'the logout_token was already used (jti)');
+      return;
+    }
+    await recordLogout(store, engine.signInKey, claims, recordLifetime(engine, req));
+    await markUsed(store, engine.signInKey, claims);
+  } catch (err) {
+    throw storeFailed(err);
+  }
+  log('back-channel logout recorded (%s)', claims.sid ? 'by sid' : 'by sub');
   engine.emit({ type: 'logout', rpInitiated: false });
   answer(res, 200);
 }
 
-/** At login: lets a later logout token that names only `sid` find the user. Failures are logged only. */
-export async function noteLogin(engine: Engine, req: Request, claims: Record<string, unknown>): Promise<void> {
-  try {
-    await rememberSid(sessionStore(req), engine.signInKey, claims, recordLifetime(req));
-  } catch (err) {
-    log('could not record the login sid for back-channel logout: %s', (err as Error).message);
-  }
+function refuse(res: Response, reason: string): void {
+  log('logout token refused: %s', reason);
+  answer(res, 400, { error: 'invalid_request', error_description: reason });
+}
+
+/** The login's ID token `sub` and `sid` (not claims an afterCallback shaped), and when it began. */
+function idsOf(login: StoredLogin): LoginIds {
+  const payload = idTokenPayload(login);
+  const ids: LoginIds = {};
+  if (typeof payload.sub === 'string') ids.sub = payload.sub;
+  if (typeof payload.sid === 'string') ids.sid = payload.sid;
+  if (typeof login.loginAt === 'number') ids.loginAt = login.loginAt;
+  return ids;
 }
 
 /**
- * Ends this request's login when a back-channel logout recorded in the shared store names it: one store
- * read per authenticated request. The session then reads as logged out and is saved as such.
+ * A session whose cookie has no `maxAge` can live in the store for as long as the store keeps it, longer
+ * than any record: its login is honoured for `maxSessionAge` after it began (unknown age: not at all).
  */
-export async function endIfLoggedOut(engine: Engine, req: Request): Promise<void> {
-  const login = readLogin(req, engine.signInKey);
-  if (!login) return;
-  if (await loginEnded(sessionStore(req), engine.signInKey, login)) {
-    clearLogin(req, engine.signInKey);
-    log('login ended by a back-channel logout');
+function outlivesRecords(engine: Engine, req: Request, loginAt: number | undefined): boolean {
+  const maxAge = (req as Request & SessionCookie).session?.cookie?.originalMaxAge;
+  if (typeof maxAge === 'number') return false;
+  return loginAt === undefined || Date.now() - loginAt * 1000 > optionsOf(engine).maxSessionAge;
+}
+
+function end(engine: Engine, req: Request, why: string): void {
+  clearLogin(req, engine.signInKey);
+  log('login ended: %s', why);
+}
+
+/**
+ * Ends this request's login (this sign-in's, as stored) when a back-channel logout recorded in the shared
+ * store names it, or when its session has no `maxAge` and the login is older than `maxSessionAge`. The
+ * session then reads as logged out and is saved as such. Synchronous when the cache answers; otherwise a
+ * promise (one or two reads).
+ */
+export function endIfLoggedOut(engine: Engine, req: Request, login: StoredLogin): Promise<void> | undefined {
+  const ids = idsOf(login);
+  if (outlivesRecords(engine, req, ids.loginAt)) {
+    end(engine, req, 'older than backchannelLogout.maxSessionAge in a session without maxAge');
+    return undefined;
   }
+  const ended = loginEnded(sessionStore(req), engine.signInKey, ids, optionsOf(engine).maxStaleness);
+  if (typeof ended === 'boolean') {
+    if (ended) end(engine, req, 'by a back-channel logout');
+    return undefined;
+  }
+  return ended.then((yes) => {
+    if (yes) end(engine, req, 'by a back-channel logout');
+  });
 }

@@ -15,7 +15,7 @@ import { redirect } from './redirect.js';
 import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
 import { withTokens } from '../plumbing/login-session.js';
 import { carryOver, clearLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
-import { backchannelLogout, endIfLoggedOut, noteLogin } from './backchannel-route.js';
+import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
 import type { LoginSession, ParAuthConfig } from '../plumbing/types.js';
 import '../plumbing/augment.js';
 
@@ -40,15 +40,17 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
     req.oidc = createRequestContext(req, engine);
     res.oidc = createResponseContext(req, res, engine);
-    if (routes.backchannelLogout !== false) {
-      // The back-channel logout route takes only POST (contract, "Methods").
-      if (req.path === routes.backchannelLogout && req.method === 'POST') {
-        backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
-        return;
-      }
-      // One store read per authenticated request: a logout recorded by any instance ends this login.
-      if (readStoredLogin(req, engine.signInKey)) {
-        endIfLoggedOut(engine, req).then(() => route(req, res, next), (err: unknown) => next(err));
+    // The back-channel logout route takes only POST (contract, "Methods").
+    if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
+      backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
+      return;
+    }
+    // A logout recorded by any instance ends this login: answered from the cache, else from the store.
+    const login = engine.config.backchannelLogout ? readStoredLogin(req, engine.signInKey) : undefined;
+    if (login) {
+      const reading = endIfLoggedOut(engine, req, login);
+      if (reading) {
+        reading.then(() => route(req, res, next), (err: unknown) => next(err));
         return;
       }
     }
@@ -80,12 +82,10 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     try {
       result = await engine.completeLogin(req);
       stored = toLoginSession(result);
-      if (routes.backchannelLogout !== false) {
-        stored.loginAt = Math.floor(Date.now() / 1000); // a logout by sub ends the logins that began before it
-        await noteLogin(engine, req, result.claims);
-      }
       // A hook that throws fails the callback like any other step: the earlier login ends too.
       if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
+      // a logout ends the logins that began before it; a session without maxAge is bounded from here
+      if (engine.config.backchannelLogout) stored.loginAt = Math.floor(Date.now() / 1000);
     } catch (err) {
       if (err instanceof SilentLoginDeclined) {
         // attemptSilentLogin(): the server needs the user; back to the page, anonymous, no error. The

@@ -51,7 +51,9 @@ export interface RequestContext {
   /**
    * `fetch(url, init)` as the user: the access token is attached (Bearer, or DPoP with a proof and the
    * resource server's nonce, RFC 9449 §9), renewed once when the API answers 401 `invalid_token`.
-   * Redirects are not followed unless `init.redirect` says so.
+   * Redirects are not followed unless `init.redirect` is `'follow'` (at most 20): the token and a fresh
+   * proof go only to the URL's own origin, never to a hop elsewhere nor after one. The URL must be
+   * `https:` (`http:` only for loopback hosts): a `TypeError` otherwise.
    */
   fetch(url: string | URL, init?: RequestInit): Promise<Response>;
 }

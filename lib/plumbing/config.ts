@@ -47,6 +47,34 @@ export interface ResolvedConfig {
   trustedAudiences?: string[];
   /** The client certificate (RFC 8705) and the agent that presents it. */
   tls?: ResolvedTls;
+  /** Back-channel logout, when on (the route is `routes.backchannelLogout`). */
+  backchannelLogout?: ResolvedBackchannelLogout;
+}
+
+export interface ResolvedBackchannelLogout {
+  /** ms: how long a login lasts in a session whose cookie has no maxAge, and the least time records are kept. */
+  maxSessionAge: number;
+  /** ms: how long an instance may answer from its cache of logout records. */
+  maxStaleness: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const BACKCHANNEL_OPTIONS = new Set(['maxSessionAge', 'maxStaleness']);
+
+/** `backchannelLogout`: `true`, `false`, or `{ maxSessionAge?, maxStaleness? }` (ms). */
+function resolveBackchannelLogout(value: unknown): ResolvedBackchannelLogout | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    fail('"backchannelLogout" must be true, false or { maxSessionAge?, maxStaleness? }');
+  }
+  const options = (value === true ? {} : value) as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (!BACKCHANNEL_OPTIONS.has(key)) fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
+  }
+  return {
+    maxSessionAge: number(options.maxSessionAge, 'backchannelLogout.maxSessionAge', 7 * DAY_MS, 60_000, 400 * DAY_MS),
+    maxStaleness: number(options.maxStaleness, 'backchannelLogout.maxStaleness', 1000, 0, 60_000),
+  };
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -250,9 +278,12 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     callback: routePath(extra.callbackPath ?? input.routes?.callback, extra.callbackPath ? 'callbackPath' : 'routes.callback', '/callback'),
     logout: routePath(input.routes?.logout, 'routes.logout', '/logout'),
     postLogoutRedirect: routePath(input.routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || fail('"routes.postLogoutRedirect" cannot be false'),
-    backchannelLogout: input.backchannelLogout === true ? routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout') : false,
+    backchannelLogout: false,
   };
-  if (input.backchannelLogout !== undefined && typeof input.backchannelLogout !== 'boolean') fail('"backchannelLogout" must be true or false');
+  const backchannelLogout = resolveBackchannelLogout(input.backchannelLogout);
+  if (backchannelLogout) {
+    routes.backchannelLogout = routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout');
+  }
   if (input.authorizationParams !== undefined && (typeof input.authorizationParams !== 'object' || input.authorizationParams === null)) {
     fail('"authorizationParams" must be an object');
   }
@@ -312,5 +343,6 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
     ...(trustedAudiences && trustedAudiences.length > 0 ? { trustedAudiences: [...trustedAudiences] } : {}),
     ...(tls ? { tls } : {}),
+    ...(backchannelLogout ? { backchannelLogout } : {}),
   };
 }

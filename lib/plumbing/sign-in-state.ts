@@ -85,6 +85,18 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
 }
 
 /**
+ * The payload of the login's ID token as the provider issued it (validated when received), whatever
+ * claims an afterCallback shaped: what names the login (`sub`, `sid`) and what a refreshed ID token is
+ * compared with (OpenID Connect Core §12.2). Not parsed again when the login's claims are the token's own.
+ */
+export function idTokenPayload(login: StoredLogin): Record<string, unknown> {
+  if (!Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, payloadOf(login.idToken));
+  // enumerable: shaped by afterCallback, or a copy (withTokens)
+  else if (Object.prototype.propertyIsEnumerable.call(login, 'claims')) return payloadOf(login.idToken) ?? {};
+  return login.claims!; // non-enumerable: the token's own payload (tokenClaims)
+}
+
+/**
  * Stores the login. The session budget: when its claims are the ID token's own (validated when the token
  * was received, and not reshaped by afterCallback), they are not stored twice but read back from the
  * stored ID token when asked for.

@@ -62,6 +62,23 @@ export interface LoginSession {
   [extra: string]: unknown;
 }
 
+/** `backchannelLogout: { ... }`. Both in milliseconds. */
+export interface BackchannelLogoutOptions {
+  /**
+   * How long a login lasts in a session whose cookie has no `maxAge` (counted from the login), and the
+   * least time logout records are kept (they are kept for the session cookie's `maxAge` when longer).
+   * Set it to the longest `maxAge` any session gets when the app changes `req.session.cookie.maxAge`
+   * per session. Default 7 days.
+   */
+  maxSessionAge?: number;
+  /**
+   * How long an instance may answer from its in-process cache of logout records: a logout recorded by
+   * another instance ends a login there within this time. `0`: every authenticated request reads the
+   * store. Default 1000.
+   */
+  maxStaleness?: number;
+}
+
 /** The token endpoint's answer, after validation. */
 export interface TokenSet {
   access_token?: string;
@@ -124,8 +141,9 @@ export interface ParAuthConfig {
    * OpenID Connect Back-Channel Logout 1.0: mounts `POST routes.backchannelLogout`; a valid
    * `logout_token` ends the matching logins (by `sid`, else `sub`) on every instance that shares the
    * session store. Register `baseURL + routes.backchannelLogout` as the back-channel logout URI.
+   * `true`, or an object to set how long logouts hold and how fresh the per-instance check is.
    */
-  backchannelLogout?: boolean;
+  backchannelLogout?: boolean | BackchannelLogoutOptions;
   /**
    * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
    * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.

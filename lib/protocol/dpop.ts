@@ -138,14 +138,24 @@ export async function createProof(key: DpopKey, htm: string, htu: string | URL, 
   return signCompact(key.alg, key.privateKey, key.header, claims);
 }
 
-/** Latest `DPoP-Nonce` per origin (RFC 9449 §8: servers may require and rotate them). */
+/** Origins whose nonce is kept: the least recently updated is dropped first. */
+const MAX_NONCE_ORIGINS = 500;
+
+/** Latest `DPoP-Nonce` per origin (RFC 9449 §8: servers may require and rotate them), for at most 500 origins. */
 export class DpopNonces {
   private readonly nonces = new Map<string, string>();
+  get size(): number {
+    return this.nonces.size;
+  }
   get(url: string | URL): string | undefined {
     return this.nonces.get(new URL(url).origin);
   }
   remember(url: string | URL, headers: Record<string, string | string[] | undefined>): void {
     const nonce = headers['dpop-nonce'];
-    if (typeof nonce === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]{1,512}$/.test(nonce)) this.nonces.set(new URL(url).origin, nonce);
+    if (typeof nonce !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]{1,512}$/.test(nonce)) return;
+    const origin = new URL(url).origin;
+    this.nonces.delete(origin); // re-inserted last: the map's order is the order of updates
+    if (this.nonces.size >= MAX_NONCE_ORIGINS) this.nonces.delete(this.nonces.keys().next().value!);
+    this.nonces.set(origin, nonce);
   }
 }
