@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { validateLogoutToken, type LogoutClaims } from './protocol/logout-token.js';
 import { authorizationUrl } from './protocol/authorize.js';
-import { checkAuthorizationError, checkIss, parseCallbackParams } from './protocol/callback.js';
+import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from './protocol/callback.js';
 import { mergeAuthorizationParams, type ResolvedConfig } from './plumbing/config.js';
 import { createDiscovery, type Discovered } from './protocol/discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './protocol/dpop.js';
@@ -96,6 +96,43 @@ function loginParameters(configured: URLSearchParams, options: StartLoginOptions
   const silent = new URLSearchParams(params);
   silent.set('prompt', 'none'); // OpenID Connect Core §3.1.2.1
   return silent;
+}
+
+/** Errors of callbacks that named no pending login of this sign-in (see isStrayCallback). */
+const strayCallbacks = new WeakSet<object>();
+
+/**
+ * Whether a failed callback named no pending login of this sign-in (no state, an unknown one, unparseable
+ * parameters): it cannot be a login in progress, and any site can link to it, so the adapters leave an
+ * existing login alone. A failure of a real transaction ends the login.
+ */
+export function isStrayCallback(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && strayCallbacks.has(err);
+}
+
+/**
+ * The callback's parameters and the pending transaction its state names, removed from the session.
+ * RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is removed
+ * before anything else is checked, so a response can be used once only. Only this sign-in's transactions,
+ * started for this redirect_uri: another mount's are unknown here.
+ */
+function claimTransaction(req: Request, signIn: string, redirectUri: string): { params: CallbackParams; tx: Transaction } {
+  try {
+    const params = parseCallbackParams(req.originalUrl ?? req.url);
+    requireSession(req);
+    if (params.state === undefined) {
+      checkAuthorizationError(params); // a server error without state is still worth showing
+      throw new CallbackError('state_missing', 'The callback has no "state": start the login again.');
+    }
+    const tx = takeTransaction(req, signIn, params.state, redirectUri);
+    if (!tx) {
+      throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
+    }
+    return { params, tx };
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) strayCallbacks.add(err);
+    throw err;
+  }
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
@@ -204,19 +241,7 @@ export function createEngine(config: ResolvedConfig): Engine {
   }
 
   async function redeemCallback(req: Request): Promise<LoginResult> {
-    const params = parseCallbackParams(req.originalUrl ?? req.url);
-    requireSession(req);
-    if (params.state === undefined) {
-      checkAuthorizationError(params); // a server error without state is still worth showing
-      throw new CallbackError('state_missing', 'The callback has no "state": start the login again.');
-    }
-    // RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is
-    // removed before anything else is checked, so a response can be used once only.
-    // Only this sign-in's transactions, started for this redirect_uri: another mount's are unknown here.
-    const tx = takeTransaction(req, signIn, params.state, config.redirectUri);
-    if (!tx) {
-      throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
-    }
+    const { params, tx } = claimTransaction(req, signIn, config.redirectUri);
     const { metadata, jwks } = await ready();
     checkIss(params, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
     try {

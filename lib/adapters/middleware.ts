@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from '../plumbing/config.js';
-import { createEngine, type LoginResult } from '../engine.js';
+import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
 import { createLogger } from '../plumbing/log.js';
 import { createRequestContext } from './request-context.js';
@@ -94,7 +94,9 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
         redirect(res, err.returnTo);
         return;
       }
-      await forgetLogin(req, engine.signInKey);
+      // A link to the callback that names no pending login (any site can plant one) is no login in
+      // progress: the existing login stays. A failure of a real transaction ends it.
+      if (!isStrayCallback(err)) await forgetLogin(req, engine.signInKey);
       throw err;
     }
     const r = req as RequestWithSession;
@@ -125,7 +127,7 @@ function toLoginSession(result: LoginResult): LoginSession {
   return withTokens(base, result.tokens, result.claims, result.certificateBinding);
 }
 
-/** A failed callback never leaves a login behind (the contract); pending tabs are kept. */
+/** A failed callback of a pending login never leaves a login behind (the contract); pending tabs are kept. */
 async function forgetLogin(req: Request, key: string): Promise<void> {
   if (clearLogin(req, key)) {
     try {
