@@ -21,7 +21,7 @@ import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/p
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
-import { readStoredLogin, signInKey } from './plumbing/sign-in-state.js';
+import { signInKey } from './plumbing/sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
 import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
@@ -33,7 +33,7 @@ export interface LoginResult {
   tokens: TokenSet;
   claims: JWTPayload & { sub: string };
   returnTo: string;
-  /** The per-session DPoP key the tokens are bound to. */
+  /** The per-login DPoP key the tokens are bound to. */
   dpopJwk?: Transaction['dpopJwk'];
   /** Set when the access token is bound to the client certificate (RFC 8705 §3). */
   certificateBinding?: CertificateBinding;
@@ -197,9 +197,9 @@ export function createEngine(config: ResolvedConfig): Engine {
     };
     let key = sharedDpopKey;
     if (config.dpop === 'per-session') {
-      // One key per session: a later login in the same session reuses the stored one.
-      const stored = readStoredLogin(req, signIn)?.dpopJwk as Transaction['dpopJwk'];
-      const fresh = stored ? { jwk: stored, key: await dpopKeyFromJwk(stored) } : await generateDpopKey();
+      // A fresh key for every login: whoever signs in next in this browser session (another user, without
+      // a logout between) must not get tokens bound to the key of the login before.
+      const fresh = await generateDpopKey();
       tx.dpopJwk = fresh.jwk;
       key = fresh.key;
     }

@@ -31,7 +31,7 @@ export interface ResolvedConfig {
   routes: ResolvedRoutes;
   redirectUri: string;
   postLogoutRedirectUri: string;
-  /** `false`, `'per-session'` (a fresh key per session) or one key for all sessions. */
+  /** `false`, `'per-session'` (a fresh key for every login, kept in the session) or one key for all sessions. */
   dpop: false | 'per-session' | KeyObject;
   dpopAlg?: string;
   httpTimeout: number;

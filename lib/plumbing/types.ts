@@ -98,7 +98,7 @@ export interface ParAuthConfig {
   /** Extra parameters pushed with every authorization request. Default `{ scope: 'openid profile email' }`. */
   authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
   routes?: RoutesConfig;
-  /** `true`: a fresh DPoP key per session; or a private key to use for every session (RFC 9449). */
+  /** `true`: a fresh DPoP key for every login (kept in the session); or a private key to use for every login (RFC 9449). */
   dpop?: boolean | PrivateKeyInput;
   /** Milliseconds allowed for every call to the authorization server. Default 5000. */
   httpTimeout?: number;
