@@ -178,7 +178,20 @@ export function createEngine(config: ResolvedConfig): Engine {
     return jwk ? dpopKeyFromJwk(jwk) : undefined;
   };
 
+  /** A login that cannot start (discovery, PAR refused, unreachable, late) is logged and reported as `login.failed`. */
   async function startLogin(req: Request, options: StartLoginOptions = {}): Promise<string> {
+    try {
+      return await pushLogin(req, options);
+    } catch (err) {
+      const status = err instanceof ParError ? err.status : 500;
+      const code = err instanceof ParError ? err.code : 'internal_error';
+      log('login failed to start: %s (%d)', code, status);
+      emit({ type: 'login.failed', code, status });
+      throw err;
+    }
+  }
+
+  async function pushLogin(req: Request, options: StartLoginOptions): Promise<string> {
     const loginParams = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
     requireSession(req);
     const { metadata } = await ready();

@@ -77,6 +77,8 @@ export interface TokenSet {
 export type ParEvent =
   | { type: 'login.started'; returnTo: string }
   | { type: 'par.pushed'; expires_in: number }
+  /** The login could not start (discovery or the PAR endpoint failed, a refused request): the error's code and status. */
+  | { type: 'login.failed'; code: string; status: number }
   | { type: 'callback.succeeded'; sub: string }
   | { type: 'callback.failed'; code: string; status: number }
   | { type: 'logout'; rpInitiated: boolean }
