@@ -15,6 +15,7 @@ import { postToEndpoint } from './protocol/endpoint.js';
 import { CallbackError, ParError, SilentLoginDeclined } from './plumbing/errors.js';
 import { endSessionUrl, type ResolvedLogout } from './protocol/end-session.js';
 import { validateIdToken, resolveIdTokenAlgs, type IdTokenExpectations } from './protocol/id-token.js';
+import { crossSiteLoginError, refusesCrossSiteLogin } from './plumbing/fetch-metadata.js';
 import { createLogger } from './plumbing/log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './protocol/par.js';
 import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/pkce.js';
@@ -193,6 +194,8 @@ export function createEngine(config: ResolvedConfig): Engine {
 
   async function pushLogin(req: Request, options: StartLoginOptions): Promise<string> {
     const loginParams = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
+    // FAPI 2.0 (client requirements): initiation only with the user's consent, protected against CSRF.
+    if (refusesCrossSiteLogin(config.profile, req)) throw crossSiteLoginError();
     requireSession(req);
     const { metadata } = await ready();
     const codeVerifier = createCodeVerifier();

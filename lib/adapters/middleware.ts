@@ -7,6 +7,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from '../plumbing/config.js';
 import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
+import { crossSiteLoginError, refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
 import { createLogger } from '../plumbing/log.js';
 import { createRequestContext } from './request-context.js';
 import { engineOf, mountPathOf } from './request-keys.js';
@@ -161,6 +162,8 @@ export function requiresAuth(): RequestHandler {
     const accept = String(req.headers.accept ?? '');
     const browser = (req.method === 'GET' || req.method === 'HEAD') && req.headers['x-requested-with'] !== 'XMLHttpRequest' && (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
     if (loginRoute !== false && browser) {
+      // profile fapi2: no redirect into a login that another site started (FAPI 2.0, CSRF at initiation).
+      if (refusesCrossSiteLogin(engine.config.profile, req)) return next(crossSiteLoginError());
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
       return redirect(res, target);
     }
