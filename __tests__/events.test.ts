@@ -155,7 +155,10 @@ describe('login.failed: a login that cannot start (issue #30, item 14)', () => {
   /** A fresh app (so discovery is fetched again) with the middleware or the strategy answering /login. */
   function appWith(adapter: 'middleware' | 'passport'): Promise<TestApp> {
     return startApp((a, baseURL) => {
-      const options = { issuerBaseURL: faulty.issuer, baseURL, clientID: faulty.clientId, clientSecret: faulty.clientSecret, httpTimeout: 300, onEvent: (e: ParEvent) => failed.push(e) };
+      const options = {
+        issuerBaseURL: faulty.issuer, baseURL, clientID: faulty.clientId, clientSecret: faulty.clientSecret, httpTimeout: 300,
+        onEvent: (e: ParEvent) => failed.push(e),
+      };
       if (adapter === 'middleware') {
         a.use(parAuth(options));
         return;
@@ -176,10 +179,11 @@ describe('login.failed: a login that cannot start (issue #30, item 14)', () => {
     }
   }
 
+  const CLOSED_PORT = 'http://127.0.0.1:1/par';
   const cases: Array<[string, () => Faults, number, string]> = [
     ['the PAR endpoint refuses the client', () => ({ par: { status: 401, error: 'invalid_client' } }), 502, 'par_failed'],
     ['the PAR endpoint does not answer in time', () => ({ par: { hang: true } }), 504, 'upstream_timeout'],
-    ['the PAR endpoint is unreachable', () => ({ discovery: { merge: { pushed_authorization_request_endpoint: 'http://127.0.0.1:1/par' } } }), 502, 'upstream_unreachable'],
+    ['the PAR endpoint is unreachable', () => ({ discovery: { merge: { pushed_authorization_request_endpoint: CLOSED_PORT } } }), 502, 'upstream_unreachable'],
   ];
   describe.each(['middleware', 'passport'] as const)('%s', (adapter) => {
     it.each(cases)('is emitted with code and status when %s', async (_name, faults, status, code) => {

@@ -29,9 +29,8 @@ beforeEach(() => {
 });
 
 function options(baseURL: string, profile: boolean): ParAuthConfig {
-  return profile
-    ? { issuerBaseURL: server.issuer, baseURL, clientID: server.clientId, profile: 'fapi2', clientAssertionSigningKey: clientKey, httpTimeout: HOSTILE_TIMEOUT_MS }
-    : { issuerBaseURL: server.issuer, baseURL, clientID: server.clientId, clientSecret: server.clientSecret, httpTimeout: HOSTILE_TIMEOUT_MS };
+  const common = { issuerBaseURL: server.issuer, baseURL, clientID: server.clientId, httpTimeout: HOSTILE_TIMEOUT_MS };
+  return profile ? { ...common, profile: 'fapi2', clientAssertionSigningKey: clientKey } : { ...common, clientSecret: server.clientSecret };
 }
 
 function app(profile = true): Promise<TestApp> {
@@ -61,8 +60,9 @@ async function navigate(url: string, site?: string, method = 'GET') {
   if (site !== undefined) headers['sec-fetch-site'] = site;
   else for (const name of ['sec-fetch-dest', 'sec-fetch-mode']) delete headers[name];
   const res = await fetch(url, { method, headers, redirect: 'manual' });
-  const body = await res.text();
-  return { status: res.status, location: res.headers.get('location'), cookie: res.headers.get('set-cookie'), body: body.startsWith('{') ? JSON.parse(body) : body };
+  const text = await res.text();
+  const body = text.startsWith('{') ? JSON.parse(text) : text;
+  return { status: res.status, location: res.headers.get('location'), cookie: res.headers.get('set-cookie'), body };
 }
 
 async function withApp(profile: boolean, run: (a: TestApp) => Promise<void>): Promise<void> {

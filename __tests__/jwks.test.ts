@@ -170,7 +170,10 @@ describe('key selection', () => {
   });
 
   it('never hands out an Ed448 key for EdDSA (FAPI 2.0 §5.4.1: EdDSA with Ed25519 only; jose verifies no Ed448)', async () => {
-    const okp = (type: 'ed25519' | 'ed448', kid?: string) => ({ ...createPublicKey(generateKeyPairSync(type).privateKey).export({ format: 'jwk' }), ...(kid ? { kid } : {}), use: 'sig' });
+    const okp = (type: 'ed25519' | 'ed448', kid?: string) => {
+      const jwk = createPublicKey(generateKeyPairSync(type).privateKey).export({ format: 'jwk' });
+      return { ...jwk, ...(kid ? { kid } : {}), use: 'sig' };
+    };
     const ed25519 = okp('ed25519');
     server.fault.jwks = { body: { keys: [okp('ed448', 'ed448-key'), ed25519, okp('ed448')] } };
     const keys = keySet();

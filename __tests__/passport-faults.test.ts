@@ -58,7 +58,9 @@ const ensureLoggedIn: RequestHandler = (req, res, next) => {
 };
 
 function strategy(baseURL: string, extra: Partial<ParStrategyOptions> & { callbackPath: string }): ParStrategy {
-  const options: ParStrategyOptions = { issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, onEvent: (e) => events.push(e), ...extra };
+  const options: ParStrategyOptions = {
+    issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, onEvent: (e) => events.push(e), ...extra,
+  };
   return new ParStrategy(options, (_tokens, claims, done) => done(null, { id: claims.sub }));
 }
 

@@ -34,7 +34,8 @@ beforeAll(async () => {
   production = await listen((baseURL) => {
     const a = express();
     a.set('trust proxy', 1);
-    a.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', cookie: { secure: true, httpOnly: true, sameSite: 'lax', maxAge: 8 * 60 * 60 * 1000 } }));
+    const cookie = { secure: true, httpOnly: true, sameSite: 'lax' as const, maxAge: 8 * 60 * 60 * 1000 };
+    a.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', cookie }));
     a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET }));
     a.get('/size', (req, res) => {
       res.json({ session: JSON.stringify(req.session).length });
@@ -69,7 +70,10 @@ describe('what express-par adds to a session', () => {
 
   it('an anonymous session after /login, with the cookie flags of the README\'s production set-up, stays under 400 bytes', async () => {
     // As behind the README's TLS-terminating proxy: express-session sets a secure cookie only for req.secure.
-    const browser = new TestBrowser((url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-forwarded-proto': 'https' } }));
+    const viaProxy: typeof fetch = (url, init) => {
+      return fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-forwarded-proto': 'https' } });
+    };
+    const browser = new TestBrowser(viaProxy);
     expect((await browser.get(`${production.url}/login`)).status).toBe(302);
     const { session: bytes } = JSON.parse((await browser.get(`${production.url}/size`)).body) as { session: number };
     expect(bytes).toBeLessThan(400);

@@ -87,7 +87,10 @@ export async function passportMode({ passportLib, config }) {
       app.get('/callback', capture.callback, (req, res, next) => {
         passport.authenticate('par', (err, user, info, status) => {
           if (err) return next(err);
-          if (!user) return next(Object.assign(new Error('The sign-in failed.'), { status: typeof status === 'number' ? status : 401, code: info?.code ?? 'sign_in_refused' }));
+          if (!user) {
+            const failure = { status: typeof status === 'number' ? status : 401, code: info?.code ?? 'sign_in_refused' };
+            return next(Object.assign(new Error('The sign-in failed.'), failure));
+          }
           req.logIn(user, (loginErr) => (loginErr ? next(loginErr) : res.redirect(typeof info?.returnTo === 'string' ? info.returnTo : '/')));
         })(req, res, next);
       });

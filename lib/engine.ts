@@ -127,7 +127,12 @@ function claimTransaction(req: Request, signIn: string, redirectUri: string): { 
     }
     const tx = takeTransaction(req, signIn, params.state, redirectUri);
     if (!tx) {
-      throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
+      throw new CallbackError(
+        'state_mismatch',
+        'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; '
+          + 'if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need '
+          + 'app.set("trust proxy", 1)).',
+      );
     }
     return { params, tx };
   } catch (err) {

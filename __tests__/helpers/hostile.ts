@@ -156,7 +156,9 @@ export function tokenLikeRuns(text: string): string[] {
  * true` for a callback that named no pending login, which leaves an earlier login alone); a failure at
  * /login leaves no transaction behind; nothing secret in the error, the response body or the log.
  */
-export function expectFailure(run: HostileRun, server: FaultyServer, stage: HostileStage, status: number, code: string, opts: { loggedIn?: boolean } = {}): void {
+export function expectFailure(
+  run: HostileRun, server: FaultyServer, stage: HostileStage, status: number, code: string, opts: { loggedIn?: boolean } = {},
+): void {
   expect({ stage: run.stage, status: run.final.status, code: run.error?.code, errStatus: run.error?.status })
     .toEqual({ stage, status, code, errStatus: status });
   expect(JSON.parse(run.final.body)).toMatchObject({ code, status });

@@ -191,7 +191,8 @@ function resolveClientAuth(options: ParAuthConfig, fapi2: boolean, tls: Resolved
   }
   if (options.clientAssertionSigningKey === undefined) fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
   const key = toPrivateKey(options.clientAssertionSigningKey, 'clientAssertionSigningKey');
-  const alg = signingAlg(key, options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey), 'clientAssertionSigningAlg', fapi2, 'clientAssertionSigningKey');
+  const requested = options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey);
+  const alg = signingAlg(key, requested, 'clientAssertionSigningAlg', fapi2, 'clientAssertionSigningKey');
   return { method, key, alg, kid: jwkKidOf(options.clientAssertionSigningKey) };
 }
 
@@ -277,7 +278,8 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   let requestObjectKid: string | undefined;
   if (input.requestObjectSigningKey !== undefined) {
     requestObjectKey = toPrivateKey(input.requestObjectSigningKey, 'requestObjectSigningKey');
-    requestObjectAlg = signingAlg(requestObjectKey, input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey), 'requestObjectSigningAlg', fapi2, 'requestObjectSigningKey');
+    const requested = input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey);
+    requestObjectAlg = signingAlg(requestObjectKey, requested, 'requestObjectSigningAlg', fapi2, 'requestObjectSigningKey');
     requestObjectKid = jwkKidOf(input.requestObjectSigningKey);
   } else if (input.requestObjectSigningAlg !== undefined) {
     fail('"requestObjectSigningAlg" needs "requestObjectSigningKey"');

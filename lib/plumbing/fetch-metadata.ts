@@ -21,5 +21,6 @@ export function refusesCrossSiteLogin(profile: string | undefined, req: Request)
 }
 
 export function crossSiteLoginError(): CallbackError {
-  return new CallbackError('cross_site_login', 'Another site started this login, which profile "fapi2" refuses (Sec-Fetch-Site: cross-site): start the login from a page of this app.', { status: 403 });
+  const message = 'Another site started this login, which profile "fapi2" refuses (Sec-Fetch-Site: cross-site): start the login from a page of this app.';
+  return new CallbackError('cross_site_login', message, { status: 403 });
 }
