@@ -337,6 +337,16 @@ describe('attemptSilentLogin()', () => {
     expect(await json(browser, '/page')).toMatchObject({ status: 200, body: { authenticated: false } });
   });
 
+  it.each(['/logout', '/bye'])('does not sign the user straight back in after %s, although the provider kept its session', async (path) => {
+    const browser = new TestBrowser();
+    await login(browser); // signed in through /login: no silent attempt was ever made in this session
+    const out = await browser.get(`${app.url}${path}`);
+    expect(new URL(out.location!).origin).toBe(provider.issuer); // end_session_endpoint, not followed: the provider session stays
+    const pushed = provider.pushedRequests.length;
+    expect(await json(browser, '/page')).toMatchObject({ status: 200, body: { page: true, authenticated: false } });
+    expect(provider.pushedRequests.length).toBe(pushed);
+  });
+
   it('lets HEAD, scripts, prefetches and signed-in users through, changing nothing', async () => {
     const pushed = provider.pushedRequests.length;
     const head = await fetch(`${app.url}/page`, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });

@@ -10,6 +10,7 @@ const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
 const ed25519 = generateKeyPairSync('ed25519').privateKey;
+const ed448 = generateKeyPairSync('ed448').privateKey;
 const jwk = (key: KeyObject) => key.export({ format: 'jwk' });
 
 let certs: TestCertificates;
@@ -106,6 +107,10 @@ describe('profile "fapi2" refuses what FAPI 2.0 forbids', () => {
     ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256'] }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"/],
     ['HMAC ID tokens', { idTokenSigningAlgs: ['HS256'], clientSecret: 'x'.repeat(40) }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA/],
     ['RS256 request objects', { requestObjectSigningKey: rsa2048, requestObjectSigningAlg: 'RS256' }, /"requestObjectSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2"/],
+    ['an Ed448 client assertion key', { clientAssertionSigningKey: ed448 }, /"clientAssertionSigningKey" must not be an Ed448 key under profile "fapi2"/],
+    ['an Ed448 JWK with alg EdDSA', { clientAssertionSigningKey: { ...jwk(ed448), alg: 'EdDSA' } }, /"clientAssertionSigningKey" must not be an Ed448 key/],
+    ['an Ed448 DPoP key', { dpop: ed448 }, /"dpop" must not be an Ed448 key under profile "fapi2"/],
+    ['an Ed448 request object key', { requestObjectSigningKey: ed448 }, /"requestObjectSigningKey" must not be an Ed448 key under profile "fapi2"/],
     ['an unknown profile name', { profile: 'fapi1' as 'fapi2' }, /"profile" must be "fapi2"/],
   ])('rejects %s with a TypeError naming the option', (_name, extra, message) => {
     const options = { ...base, ...extra } as ParAuthConfig;

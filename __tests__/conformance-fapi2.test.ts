@@ -122,12 +122,12 @@ describe('FAPI 2.0 Security Profile final, client test plan', () => {
 
   it('fapi2-security-profile-final-client-test-ensure-authorization-response-with-invalid-state-fails', async () => {
     const result = await run({ preLogin: true, faults: { authorize: { state: 'B'.repeat(43) } } });
-    expectFailure(result, server, 'callback', 400, 'state_mismatch');
+    expectFailure(result, server, 'callback', 400, 'state_mismatch', { loggedIn: true }); // no pending login named: the earlier one stays
   });
 
   it('fapi2-security-profile-final-client-test-ensure-authorization-response-with-invalid-missing-state-fails', async () => {
     const result = await run({ preLogin: true, faults: { authorize: { state: null } } });
-    expectFailure(result, server, 'callback', 400, 'state_missing');
+    expectFailure(result, server, 'callback', 400, 'state_missing', { loggedIn: true });
   });
 
   it('fapi2-security-profile-final-client-test-token-endpoint-response-without-expires-in', async () => {

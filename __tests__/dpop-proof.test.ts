@@ -30,6 +30,13 @@ describe('DPoP proofs', () => {
     expect(await thumbprint(key)).toBe(await calculateJwkThumbprint(embedded));
   });
 
+  it('never puts userinfo (user:password@) into htu (RFC 9110 §4.2.4: a sender must not generate it)', async () => {
+    const { key } = await generateDpopKey();
+    const proof = await createProof(key, 'GET', 'https://user:secret@rs.example:8443/api/v1?x=1#frag');
+    const { payload } = await checkProof(proof, 'ES256');
+    expect(payload.htu).toBe('https://rs.example:8443/api/v1');
+  });
+
   it('gives every proof its own jti', async () => {
     const { key } = await generateDpopKey();
     const jtis = new Set<unknown>();

@@ -96,8 +96,7 @@ afterAll(async () => {
   await Promise.all([plain.close(), nonced.close(), faulty.close()]);
 });
 
-async function loginAndFetchMe(app: TestApp, provider: TestProvider) {
-  const browser = new TestBrowser();
+async function loginAndFetchMe(app: TestApp, provider: TestProvider, browser = new TestBrowser()) {
   const start = await browser.get(`${app.url}/login?returnTo=/me`);
   expect({ status: start.status, body: start.status === 302 ? '' : start.body }).toEqual({ status: 302, body: '' });
   const pushed = provider.pushedRequests.at(-1);
@@ -129,6 +128,15 @@ describe('dpop: true (a fresh key per session)', () => {
     const second = await loginAndFetchMe(apps.perSession, plain);
     expect(first.pushed.dpop_jkt).not.toBe(second.pushed.dpop_jkt);
     expect(first.me.dpopJwk!.x).not.toBe(second.me.dpopJwk!.x);
+  });
+
+  it('uses a fresh key for every login, also a second one in the same session (whoever signs in next gets tokens bound to a key of their own)', async () => {
+    const browser = new TestBrowser();
+    const first = await loginAndFetchMe(apps.perSession, plain, browser);
+    const second = await loginAndFetchMe(apps.perSession, plain, browser);
+    expect(second.pushed.dpop_jkt).not.toBe(first.pushed.dpop_jkt);
+    expect(second.me.dpopJwk!.x).not.toBe(first.me.dpopJwk!.x);
+    expect((await plain.provider.AccessToken.find(second.me.accessToken)).jkt).toBe(second.pushed.dpop_jkt);
   });
 
   it('gives authorizationHeaders a DPoP proof with ath, htm and htu that the userinfo endpoint accepts', async () => {

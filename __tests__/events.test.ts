@@ -5,9 +5,12 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Express } from 'express';
+import { Passport } from 'passport';
 import { parAuth, requiresAuth, type ParEvent } from '../lib/index.js';
+import { ParStrategy } from '../lib/passport.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
+import { startFaultyServer, type Faults, type FaultyServer } from './helpers/faulty-server.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
 
 let provider: TestProvider;
@@ -131,5 +134,68 @@ describe('onEvent', () => {
     const me = await browser.get(`${app.url}/tokens`);
     expect(me.status).toBe(200);
     expect(calls).toBe(3);
+  });
+});
+
+describe('login.failed: a login that cannot start (issue #30, item 14)', () => {
+  let faulty: FaultyServer;
+  const failed: ParEvent[] = [];
+
+  beforeAll(async () => {
+    faulty = await startFaultyServer();
+  });
+  afterAll(async () => {
+    await faulty.close();
+  });
+  beforeEach(() => {
+    faulty.reset();
+    failed.length = 0;
+  });
+
+  /** A fresh app (so discovery is fetched again) with the middleware or the strategy answering /login. */
+  function appWith(adapter: 'middleware' | 'passport'): Promise<TestApp> {
+    return startApp((a, baseURL) => {
+      const options = {
+        issuerBaseURL: faulty.issuer, baseURL, clientID: faulty.clientId, clientSecret: faulty.clientSecret, httpTimeout: 300,
+        onEvent: (e: ParEvent) => failed.push(e),
+      };
+      if (adapter === 'middleware') {
+        a.use(parAuth(options));
+        return;
+      }
+      const passport = new Passport();
+      passport.use(new ParStrategy(options, (_tokens, claims, done) => done(null, { id: claims.sub })));
+      a.use(passport.initialize());
+      a.get('/login', passport.authenticate('par'));
+    });
+  }
+
+  async function loginStatus(adapter: 'middleware' | 'passport'): Promise<number> {
+    const app = await appWith(adapter);
+    try {
+      return (await new TestBrowser().get(`${app.url}/login`)).status;
+    } finally {
+      await app.close();
+    }
+  }
+
+  const CLOSED_PORT = 'http://127.0.0.1:1/par';
+  const cases: Array<[string, () => Faults, number, string]> = [
+    ['the PAR endpoint refuses the client', () => ({ par: { status: 401, error: 'invalid_client' } }), 502, 'par_failed'],
+    ['the PAR endpoint does not answer in time', () => ({ par: { hang: true } }), 504, 'upstream_timeout'],
+    ['the PAR endpoint is unreachable', () => ({ discovery: { merge: { pushed_authorization_request_endpoint: CLOSED_PORT } } }), 502, 'upstream_unreachable'],
+  ];
+  describe.each(['middleware', 'passport'] as const)('%s', (adapter) => {
+    it.each(cases)('is emitted with code and status when %s', async (_name, faults, status, code) => {
+      Object.assign(faulty.fault, faults());
+      expect(await loginStatus(adapter)).toBe(status);
+      expect(failed).toEqual([{ type: 'login.started', returnTo: '/' }, { type: 'login.failed', code, status }]);
+    });
+
+    it('is emitted when discovery fails, before any login.started', async () => {
+      faulty.fault.discovery = { status: 500, body: 'down' };
+      expect(await loginStatus(adapter)).toBe(502);
+      expect(failed).toEqual([{ type: 'login.failed', code: 'discovery_failed', status: 502 }]);
+    });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * A misbehaving (or impersonated) authorization response at the callback: RFC 9207 `iss`, RFC 6749
  * §4.1.2.1 errors, missing and repeated parameters (RFC 6749 §3.1), code injection (RFC 9700 §4.5).
- * Each case logs in first, so it also proves that a failed callback logs the session out.
+ * Each case logs in first, so it also proves that a failed callback of a pending login logs the session
+ * out, while a response that names no pending login (no state, an unknown one, unparseable parameters)
+ * leaves the earlier login alone: it cannot be a login in progress, and any site can link to it.
  */
 import './helpers/capture-logs.js'; // first: turns the debug log on before lib/ loads
 import { describe, expect, it } from '@jest/globals';
@@ -13,6 +15,9 @@ let server: FaultyServer;
 const { rejections } = useFaultyServer((started) => {
   server = started;
 });
+
+/** Failures before any pending login was found: the earlier login stays. */
+const NO_PENDING_LOGIN = new Set(['state_missing', 'state_mismatch', 'callback_params_invalid']);
 
 describe('the authorization response is wrong', () => {
   const cases: Array<[string, () => AuthorizeFault, number, string]> = [
@@ -37,7 +42,7 @@ describe('the authorization response is wrong', () => {
   it.each(cases)('fails the callback when %s, with the documented error and no login', async (_name, authorize, status, code) => {
     const run = await hostileLogin(server, { preLogin: true, faults: { authorize: authorize() } });
     expect(run.stage).toBe('callback');
-    expectFailure(run, server, 'callback', status, code);
+    expectFailure(run, server, 'callback', status, code, { loggedIn: NO_PENDING_LOGIN.has(code) });
     // only the pre-login redeemed a code: the faulty response never reached the token endpoint
     expect(server.requestsTo('/token')).toHaveLength(1);
   });
@@ -48,9 +53,9 @@ describe('the authorization response is wrong', () => {
     expect(run.error).toMatchObject({ error: 'access_denied', error_description: 'The user said no' });
   });
 
-  it('treats an error response without state as the server\'s error, not as a login, and ends the earlier login', async () => {
+  it('treats an error response without state as the server\'s error, not as a login, and keeps the earlier login', async () => {
     const run = await hostileLogin(server, { preLogin: true, faults: { authorize: { error: 'access_denied', state: null } } });
-    expectFailure(run, server, 'callback', 403, 'access_denied');
+    expectFailure(run, server, 'callback', 403, 'access_denied', { loggedIn: true });
     // no state: the pending transaction was not consumed
     expect(run.pending).toBe(1);
   });
@@ -60,7 +65,7 @@ describe('the authorization response is wrong', () => {
       preLogin: true,
       editCallback: (url) => url.href.replace(/([?&])state=/, '$1state[]='),
     });
-    expectFailure(run, server, 'callback', 400, 'state_missing');
+    expectFailure(run, server, 'callback', 400, 'state_missing', { loggedIn: true });
   });
 
   it('rejects a code injected from another login: PKCE makes the server refuse it (RFC 9700 §4.5)', async () => {
@@ -118,11 +123,24 @@ describe('the authorization response is wrong', () => {
     const res = await victim.get(callback);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'state_mismatch' });
-    // not the attacker's account; and, as after any failed callback, not the victim's either
-    expect(await whoami(app, victim)).toMatchObject({ authenticated: false });
-    expect((await whoami(app, victim)).sub).toBeUndefined();
+    // not the attacker's account: the victim's own login stays (a state that names no pending login of
+    // this browser cannot be a login in progress, so a planted link logs nobody out)
+    expect(await whoami(app, victim)).toMatchObject({ authenticated: true, sub: 'victim' });
     // the attacker's code was never redeemed, so it still works for nobody but the attacker's session
     expect(server.requestsTo('/token')).toHaveLength(tokenCalls);
+  });
+
+  it.each([
+    ['/callback?state=junk', 'state_mismatch'],
+    ['/callback?error=access_denied', 'access_denied'],
+    ['/callback?state=a&state=b', 'callback_params_invalid'],
+  ])('answers a link to %s with its 4xx and leaves the signed-in user alone', async (path, code) => {
+    const app = await startHostileApp(server);
+    const browser = new TestBrowser();
+    expect((await attemptLogin(server, browser, app)).final.status).toBe(302);
+    const res = await browser.get(`${app.url}${path}`);
+    expect(JSON.parse(res.body)).toMatchObject({ code });
+    expect(await whoami(app, browser)).toMatchObject({ authenticated: true, sub: 'user-123' });
   });
 
   it('does not follow a login whose response lands elsewhere: the leaked code and state are useless to whoever caught them', async () => {

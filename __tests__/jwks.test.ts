@@ -4,7 +4,8 @@
  * concurrent misses share one fetch, and the answers are KeyObjects node:crypto can verify with.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from './helpers/keys.js';
 import { errors as joseErrors } from 'jose';
 import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE, type KeySet } from '../lib/protocol/jwks.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
@@ -166,6 +167,20 @@ describe('key selection', () => {
   ])('skips %s', async (_name, extra) => {
     server.fault.jwks = { body: { keys: [{ ...server.keys.signing.publicJwk, ...extra }] } };
     await expect(keySet().getKey(rsa(server.keys.signing.kid))).rejects.toBeInstanceOf(joseErrors.JWKSNoMatchingKey);
+  });
+
+  it('never hands out an Ed448 key for EdDSA (FAPI 2.0 §5.4.1: EdDSA with Ed25519 only; jose verifies no Ed448)', async () => {
+    const okp = (type: 'ed25519' | 'ed448', kid?: string) => {
+      const jwk = createPublicKey(generateKeyPairSync(type).privateKey).export({ format: 'jwk' });
+      return { ...jwk, ...(kid ? { kid } : {}), use: 'sig' };
+    };
+    const ed25519 = okp('ed25519');
+    server.fault.jwks = { body: { keys: [okp('ed448', 'ed448-key'), ed25519, okp('ed448')] } };
+    const keys = keySet();
+    await expect(keys.getKey({ alg: 'EdDSA', kid: 'ed448-key' })).rejects.toBeInstanceOf(joseErrors.JWKSNoMatchingKey);
+    // Without kid, the Ed25519 key is the one match: the Ed448 keys beside it make no ambiguity.
+    const key = await keys.getKey({ alg: 'EdDSA' });
+    expect(key.export({ format: 'jwk' })).toMatchObject({ crv: 'Ed25519', x: ed25519.x });
   });
 
   it('does not match a non-string kid', async () => {

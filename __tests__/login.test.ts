@@ -121,7 +121,7 @@ describe('GET /callback', () => {
     expect((await whoami(browser)).authenticated).toBe(true);
   });
 
-  it('refuses a replayed callback with state_mismatch, redeems the code once, and ends the login (a failed callback never leaves the session logged in)', async () => {
+  it('refuses a replayed callback with state_mismatch and redeems the code once; the login it made stays (a replay is no login in progress)', async () => {
     const browser = new TestBrowser();
     const { callbackUrl, callback } = await login(browser);
     expect(callback.status).toBe(302);
@@ -131,7 +131,7 @@ describe('GET /callback', () => {
     expect(replay.status).toBe(400);
     expect(JSON.parse(replay.body).code).toBe('state_mismatch');
     expect(provider.tokenRequests).toHaveLength(redeemed);
-    expect((await whoami(browser)).authenticated).toBe(false);
+    expect((await whoami(browser)).authenticated).toBe(true);
   });
 
   it('refuses a forged state with state_mismatch and does not log in', async () => {

@@ -36,7 +36,8 @@ async function appFor(mode: Mode): Promise<TestApp> {
     passport.deserializeUser((raw: string, done) => done(null, JSON.parse(raw)));
     a.use(passport.initialize());
     a.use(passport.session());
-    a.all('/login', passport.authenticate('par'));
+    // The handlers after authenticate() must run only for an authenticated request.
+    a.all('/login', passport.authenticate('par'), (_req, res) => res.json({ continued: true }));
     a.all('/callback', passport.authenticate('par', { failureRedirect: '/failed' }), (_req, res) => res.redirect('/'));
     a.get('/me', (req, res) => {
       res.json({ authenticated: req.isAuthenticated(), pending: Object.values(req.session.par ?? {}).reduce((n, s) => n + Object.keys(s.pending ?? {}).length, 0) });
@@ -83,5 +84,36 @@ describe.each(['middleware', 'passport'] as Mode[])('%s', (mode) => {
     expect(server.requestsTo('/token')).toHaveLength(1);
     expect((await me(app, browser)).authenticated).toBe(true);
     await app.close();
+  });
+});
+
+describe('passport: a HEAD or POST never continues as if authenticated (issue #30, item 4)', () => {
+  it.each(['HEAD', 'POST'])('%s on the login route answers 405 with Allow: GET, not the next handler', async (method) => {
+    const app = await appFor('passport');
+    try {
+      const res = await raw(new TestBrowser(), method, `${app.url}/login`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET');
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(server.requestsTo('/par')).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each(['HEAD', 'POST'])('%s on the callback route fails to failureRedirect, not to the handler after authenticate()', async (method) => {
+    const app = await appFor('passport');
+    try {
+      const browser = new TestBrowser();
+      const login = await browser.get(`${app.url}/login`);
+      const callback = (await browser.get(login.location!)).location!;
+      const res = await raw(browser, method, callback);
+      expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 302, location: '/failed' });
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(server.requestsTo('/token')).toHaveLength(0);
+      expect(await me(app, browser)).toEqual({ authenticated: false, pending: 1 });
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -115,6 +115,19 @@ describe('two parAuth() mounts on one app', () => {
     expect(await api(browser, '/protected')).toMatchObject({ status: 200, body: { sub: 'carol' } });
   });
 
+  it('leaves both logins alone when a link sends the browser to /admin/callback with a junk state or the root mount\'s state', async () => {
+    const browser = new TestBrowser();
+    await logIn(browser, '', 'carol');
+    await logIn(browser, '/admin', 'wendy');
+    const start = await browser.get(`${app.url}/login`);
+    const rootCallback = new URL(await completeProviderLogin(browser, start.location!, { login: 'carol' }));
+    for (const search of ['?state=junk&code=x', rootCallback.search]) {
+      expect(await api(browser, `/admin/callback${search}`)).toMatchObject({ status: 400, body: { code: 'state_mismatch' } });
+      expect(await api(browser, '/admin/protected')).toMatchObject({ status: 200, body: { sub: 'wendy' } });
+      expect(await api(browser, '/protected')).toMatchObject({ status: 200, body: { sub: 'carol' } });
+    }
+  });
+
   it('logging out of /admin keeps the root login', async () => {
     const browser = new TestBrowser();
     await logIn(browser, '', 'carol');

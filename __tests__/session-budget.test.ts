@@ -4,13 +4,17 @@
  * printed for the README's "Session budget" section.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express from 'express';
+import session from 'express-session';
 import { parAuth } from '../lib/index.js';
-import { startApp, type TestApp } from './helpers/app.js';
+import { listen, startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
 
 let provider: TestProvider;
 let app: TestApp;
+/** An app with the README's production cookie flags (Production → Which session store). */
+let production: { url: string; close(): Promise<void> };
 
 beforeAll(async () => {
   app = await startApp((a, baseURL) => {
@@ -27,9 +31,21 @@ beforeAll(async () => {
       });
     });
   });
-  provider = await startProvider({ redirectUris: [`${app.url}/callback`] });
+  production = await listen((baseURL) => {
+    const a = express();
+    a.set('trust proxy', 1);
+    const cookie = { secure: true, httpOnly: true, sameSite: 'lax' as const, maxAge: 8 * 60 * 60 * 1000 };
+    a.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false, name: 'app.sid', cookie }));
+    a.use(parAuth({ issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET }));
+    a.get('/size', (req, res) => {
+      res.json({ session: JSON.stringify(req.session).length });
+    });
+    return a;
+  });
+  provider = await startProvider({ redirectUris: [`${app.url}/callback`, `${production.url}/callback`] });
 });
 afterAll(async () => {
+  await production.close();
   await app.close();
   await provider.close();
 });
@@ -50,6 +66,18 @@ describe('what express-par adds to a session', () => {
     expect(one.par).toBeLessThanOrEqual(256);
     expect(perTab).toBeLessThanOrEqual(220);
     process.stdout.write(`session-budget: a pending login adds ${one.par} bytes (session ${one.session} bytes with the cookie); a second tab ${perTab} more\n`);
+  });
+
+  it('an anonymous session after /login, with the cookie flags of the README\'s production set-up, stays under 400 bytes', async () => {
+    // As behind the README's TLS-terminating proxy: express-session sets a secure cookie only for req.secure.
+    const viaProxy: typeof fetch = (url, init) => {
+      return fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-forwarded-proto': 'https' } });
+    };
+    const browser = new TestBrowser(viaProxy);
+    expect((await browser.get(`${production.url}/login`)).status).toBe(302);
+    const { session: bytes } = JSON.parse((await browser.get(`${production.url}/size`)).body) as { session: number };
+    expect(bytes).toBeLessThan(400);
+    process.stdout.write(`session-budget: an anonymous session after /login with secure, httpOnly, sameSite=lax and maxAge is ${bytes} bytes\n`);
   });
 
   it('keeps claims that afterCallback reshaped, and serves them on later requests', async () => {

@@ -10,6 +10,7 @@ import session from 'express-session';
 import { startEmbeddedProvider } from './embedded-provider.mjs';
 import { expressMode, passportMode } from './modes.mjs';
 import { apiPage, errorPage, homePage, notFoundPage, parPage, protectedPage, staffPage, userinfoPage } from './pages.mjs';
+import { oneLine } from './redact.mjs';
 import { captureCallback, captureLogin, eventRecorder, eventScope } from './trace.mjs';
 
 const SCOPE = 'openid profile email';
@@ -39,6 +40,27 @@ function expectedParams(config) {
   };
 }
 
+/**
+ * What the error page says: a fixed sentence per code. Never the error's message: a crafted link to
+ * /callback?error=…&error_description=… would otherwise put its own text on the page ("Your account is
+ * locked, call …").
+ */
+const SENTENCES = {
+  access_denied: 'The sign-in was cancelled or refused.',
+  insufficient_claims: 'The signed-in user does not have the claims this page requires.',
+  login_required: 'Please sign in.',
+  cross_site_login: 'Please start the sign-in from this site.',
+};
+
+function sentenceFor(status, code) {
+  if (code && Object.hasOwn(SENTENCES, code)) return SENTENCES[code];
+  if (status >= 500) return code ? 'The identity provider did not answer as expected. Please try again later.' : 'Something went wrong.';
+  return 'The sign-in could not be completed. Please start it again.';
+}
+
+/** Sessions end after this long (the demo's MemoryStore forgets nothing on its own). */
+const SESSION_LIFETIME_MS = 8 * 60 * 60 * 1000;
+
 function securityHeaders(_req, res, next) {
   res.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
   res.set('referrer-policy', 'no-referrer');
@@ -50,7 +72,12 @@ function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogi
   app.disable('x-powered-by');
   app.use(securityHeaders);
   app.use(eventScope);
-  app.use(session({ name: 'demo.sid', secret: sessionSecret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax' } }));
+  // An https base URL in front of this http server means a TLS-terminating proxy: trust its
+  // X-Forwarded-Proto, so express-session sends the Secure cookie.
+  const https = config.baseURL.startsWith('https:');
+  if (https) app.set('trust proxy', 1);
+  const cookie = { httpOnly: true, sameSite: 'lax', secure: https, maxAge: SESSION_LIFETIME_MS };
+  app.use(session({ name: 'demo.sid', secret: sessionSecret, resave: false, saveUninitialized: false, cookie }));
   const capture = {
     login: captureLogin({ embedded, expectedParams: expectedParams(config) }),
     callback: captureCallback({ embedded, isSignedIn: auth.isSignedIn, tokenView: auth.tokenView }),
@@ -84,10 +111,8 @@ function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogi
   app.use((req, res) => res.status(404).type('html').send(notFoundPage({ user: auth.user(req), demo })));
   app.use((err, req, res, _next) => {
     const status = Number.isInteger(err.status) && err.status >= 400 ? err.status : 500;
-    const failure = err.name === 'AuthenticationError' ? req.session?.messages?.at(-1) : undefined;
-    const message = failure ?? (status === 500 && !err.code ? 'Something went wrong.' : String(err.message));
-    log?.(`[demo] ${req.method} ${req.path} failed: ${status} ${err.code ?? err.name ?? ''} ${String(err.message)}`);
-    res.status(status).type('html').send(errorPage({ status, code: err.code, message, user: auth.user(req), demo }));
+    log?.(oneLine(`[demo] ${req.method} ${req.path} failed: ${status} ${err.code ?? err.name ?? ''} ${String(err.message)}`));
+    res.status(status).type('html').send(errorPage({ status, code: err.code, message: sentenceFor(status, err.code), user: auth.user(req), demo }));
   });
   return app;
 }

@@ -82,8 +82,17 @@ export async function passportMode({ passportLib, config }) {
       app.use(passport.initialize());
       app.use(passport.session());
       app.get('/login', capture.login, passport.authenticate('par'));
-      app.get('/callback', capture.callback, passport.authenticate('par', { failWithError: true, failureMessage: true }), (req, res) => {
-        res.redirect(typeof req.authInfo?.returnTo === 'string' ? req.authInfo.returnTo : '/');
+      // A custom callback: a failure goes to the error page with its code and status, and writes nothing
+      // into the session (failureMessage: true would create a session for every link to /callback).
+      app.get('/callback', capture.callback, (req, res, next) => {
+        passport.authenticate('par', (err, user, info, status) => {
+          if (err) return next(err);
+          if (!user) {
+            const failure = { status: typeof status === 'number' ? status : 401, code: info?.code ?? 'sign_in_refused' };
+            return next(Object.assign(new Error('The sign-in failed.'), failure));
+          }
+          req.logIn(user, (loginErr) => (loginErr ? next(loginErr) : res.redirect(typeof info?.returnTo === 'string' ? info.returnTo : '/')));
+        })(req, res, next);
       });
       app.get('/logout', async (req, res, next) => {
         try {

@@ -9,6 +9,14 @@ export function escapeHtml(value) {
   return String(value ?? '').replace(/[&<>"']/g, (c) => HTML[c]);
 }
 
+/**
+ * A log line that stays one line: control characters and Unicode line separators (a `sub` or a path chosen
+ * by whoever signs in or sends the request) are written as `\uXXXX`, so nobody can forge a line of their own.
+ */
+export function oneLine(text) {
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A short description of a secret value: its kind and length, never the value. */
 export function redact(value) {
   if (typeof value !== 'string') return value === undefined ? undefined : '[redacted]';

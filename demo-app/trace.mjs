@@ -6,7 +6,7 @@
  * before they are stored.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { redactParams } from './redact.mjs';
+import { oneLine, redactParams } from './redact.mjs';
 
 const scope = new AsyncLocalStorage();
 
@@ -19,7 +19,7 @@ export function eventScope(req, res, next) {
 export function eventRecorder(log) {
   return (event) => {
     scope.getStore()?.events.push({ ...event });
-    log?.(`[express-par] ${Object.entries(event).map(([k, v]) => (k === 'type' ? v : `${k}=${v}`)).join(' ')}`);
+    log?.(oneLine(`[express-par] ${Object.entries(event).map(([k, v]) => (k === 'type' ? v : `${k}=${v}`)).join(' ')}`));
   };
 }
 

@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { validateLogoutToken, type LogoutClaims } from './protocol/logout-token.js';
 import { authorizationUrl } from './protocol/authorize.js';
-import { checkAuthorizationError, checkIss, parseCallbackParams } from './protocol/callback.js';
+import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from './protocol/callback.js';
 import { mergeAuthorizationParams, type ResolvedConfig } from './plumbing/config.js';
 import { createDiscovery, type Discovered } from './protocol/discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './protocol/dpop.js';
@@ -15,13 +15,14 @@ import { postToEndpoint } from './protocol/endpoint.js';
 import { CallbackError, ParError, SilentLoginDeclined } from './plumbing/errors.js';
 import { endSessionUrl, type ResolvedLogout } from './protocol/end-session.js';
 import { validateIdToken, resolveIdTokenAlgs, type IdTokenExpectations } from './protocol/id-token.js';
+import { crossSiteLoginError, refusesCrossSiteLogin } from './plumbing/fetch-metadata.js';
 import { createLogger } from './plumbing/log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './protocol/par.js';
 import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/pkce.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
-import { idTokenPayload, readStoredLogin, signInKey } from './plumbing/sign-in-state.js';
+import { idTokenPayload, signInKey } from './plumbing/sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
 import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
@@ -33,7 +34,7 @@ export interface LoginResult {
   tokens: TokenSet;
   claims: JWTPayload & { sub: string };
   returnTo: string;
-  /** The per-session DPoP key the tokens are bound to. */
+  /** The per-login DPoP key the tokens are bound to. */
   dpopJwk?: Transaction['dpopJwk'];
   /** Set when the access token is bound to the client certificate (RFC 8705 §3). */
   certificateBinding?: CertificateBinding;
@@ -98,6 +99,48 @@ function loginParameters(configured: URLSearchParams, options: StartLoginOptions
   return silent;
 }
 
+/** Errors of callbacks that named no pending login of this sign-in (see isStrayCallback). */
+const strayCallbacks = new WeakSet<object>();
+
+/**
+ * Whether a failed callback named no pending login of this sign-in (no state, an unknown one, unparseable
+ * parameters): it cannot be a login in progress, and any site can link to it, so the adapters leave an
+ * existing login alone. A failure of a real transaction ends the login.
+ */
+export function isStrayCallback(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && strayCallbacks.has(err);
+}
+
+/**
+ * The callback's parameters and the pending transaction its state names, removed from the session.
+ * RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is removed
+ * before anything else is checked, so a response can be used once only. Only this sign-in's transactions,
+ * started for this redirect_uri: another mount's are unknown here.
+ */
+function claimTransaction(req: Request, signIn: string, redirectUri: string): { params: CallbackParams; tx: Transaction } {
+  try {
+    const params = parseCallbackParams(req.originalUrl ?? req.url);
+    requireSession(req);
+    if (params.state === undefined) {
+      checkAuthorizationError(params); // a server error without state is still worth showing
+      throw new CallbackError('state_missing', 'The callback has no "state": start the login again.');
+    }
+    const tx = takeTransaction(req, signIn, params.state, redirectUri);
+    if (!tx) {
+      throw new CallbackError(
+        'state_mismatch',
+        'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; '
+          + 'if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need '
+          + 'app.set("trust proxy", 1)).',
+      );
+    }
+    return { params, tx };
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) strayCallbacks.add(err);
+    throw err;
+  }
+}
+
 export function createEngine(config: ResolvedConfig): Engine {
   const discovery = createDiscovery(config.issuer, config.httpTimeout, config.tls ? { agent: config.tls.agent } : {});
   // RFC 8705 §5: with a client certificate, PAR, token, userinfo and revocation go to the mTLS aliases.
@@ -141,8 +184,23 @@ export function createEngine(config: ResolvedConfig): Engine {
     return jwk ? dpopKeyFromJwk(jwk) : undefined;
   };
 
+  /** A login that cannot start (discovery, PAR refused, unreachable, late) is logged and reported as `login.failed`. */
   async function startLogin(req: Request, options: StartLoginOptions = {}): Promise<string> {
+    try {
+      return await pushLogin(req, options);
+    } catch (err) {
+      const status = err instanceof ParError ? err.status : 500;
+      const code = err instanceof ParError ? err.code : 'internal_error';
+      log('login failed to start: %s (%d)', code, status);
+      emit({ type: 'login.failed', code, status });
+      throw err;
+    }
+  }
+
+  async function pushLogin(req: Request, options: StartLoginOptions): Promise<string> {
     const loginParams = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
+    // FAPI 2.0 (client requirements): initiation only with the user's consent, protected against CSRF.
+    if (refusesCrossSiteLogin(config.profile, req)) throw crossSiteLoginError();
     requireSession(req);
     const { metadata } = await ready();
     const codeVerifier = createCodeVerifier();
@@ -160,9 +218,9 @@ export function createEngine(config: ResolvedConfig): Engine {
     };
     let key = sharedDpopKey;
     if (config.dpop === 'per-session') {
-      // One key per session: a later login in the same session reuses the stored one.
-      const stored = readStoredLogin(req, signIn)?.dpopJwk as Transaction['dpopJwk'];
-      const fresh = stored ? { jwk: stored, key: await dpopKeyFromJwk(stored) } : await generateDpopKey();
+      // A fresh key for every login: whoever signs in next in this browser session (another user, without
+      // a logout between) must not get tokens bound to the key of the login before.
+      const fresh = await generateDpopKey();
       tx.dpopJwk = fresh.jwk;
       key = fresh.key;
     }
@@ -204,19 +262,7 @@ export function createEngine(config: ResolvedConfig): Engine {
   }
 
   async function redeemCallback(req: Request): Promise<LoginResult> {
-    const params = parseCallbackParams(req.originalUrl ?? req.url);
-    requireSession(req);
-    if (params.state === undefined) {
-      checkAuthorizationError(params); // a server error without state is still worth showing
-      throw new CallbackError('state_missing', 'The callback has no "state": start the login again.');
-    }
-    // RFC 6749 §10.12, RFC 9700 §2.1: the state must name a pending transaction of this browser; it is
-    // removed before anything else is checked, so a response can be used once only.
-    // Only this sign-in's transactions, started for this redirect_uri: another mount's are unknown here.
-    const tx = takeTransaction(req, signIn, params.state, config.redirectUri);
-    if (!tx) {
-      throw new CallbackError('state_mismatch', 'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need app.set("trust proxy", 1)).');
-    }
+    const { params, tx } = claimTransaction(req, signIn, config.redirectUri);
     const { metadata, jwks } = await ready();
     checkIss(params, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
     try {

@@ -16,10 +16,13 @@ import { parseCallbackParams } from './protocol/callback.js';
 import { resolveConfig } from './plumbing/config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
 import { CallbackError } from './plumbing/errors.js';
-import type { RequestWithSession } from './plumbing/session.js';
+import { createLogger } from './plumbing/log.js';
+import { regenerateSession, type RequestWithSession } from './plumbing/session.js';
 import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
 import type { CertificateBinding } from './protocol/tls.js';
 import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './plumbing/types.js';
+
+const log = createLogger('passport');
 
 /**
  * The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`;
@@ -81,6 +84,8 @@ export class ParStrategy extends Strategy {
   private readonly engine: Engine;
   private readonly verify: ParVerifyFunction | ParVerifyFunctionWithRequest;
   private readonly passReqToCallback: boolean;
+  /** Where a callback may arrive: the redirect_uri's path, and `callbackPath` for apps behind a prefix-stripping proxy. */
+  private readonly callbackPaths: ReadonlySet<string>;
 
   constructor(options: ParStrategyOptions, verify: ParVerifyFunction);
   constructor(options: ParStrategyOptionsWithRequest, verify: ParVerifyFunctionWithRequest);
@@ -98,6 +103,8 @@ export class ParStrategy extends Strategy {
     this.name = name ?? 'par';
     this.verify = verify;
     this.passReqToCallback = passReqToCallback === true;
+    const { redirectUri, routes } = this.engine.config;
+    this.callbackPaths = new Set([new URL(redirectUri).pathname, ...(routes.callback ? [routes.callback] : [])]);
   }
 
   /**
@@ -122,18 +129,51 @@ export class ParStrategy extends Strategy {
    */
   override authenticate(req: Request, options?: ParAuthenticateOptions): void {
     // Contract, "Methods": only GET starts a login or completes a callback. A HEAD (link prefetchers,
-    // monitors) or a POST changes nothing: no pushed request, no transaction, no code redeemed.
+    // monitors) or a POST changes nothing: no pushed request, no transaction, no code redeemed. Nor does
+    // it continue as if authenticated: Passport's fail() (so strategy chains and failureRedirect apply).
     if (req.method !== 'GET') {
-      this.pass();
+      // RFC 9110 §15.5.6: a 405 lists the methods the route takes.
+      if (req.res && !req.res.headersSent) req.res.setHeader('Allow', 'GET');
+      this.fail({ message: 'Only GET starts a login or completes a callback.', code: 'method_not_allowed' }, 405);
       return;
     }
+    const opts = options ?? {};
     // The outcome is decided first and acted on outside the promise, so exactly one of redirect, fail,
     // success or error runs, and an error thrown by a later handler is not reported as a login error.
-    const outcome = isCallback(req) ? this.callback(req) : this.login(req, options ?? {});
+    const outcome = this.isCallback(req) ? this.callback(req, opts) : this.login(req, opts);
     outcome.then(
-      (act) => act(),
-      (err: unknown) => this.error(err),
+      (act) => this.act(act),
+      (err: unknown) => this.act(() => this.error(err)),
     );
+  }
+
+  /**
+   * Runs the decided action. What it throws (a redirect after a timeout middleware already answered:
+   * ERR_HTTP_HEADERS_SENT) goes to error(), as parAuth() gives it to next(err): never an unhandled rejection.
+   */
+  private act(action: () => void): void {
+    try {
+      action();
+    } catch (err) {
+      try {
+        this.error(err);
+      } catch (again) {
+        log('could not report an error after the outcome: %s', (again as Error).message);
+      }
+    }
+  }
+
+  /** A callback carries `state`, `code` or `error`, and arrives on the callback path (else it is a login start). */
+  private isCallback(req: Request): boolean {
+    const url = req.originalUrl ?? req.url;
+    const query = url.indexOf('?');
+    if (!this.callbackPaths.has(query === -1 ? url : url.slice(0, query))) return false;
+    try {
+      const params = parseCallbackParams(url);
+      return params.state !== undefined || params.code !== undefined || params.error !== undefined;
+    } catch {
+      return true; // a malformed callback: the engine reports it
+    }
   }
 
   private async login(req: Request, options: ParAuthenticateOptions): Promise<() => void> {
@@ -143,7 +183,7 @@ export class ParStrategy extends Strategy {
     return () => this.redirect(url);
   }
 
-  private async callback(req: Request): Promise<() => void> {
+  private async callback(req: Request, options: ParAuthenticateOptions): Promise<() => void> {
     let result: LoginResult;
     try {
       result = await this.engine.completeLogin(req);
@@ -158,11 +198,19 @@ export class ParStrategy extends Strategy {
       this.engine.emit({ type: 'callback.failed', code: 'verify_refused', status: 401 });
       return () => this.fail(info ?? {});
     }
-    // For successReturnToOrRedirect; passport's req.login() regenerates the session, so it survives only
-    // with keepSessionInfo: true. info.returnTo (req.authInfo.returnTo) always has it.
-    if (result.returnTo !== '/') (req as RequestWithSession).session.returnTo = result.returnTo;
-    this.engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
-    return () => this.success(user, { returnTo: result.returnTo, ...info });
+    // For successReturnToOrRedirect (passport's req.login() regenerates the session, so it survives only
+    // with keepSessionInfo: true; info.returnTo, i.e. req.authInfo.returnTo, always has it). What stays in
+    // req.session.returnTo is always the cleaned value, `/` included: a raw one stored by
+    // connect-ensure-login (`//evil.example/x`) would be an open redirect (RFC 9700 §4.11).
+    const r = req as RequestWithSession;
+    if (result.returnTo !== '/' || r.session.returnTo !== undefined) r.session.returnTo = result.returnTo;
+    const succeeded = () => this.engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
+    return () => {
+      // With assignProperty Passport stores no login; otherwise the event waits for req.login().
+      if (options.assignProperty) succeeded();
+      else watchLogin(req, succeeded);
+      this.success(user, { returnTo: result.returnTo, ...info });
+    };
   }
 
   /** Calls verify once with a `done` that settles a promise; a throw or rejection is an error. */
@@ -183,13 +231,42 @@ export class ParStrategy extends Strategy {
 
 }
 
-/** A callback carries `state`, `code` or `error` (read from the raw query, as the engine does). */
-function isCallback(req: Request): boolean {
+type LogIn = (user: Express.User, options?: unknown, done?: (err?: unknown) => void) => void;
+
+/**
+ * Wraps passport's `req.login()` for this request: `onSuccess` runs once the user is stored; when storing
+ * fails (the session store is down), the session is regenerated, so express-session saves no user at the
+ * end of the request (the contract: never half logged in).
+ */
+function watchLogin(req: Request, onSuccess: () => void): void {
+  const r = req as Request & { login?: LogIn; logIn?: LogIn };
+  const original = r.logIn;
+  if (typeof original !== 'function') return;
+  const wrapped: LogIn = (user, options, done) => {
+    const callback = typeof options === 'function' ? (options as (err?: unknown) => void) : done;
+    r.login = r.logIn = original;
+    original.call(req, user, typeof options === 'function' ? {} : options, (err?: unknown) => {
+      if (!err) {
+        onSuccess();
+        callback?.();
+        return;
+      }
+      dropSession(req)
+        .then(() => callback?.(err))
+        .catch((thrown: unknown) => log('a req.login() callback threw: %s', (thrown as Error).message));
+    });
+  };
+  r.login = r.logIn = wrapped;
+}
+
+/** A fresh, empty session in place of one that holds a user its store could not save. */
+async function dropSession(req: Request): Promise<void> {
+  const session = (req as Partial<RequestWithSession>).session;
+  if (!session) return;
   try {
-    const params = parseCallbackParams(req.originalUrl ?? req.url);
-    return params.state !== undefined || params.code !== undefined || params.error !== undefined;
-  } catch {
-    return true; // a malformed callback: the engine reports it
+    await regenerateSession(req as RequestWithSession);
+  } catch (err) {
+    log('could not regenerate the session after a failed req.login(): %s', (err as Error).message);
   }
 }
 

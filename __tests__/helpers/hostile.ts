@@ -157,14 +157,17 @@ export function tokenLikeRuns(text: string): string[] {
 
 /**
  * The contract's promises for a failed login: it stopped at `stage` with the documented status and code;
- * the session is not logged in (after a pre-login, that proves the failure ended the login); a failure
- * at /login leaves no transaction behind; nothing secret in the error, the response body or the log.
+ * the session is not logged in (after a pre-login, that proves the failure ended the login; `loggedIn:
+ * true` for a callback that named no pending login, which leaves an earlier login alone); a failure at
+ * /login leaves no transaction behind; nothing secret in the error, the response body or the log.
  */
-export function expectFailure(run: HostileRun, server: FaultyServer, stage: HostileStage, status: number, code: string): void {
+export function expectFailure(
+  run: HostileRun, server: FaultyServer, stage: HostileStage, status: number, code: string, opts: { loggedIn?: boolean } = {},
+): void {
   expect({ stage: run.stage, status: run.final.status, code: run.error?.code, errStatus: run.error?.status })
     .toEqual({ stage, status, code, errStatus: status });
   expect(JSON.parse(run.final.body)).toMatchObject({ code, status });
-  expect(run.loggedIn).toBe(false);
+  expect(run.loggedIn).toBe(opts.loggedIn ?? false);
   if (stage === 'login') expect(run.pending).toBe(0);
   expectNothingSecret(run.error!, server, { body: run.final.body, logs: run.logs });
 }

@@ -5,8 +5,9 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from '../plumbing/config.js';
-import { createEngine, type LoginResult } from '../engine.js';
+import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
+import { crossSiteLoginError, refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
 import { createLogger } from '../plumbing/log.js';
 import { createRequestContext } from './request-context.js';
 import { engineOf, mountPathOf } from './request-keys.js';
@@ -94,7 +95,9 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
         redirect(res, err.returnTo);
         return;
       }
-      await forgetLogin(req, engine.signInKey);
+      // A link to the callback that names no pending login (any site can plant one) is no login in
+      // progress: the existing login stays. A failure of a real transaction ends it.
+      if (!isStrayCallback(err)) await forgetLogin(req, engine.signInKey);
       throw err;
     }
     const r = req as RequestWithSession;
@@ -125,7 +128,7 @@ function toLoginSession(result: LoginResult): LoginSession {
   return withTokens(base, result.tokens, result.claims, result.certificateBinding);
 }
 
-/** A failed callback never leaves a login behind (the contract); pending tabs are kept. */
+/** A failed callback of a pending login never leaves a login behind (the contract); pending tabs are kept. */
 async function forgetLogin(req: Request, key: string): Promise<void> {
   if (clearLogin(req, key)) {
     try {
@@ -159,6 +162,8 @@ export function requiresAuth(): RequestHandler {
     const accept = String(req.headers.accept ?? '');
     const browser = (req.method === 'GET' || req.method === 'HEAD') && req.headers['x-requested-with'] !== 'XMLHttpRequest' && (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
     if (loginRoute !== false && browser) {
+      // profile fapi2: no redirect into a login that another site started (FAPI 2.0, CSRF at initiation).
+      if (refusesCrossSiteLogin(engine.config.profile, req)) return next(crossSiteLoginError());
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
       return redirect(res, target);
     }

@@ -8,7 +8,7 @@ import type { Engine } from '../engine.js';
 import { redirect } from './redirect.js';
 import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
 import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
-import { carryOver, readStoredLogin } from '../plumbing/sign-in-state.js';
+import { carryOver, markSilentAttempted, readStoredLogin } from '../plumbing/sign-in-state.js';
 import type { AuthorizationParamValue } from '../plumbing/types.js';
 
 export type { LogoutOptions } from '../protocol/end-session.js';
@@ -96,6 +96,9 @@ class OidcResponse implements ResponseContext {
     const kept = carryOver(req, engine.signInKey);
     await regenerateSession(req);
     if (kept) req.session.par = kept;
+    // attemptSilentLogin() must not sign the user straight back in: the provider may have no
+    // end_session_endpoint, or keep its session (the user did not confirm the logout there).
+    if (idToken) markSilentAttempted(req, engine.signInKey);
     await saveSession(req);
     const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
     engine.emit({ type: 'logout', rpInitiated: remote !== undefined });

@@ -6,6 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SetupError } from '../plumbing/errors.js';
 import { engineOf } from './request-keys.js';
+import { refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
 import { requireSession } from '../plumbing/session.js';
 import { markSilentAttempted, silentAttempted } from '../plumbing/sign-in-state.js';
 
@@ -47,6 +48,8 @@ export function attemptSilentLogin(): RequestHandler {
       return next(new SetupError('middleware_missing', 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
     }
     if (!isBrowserNavigation(req) || req.oidc.isAuthenticated()) return next();
+    // profile fapi2: another site's link starts no login; the page loads anonymous, unmarked.
+    if (refusesCrossSiteLogin(engine.config.profile, req)) return next();
     try {
       requireSession(req);
     } catch (err) {

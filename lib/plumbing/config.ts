@@ -31,7 +31,7 @@ export interface ResolvedConfig {
   routes: ResolvedRoutes;
   redirectUri: string;
   postLogoutRedirectUri: string;
-  /** `false`, `'per-session'` (a fresh key per session) or one key for all sessions. */
+  /** `false`, `'per-session'` (a fresh key for every login, kept in the session) or one key for all sessions. */
   dpop: false | 'per-session' | KeyObject;
   dpopAlg?: string;
   httpTimeout: number;
@@ -219,11 +219,14 @@ function resolveClientAuth(options: ParAuthConfig, fapi2: boolean, tls: Resolved
   }
   if (options.clientAssertionSigningKey === undefined) fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
   const key = toPrivateKey(options.clientAssertionSigningKey, 'clientAssertionSigningKey');
-  const alg = signingAlg(key, options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey), 'clientAssertionSigningAlg', fapi2);
+  const requested = options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey);
+  const alg = signingAlg(key, requested, 'clientAssertionSigningAlg', fapi2, 'clientAssertionSigningKey');
   return { method, key, alg, kid: jwkKidOf(options.clientAssertionSigningKey) };
 }
 
-function signingAlg(key: KeyObject, requested: string | undefined, option: string, fapi2: boolean): string {
+function signingAlg(key: KeyObject, requested: string | undefined, option: string, fapi2: boolean, keyOption = option): string {
+  // FAPI 2.0 §5.4.1: EdDSA with the Ed25519 variant only.
+  if (fapi2 && key.asymmetricKeyType === 'ed448') fail(`"${keyOption}" must not be an Ed448 key under profile "fapi2" (EdDSA with Ed25519 only)`);
   let alg: string;
   try {
     alg = requested ?? algForKey(key, fapi2);
@@ -306,7 +309,8 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   let requestObjectKid: string | undefined;
   if (input.requestObjectSigningKey !== undefined) {
     requestObjectKey = toPrivateKey(input.requestObjectSigningKey, 'requestObjectSigningKey');
-    requestObjectAlg = signingAlg(requestObjectKey, input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey), 'requestObjectSigningAlg', fapi2);
+    const requested = input.requestObjectSigningAlg ?? jwkAlgOf(input.requestObjectSigningKey);
+    requestObjectAlg = signingAlg(requestObjectKey, requested, 'requestObjectSigningAlg', fapi2, 'requestObjectSigningKey');
     requestObjectKid = jwkKidOf(input.requestObjectSigningKey);
   } else if (input.requestObjectSigningAlg !== undefined) {
     fail('"requestObjectSigningAlg" needs "requestObjectSigningKey"');

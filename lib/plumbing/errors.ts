@@ -20,6 +20,7 @@ export type ParErrorCode =
   | 'login_required'
   | 'access_token_rejected'
   | 'insufficient_claims'
+  | 'cross_site_login'
   // the application's setup is at fault (500)
   | 'session_unavailable'
   | 'middleware_missing'

@@ -94,6 +94,8 @@ export interface TokenSet {
 export type ParEvent =
   | { type: 'login.started'; returnTo: string }
   | { type: 'par.pushed'; expires_in: number }
+  /** The login could not start (discovery or the PAR endpoint failed, a refused request): the error's code and status. */
+  | { type: 'login.failed'; code: string; status: number }
   | { type: 'callback.succeeded'; sub: string }
   | { type: 'callback.failed'; code: string; status: number }
   | { type: 'logout'; rpInitiated: boolean }
@@ -115,7 +117,7 @@ export interface ParAuthConfig {
   /** Extra parameters pushed with every authorization request. Default `{ scope: 'openid profile email' }`. */
   authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
   routes?: RoutesConfig;
-  /** `true`: a fresh DPoP key per session; or a private key to use for every session (RFC 9449). */
+  /** `true`: a fresh DPoP key for every login (kept in the session); or a private key to use for every login (RFC 9449). */
   dpop?: boolean | PrivateKeyInput;
   /** Milliseconds allowed for every call to the authorization server. Default 5000. */
   httpTimeout?: number;

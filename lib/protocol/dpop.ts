@@ -1,5 +1,5 @@
 /**
- * DPoP (RFC 9449): a key per session (or one configured key), proofs for the PAR, token and resource
+ * DPoP (RFC 9449): a key per login (or one configured key), proofs for the PAR, token and resource
  * requests, and the server-provided nonces (§8) remembered per origin.
  *
  * Keys are node:crypto `KeyObject`s and proofs are signed with node:crypto (lib/jws.ts): a fresh P-256
@@ -119,11 +119,14 @@ export async function thumbprint(key: DpopKey): Promise<string> {
   return key.jkt;
 }
 
-/** RFC 9449 §4.2: `typ: dpop+jwt`, asymmetric alg, public `jwk`; `jti`, `htm`, `htu` (no query or fragment), `iat`. */
+/** RFC 9449 §4.2: `typ: dpop+jwt`, asymmetric alg, public `jwk`; `jti`, `htm`, `htu` (no query, fragment or userinfo), `iat`. */
 export async function createProof(key: DpopKey, htm: string, htu: string | URL, opts: { nonce?: string; accessToken?: string } = {}): Promise<string> {
   const url = new URL(htu);
   url.search = '';
   url.hash = '';
+  // RFC 9110 §4.2.4: a sender must not generate userinfo (user:password@) in an http(s) URI.
+  url.username = '';
+  url.password = '';
   const claims: Record<string, unknown> = { jti: randomToken(16), htm, htu: url.href };
   // Stryker disable next-line ConditionalExpression: an undefined nonce is left out of the JSON anyway
   if (opts.nonce) claims.nonce = opts.nonce;

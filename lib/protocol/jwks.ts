@@ -63,12 +63,16 @@ export interface KeySet {
   readonly uri: string;
 }
 
-/** Key type and curves each JWS algorithm verifies with (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864). */
+/**
+ * Key type and curves each JWS algorithm verifies with (RFC 7518 §3.1, RFC 8037 §3.1, RFC 9864). EdDSA
+ * takes Ed25519 keys only: FAPI 2.0 §5.4.1 allows EdDSA with Ed25519 only, and jose verifies no Ed448
+ * signature in any profile, so an Ed448 key could only make a wrong match or an ambiguous one.
+ */
 const ALG_KEYS: Record<string, { kty: string; crv?: string[] }> = {
   RS256: { kty: 'RSA' }, RS384: { kty: 'RSA' }, RS512: { kty: 'RSA' },
   PS256: { kty: 'RSA' }, PS384: { kty: 'RSA' }, PS512: { kty: 'RSA' },
   ES256: { kty: 'EC', crv: ['P-256'] }, ES384: { kty: 'EC', crv: ['P-384'] }, ES512: { kty: 'EC', crv: ['P-521'] },
-  EdDSA: { kty: 'OKP', crv: ['Ed25519', 'Ed448'] }, Ed25519: { kty: 'OKP', crv: ['Ed25519'] },
+  EdDSA: { kty: 'OKP', crv: ['Ed25519'] }, Ed25519: { kty: 'OKP', crv: ['Ed25519'] },
 };
 
 type Jwk = Record<string, unknown>;
