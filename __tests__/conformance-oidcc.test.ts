@@ -5,7 +5,7 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
  * named after it. Each builds the module's condition against the faulty authorization server and expects
  * what the module expects: the login is refused (and, for a browser already logged in, ended) or it
  * succeeds. Modules that need userinfo, refresh through getAccessToken() or back-channel logout are in
- * the README's table as pending their issues.
+ * the table of docs/conformance.md.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';

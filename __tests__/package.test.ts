@@ -107,8 +107,16 @@ describe('the published package', () => {
     for (const f of ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/passport.js', 'dist/esm/passport.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/passport.js', 'dist/cjs/passport.d.ts', 'dist/cjs/package.json', 'package.json']) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f))).toEqual([]);
+    const shipped = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
+    expect(files.filter((f) => !f.startsWith('dist/') && !/^docs\/[a-z0-9-]+\.md$/.test(f) && !shipped.includes(f))).toEqual([]);
     expect(files.some((f) => /\.test\.|__tests__|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toBe(false);
+  });
+
+  it('ships the docs/ pages that README.md links to, so its links work in the installed package', async () => {
+    const readme = await readFile(join(scratch, 'node_modules/express-par/README.md'), 'utf8');
+    const linked = [...new Set([...readme.matchAll(/\]\((docs\/[a-z0-9-]+\.md)(?:#[^)]*)?\)/g)].map((match) => match[1]!))];
+    expect(linked.length).toBeGreaterThan(0);
+    expect(files).toEqual(expect.arrayContaining(linked));
   });
 
   it('ships the MIT LICENSE that package.json names, and a CHANGELOG with the version it is', async () => {

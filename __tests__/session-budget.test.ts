@@ -1,7 +1,7 @@
 /**
  * The session budget (#12): sessions live in Redis and their cookie comes back on every request, so what
  * express-par adds to a session is measured and bounded here, against oidc-provider. The numbers are
- * printed for the README's "Session budget" section.
+ * printed for the "Session budget" section of docs/production.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
@@ -13,7 +13,7 @@ import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } 
 
 let provider: TestProvider;
 let app: TestApp;
-/** An app with the README's production cookie flags (Production → Which session store). */
+/** An app with the README's production cookie flags (README, Production; docs/production.md, Which session store). */
 let production: { url: string; close(): Promise<void> };
 
 beforeAll(async () => {

@@ -34,7 +34,7 @@ export async function pack(work: string): Promise<Packed> {
   await writeFile(join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
   // npm adds LICENSE by itself when it is there; the test asserts that it is.
   for (const file of [...manifest.files.filter((f) => f !== 'dist'), 'LICENSE']) {
-    await cp(join(root, file), join(stage, file)).catch(() => undefined);
+    await cp(join(root, file), join(stage, file), { recursive: true }).catch(() => undefined);
   }
   const args = ['pack', '--json', '--ignore-scripts', '--pack-destination', work];
   const { stdout } = await run(npm, args, { cwd: stage, env: quiet });
