@@ -56,7 +56,8 @@ describe('Redis INFO', () => {
   });
 
   it('reads the keyspace per database', () => {
-    expect(parseKeyspace('# Keyspace\r\ndb1:keys=12,expires=11,avg_ttl=100\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n')).toEqual({
+    const text = '# Keyspace\r\ndb1:keys=12,expires=11,avg_ttl=100\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n';
+    expect(parseKeyspace(text)).toEqual({
       1: { keys: 12, expires: 11 },
       3: { keys: 1, expires: 0 },
     });
@@ -106,9 +107,12 @@ describe('the load', () => {
 
 describe('error classes', () => {
   it('keep the status and drop the body, so no token reaches the report', () => {
-    expect(classifyError('token', new Error('/token answered 502 {"error":"eyJhbGciOi.secret"}'))).toBe('token: /token answered 502');
-    expect(classifyError('login', new Error('/auth at the provider answered 400'))).toBe('login: /auth at the provider answered 400');
-    expect(classifyError('page', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe('page: ECONNRESET');
+    const body = new Error('/token answered 502 {"error":"eyJhbGciOi.secret"}');
+    expect(classifyError('token', body)).toBe('token: /token answered 502');
+    const provider = new Error('/auth at the provider answered 400');
+    expect(classifyError('login', provider)).toBe('login: /auth at the provider answered 400');
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(classifyError('page', reset)).toBe('page: ECONNRESET');
     expect(classifyError('page', new Error('too <many> hops'))).toBe('page: too many hops');
   });
 });

@@ -48,13 +48,15 @@ async function redisStore(config) {
   return new RedisStore({ client });
 }
 
-const expressSession = (store) => session({ secret: SECRET, resave: false, saveUninitialized: false, name: 'app.sid', store });
+const expressSession = (store) =>
+  session({ secret: SECRET, resave: false, saveUninitialized: false, name: 'app.sid', store });
 
 async function expressPar(app, config) {
   const { parAuth, requiresAuth } = await import('../dist/esm/index.js');
   app.use(expressSession(await redisStore(config)));
   const { issuer, baseURL, clientID, clientSecret } = config;
-  app.use(parAuth({ issuerBaseURL: issuer, baseURL, clientID, clientSecret, authorizationParams: { scope: SCOPE, prompt: PROMPT } }));
+  const authorizationParams = { scope: SCOPE, prompt: PROMPT };
+  app.use(parAuth({ issuerBaseURL: issuer, baseURL, clientID, clientSecret, authorizationParams }));
   app.get('/page', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user.sub }));
   app.get('/token', async (req, res) => res.json({ accessToken: await req.oidc.getAccessToken({ minTtl: MIN_TTL }) }));
 }
@@ -108,7 +110,9 @@ async function main() {
   server.keepAliveTimeout = 10 * 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   process.on('message', (msg) => {
-    if (msg?.cmd === 'stats') process.send({ cpu: process.cpuUsage(), rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed, errors });
+    if (msg?.cmd !== 'stats') return;
+    const { rss, heapUsed } = process.memoryUsage();
+    process.send({ cpu: process.cpuUsage(), rss, heapUsed, errors });
   });
   process.on('disconnect', () => process.exit(0));
   process.send({ port: server.address().port });

@@ -85,9 +85,10 @@ class RedisReader {
   }
 
   async snapshot() {
-    const [commands, cpu, memory] = await Promise.all([this.info('commandstats'), this.info('cpu'), this.info('memory')]);
+    const [commands, cpu, memory] = await Promise.all(['commandstats', 'cpu', 'memory'].map((s) => this.info(s)));
     const c = parseInfo(cpu);
-    return { calls: commandCalls(commands), cpuUs: (Number(c.used_cpu_user) + Number(c.used_cpu_sys)) * 1e6, usedMemory: Number(parseInfo(memory).used_memory) };
+    const cpuUs = (Number(c.used_cpu_user) + Number(c.used_cpu_sys)) * 1e6;
+    return { calls: commandCalls(commands), cpuUs, usedMemory: Number(parseInfo(memory).used_memory) };
   }
 
   async keyspace() {
@@ -111,7 +112,10 @@ class RedisReader {
   async sample(db, keys) {
     const client = await this.client(db);
     return Promise.all(
-      keys.map(async (key) => ({ bytes: Number(await client.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0'])), ttl: Number(await client.sendCommand(['TTL', key])) })),
+      keys.map(async (key) => ({
+        bytes: Number(await client.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0'])),
+        ttl: Number(await client.sendCommand(['TTL', key])),
+      })),
     );
   }
 
@@ -122,7 +126,8 @@ class RedisReader {
 
 /** One candidate's app instance: forked with its config, resolves once it listens. */
 async function startApp(config) {
-  const { child, first } = await forkChild('load-app.mjs', [JSON.stringify(config)], `load-app.mjs (${config.candidate})`);
+  const label = `load-app.mjs (${config.candidate})`;
+  const { child, first } = await forkChild('load-app.mjs', [JSON.stringify(config)], label);
   return { child, port: first.port };
 }
 
@@ -152,7 +157,10 @@ export async function startCluster(candidates, { instances = 2 } = {}) {
     started.push(provider.child);
     const apps = {};
     for (const id of candidates) {
-      const config = { candidate: id, baseURL: origins[id], issuer: provider.first.issuer, clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, redisURL: server.url, db: REDIS_DB[id] ?? 0 };
+      const config = {
+        candidate: id, baseURL: origins[id], issuer: provider.first.issuer, clientID: CLIENT_ID,
+        clientSecret: CLIENT_SECRET, redisURL: server.url, db: REDIS_DB[id] ?? 0,
+      };
       apps[id] = [];
       for (let i = 0; i < instances; i++) {
         const app = await startApp(config);
@@ -170,7 +178,10 @@ export async function startCluster(candidates, { instances = 2 } = {}) {
 
 const cpuUs = (cpu) => cpu.user + cpu.system;
 
-/** Everything a turn's deltas are taken from, for one candidate: its instances, the proxy, the provider, Redis, this process. */
+/**
+ * Everything a turn's deltas are taken from, for one candidate: its instances, the proxy, the provider,
+ * Redis, this process.
+ */
 export async function snapshot(cluster, id) {
   const [apps, proxy, provider, redis] = await Promise.all([
     Promise.all(cluster.apps[id].map((app) => ask(app.child, 'stats'))),

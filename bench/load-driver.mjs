@@ -19,7 +19,8 @@ export const LATENCY_KINDS = ['page', 'token', 'login', 'GET /login', 'GET /call
 
 /** A sink for one candidate (and level, or phase): latencies by kind, errors by class, app requests, wall time. */
 export function newSink() {
-  return { latency: Object.fromEntries(LATENCY_KINDS.map((k) => [k, []])), errors: {}, appRequests: 0, steps: { login: 0, page: 0, token: 0, flood: 0 }, wall: 0 };
+  const latency = Object.fromEntries(LATENCY_KINDS.map((k) => [k, []]));
+  return { latency, errors: {}, appRequests: 0, steps: { login: 0, page: 0, token: 0, flood: 0 }, wall: 0 };
 }
 
 /** A virtual user: browser.mjs's cookie handling, over the candidate's agent, with a timeout and timings. */

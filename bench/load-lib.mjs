@@ -18,7 +18,8 @@ export function summarize(values) {
   const n = sorted.length;
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { n, p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: n ? sorted[n - 1] : NaN, mean: n ? sum / n : NaN };
+  const at = (p) => percentile(sorted, p);
+  return { n, p50: at(50), p99: at(99), p999: at(99.9), max: n ? sorted[n - 1] : NaN, mean: n ? sum / n : NaN };
 }
 
 /** `INFO` text -> { field: value } (strings; section headers and blank lines skipped). */
@@ -47,7 +48,10 @@ export function commandCalls(text) {
  * Commands the benchmark's own driver sends (INFO, SCAN, MEMORY USAGE, ...) or a client sends when it
  * connects: left out of every delta, so a delta counts the apps' session traffic only.
  */
-export const DRIVER_COMMANDS = new Set(['info', 'scan', 'memory|usage', 'memory', 'ttl', 'pttl', 'dbsize', 'select', 'hello', 'ping', 'command', 'config|get', 'flushall']);
+export const DRIVER_COMMANDS = new Set([
+  'info', 'scan', 'memory|usage', 'memory', 'ttl', 'pttl', 'dbsize',
+  'select', 'hello', 'ping', 'command', 'config|get', 'flushall',
+]);
 const isDriverCommand = (name) => DRIVER_COMMANDS.has(name) || name.startsWith('client|') || name.startsWith('config|');
 
 /** Calls per command between two commandCalls() snapshots, driver commands left out: { total, by: { GET: n } }. */

@@ -30,7 +30,8 @@ function forward(entry, req, res) {
   }
   const backend = entry.pick();
   backend.served++;
-  const upstream = http.request({ host: '127.0.0.1', port: backend.port, method: req.method, path: req.url, headers: withoutHopByHop(req.headers), agent: backend.agent }, (answer) => {
+  const target = { host: '127.0.0.1', port: backend.port, method: req.method, path: req.url, agent: backend.agent };
+  const upstream = http.request({ ...target, headers: withoutHopByHop(req.headers) }, (answer) => {
     res.writeHead(answer.statusCode, withoutHopByHop(answer.headers));
     answer.pipe(res);
   });
@@ -56,7 +57,8 @@ async function listen(id) {
 function setBackends(id, ports) {
   const entry = listeners.get(id);
   for (const old of entry.backends) old.agent.destroy();
-  entry.backends = ports.map((port) => ({ port, served: 0, agent: new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 }) }));
+  const agent = () => new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024 });
+  entry.backends = ports.map((port) => ({ port, served: 0, agent: agent() }));
   entry.pick = roundRobin(entry.backends);
 }
 

@@ -49,18 +49,25 @@ function options() {
   });
   const count = (name, min = 0) => {
     const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < min) throw new TypeError(`--${name} must be a whole number ≥ ${min}, not ${values[name]}`);
+    if (!Number.isInteger(n) || n < min) {
+      throw new TypeError(`--${name} must be a whole number ≥ ${min}, not ${values[name]}`);
+    }
     return n;
   };
   const candidates = values.candidates.split(',');
   const unknown = candidates.filter((c) => !CANDIDATES.includes(c));
-  if (unknown.length > 0) throw new TypeError(`--candidates: unknown ${unknown.join(', ')} (known: ${CANDIDATES.join(', ')})`);
+  if (unknown.length > 0) {
+    throw new TypeError(`--candidates: unknown ${unknown.join(', ')} (known: ${CANDIDATES.join(', ')})`);
+  }
   const concurrency = values.concurrency.split(',').map(Number);
-  if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new TypeError(`--concurrency must list whole numbers ≥ 1, not ${values.concurrency}`);
+  if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) {
+    throw new TypeError(`--concurrency must list whole numbers ≥ 1, not ${values.concurrency}`);
+  }
   return {
-    requests: count('requests', 1), concurrency, candidates, pagesPerLogin: count('pages-per-login'), warmup: count('warmup'),
-    turns: count('turns', 1), flood: count('flood'), floodConcurrency: count('flood-concurrency', 1), probe: count('probe'),
-    timeout: count('timeout', 1), out: values.out,
+    requests: count('requests', 1), concurrency, candidates, pagesPerLogin: count('pages-per-login'),
+    warmup: count('warmup'), turns: count('turns', 1), flood: count('flood'),
+    floodConcurrency: count('flood-concurrency', 1), probe: count('probe'), timeout: count('timeout', 1),
+    out: values.out,
   };
 }
 
@@ -88,7 +95,10 @@ function addDeltas(totals, a, b) {
   totals.served = b.served;
 }
 
-const newTotals = () => ({ appCpu: 0, proxyCpu: 0, providerCpu: 0, redisCpu: 0, driverCpu: 0, appErrors: 0, proxyErrors: 0, usedMemory: 0, redisCalls: { total: 0, by: {} }, served: [] });
+const newTotals = () => ({
+  appCpu: 0, proxyCpu: 0, providerCpu: 0, redisCpu: 0, driverCpu: 0, appErrors: 0, proxyErrors: 0, usedMemory: 0,
+  redisCalls: { total: 0, by: {} }, served: [],
+});
 
 /** Runs `work()` between two snapshots of candidate `id`; adds the deltas to `totals` and samples its RSS. */
 async function measured(ctx, id, totals, label, work) {
@@ -101,11 +111,12 @@ async function measured(ctx, id, totals, label, work) {
   return sink;
 }
 
-/** Redis commands of one kind of step alone, per candidate: logins, then refreshes (right after a login each), then pages. */
+/** Redis commands of one kind of step alone, per candidate: logins, refreshes (each right after a login), pages. */
 async function probe(ctx, id) {
   const users = makeUsers(ctx.cluster.origins[id], 8, ctx.opts.timeout);
   const sink = newSink();
-  const result = { login: { calls: { total: 0, by: {} }, ops: 0 }, token: { calls: { total: 0, by: {} }, ops: 0 }, page: { calls: { total: 0, by: {} }, ops: 0 } };
+  const empty = () => ({ calls: { total: 0, by: {} }, ops: 0 });
+  const result = { login: empty(), token: empty(), page: empty() };
   const count = async (step, quota) => {
     const before = await ctx.cluster.redis.snapshot();
     const done = sink.steps[step];
@@ -164,7 +175,8 @@ async function flood(ctx) {
   const out = {};
   for (const id of opts.candidates) {
     const db = REDIS_DB[id];
-    out[id] = { sink: newSink(), totals: newTotals(), db, before: db === undefined ? null : await cluster.redis.keys(db) };
+    const before = db === undefined ? null : await cluster.redis.keys(db);
+    out[id] = { sink: newSink(), totals: newTotals(), db, before };
     out[id].users = makeUsers(cluster.origins[id], opts.floodConcurrency, opts.timeout);
   }
   for (const [turn, quota] of splitEvenly(opts.flood, opts.turns).entries()) {
@@ -193,8 +205,13 @@ async function leftInRedis(redis, entry) {
 
 async function main() {
   const opts = options();
-  if (!existsSync(join(here, '..', 'dist', 'esm', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench:load does)');
+  if (!existsSync(join(here, '..', 'dist', 'esm', 'index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` (npm run bench:load does)');
+  }
   const cluster = await startCluster(opts.candidates);
+  // Ctrl-C: the forked children leave when this process does, redis-server does not.
+  const interrupted = () => cluster.stop().finally(() => process.exit(130));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, interrupted);
   const ctx = { opts, cluster, track: tracker(opts.candidates) };
   const meta = { started: new Date(), loadBefore: os.loadavg(), t0: performance.now() };
   try {
