@@ -85,10 +85,12 @@ class RedisReader {
   }
 
   async snapshot() {
-    const [commands, cpu, memory] = await Promise.all(['commandstats', 'cpu', 'memory'].map((s) => this.info(s)));
+    const [commands, cpu, memory, stats] = await Promise.all(['commandstats', 'cpu', 'memory', 'stats'].map((s) => this.info(s)));
     const c = parseInfo(cpu);
     const cpuUs = (Number(c.used_cpu_user) + Number(c.used_cpu_sys)) * 1e6;
-    return { calls: commandCalls(commands), cpuUs, usedMemory: Number(parseInfo(memory).used_memory) };
+    // Bytes redis-server read from its clients: the sessions written, mostly (the driver's INFO calls add ~100 B a turn).
+    const netIn = Number(parseInfo(stats).total_net_input_bytes);
+    return { calls: commandCalls(commands), cpuUs, usedMemory: Number(parseInfo(memory).used_memory), netIn };
   }
 
   async keyspace() {

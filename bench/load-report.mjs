@@ -63,6 +63,7 @@ function figures(lvl, id, { probes, floods, track }) {
     ['app CPU µs per app request (both instances)', true, perRequest(totals.appCpu)],
     ['redis-server CPU µs per app request', true, perRequest(totals.redisCpu)],
     ['Redis commands per app request (the mix)', true, perRequest(totals.redisCalls.total)],
+    ['bytes sent to Redis per app request (the mix)', true, perRequest(totals.redisIn)],
     ['Redis commands per page (probe)', true, page.calls.total / page.ops],
     ['Redis commands per login (probe)', true, login.calls.total / login.ops],
     ['Redis commands per refresh (probe)', true, token.calls.total / token.ops],
@@ -169,11 +170,14 @@ function redisProbe(lines, { opts, probes }) {
 }
 
 function redisMix(lines, { opts, levels, keyspace, track }) {
-  lines.push('In the mix (every measured turn):', '', ...head(['users', 'candidate', 'commands per app request', 'by command, per app request'], 2));
+  lines.push('In the mix (every measured turn; bytes: `total_net_input_bytes`, what redis-server read from its clients):', '');
+  lines.push(...head(['users', 'candidate', 'commands per app request', 'by command, per app request', 'bytes sent per app request'], 2));
   for (const l of levels) {
     for (const id of opts.candidates) {
       const { sink, totals } = l.run[id];
-      lines.push(row([l.concurrency, LABEL[id], fmt(totals.redisCalls.total / sink.appRequests, 3), perOp(totals.redisCalls, sink.appRequests, 3)]));
+      const calls = totals.redisCalls;
+      const per = (x, d) => fmt(x / sink.appRequests, d);
+      lines.push(row([l.concurrency, LABEL[id], per(calls.total, 3), perOp(calls, sink.appRequests, 3), per(totals.redisIn, 0)]));
     }
   }
   lines.push('', 'Keys after the load levels (before the flood), against every login made so far:', '');
@@ -193,7 +197,7 @@ function rss(lines, { opts, levels, floods, track }) {
     "included). Slope: least squares over the level's turns but its first (new users, new connections), MB per",
     '100,000 pages; read it only over a long run (the full mode serves 200,000 pages per level).',
   ));
-  lines.push(...head(['phase', 'candidate', 'instance', 'MB @ pages served', 'min–max MB', 'slope MB / 100k pages'], 2));
+  lines.push(...head(['phase', 'candidate', 'instance', 'MB @ pages served', 'min–max MB', 'slope MB / 100k pages', 'heap used MB (median)'], 2));
   const phases = [...levels.map((l) => String(l.concurrency)), ...(floods ? ['flood'] : [])];
   for (const phase of phases) {
     for (const id of opts.candidates) {
@@ -204,7 +208,8 @@ function rss(lines, { opts, levels, floods, track }) {
         const points = samples.slice(1).map((s, t) => ({ x: s.pages / 100_000, y: mbs[t + 1] }));
         const fit = phase === 'flood' ? null : slope(points);
         const name = phase === 'flood' ? 'flood' : `${phase} users`;
-        lines.push(row([name, LABEL[id], i + 1, series, `${fmt(Math.min(...mbs), 0)}–${fmt(Math.max(...mbs), 0)}`, fmt(fit ?? NaN, 1)]));
+        const heap = summarize(samples.map((s) => s.heap[i] / MB)).p50;
+        lines.push(row([name, LABEL[id], i + 1, series, `${fmt(Math.min(...mbs), 0)}–${fmt(Math.max(...mbs), 0)}`, fmt(fit ?? NaN, 1), fmt(heap, 0)]));
       }
     }
   }

@@ -91,12 +91,13 @@ function addDeltas(totals, a, b) {
   totals.appErrors += b.appErrors - a.appErrors;
   totals.proxyErrors += b.proxyErrors - a.proxyErrors;
   totals.usedMemory += b.redis.usedMemory - a.redis.usedMemory;
+  totals.redisIn += b.redis.netIn - a.redis.netIn;
   addCalls(totals.redisCalls, diffCalls(a.redis.calls, b.redis.calls));
   totals.served = b.served;
 }
 
 const newTotals = () => ({
-  appCpu: 0, proxyCpu: 0, providerCpu: 0, redisCpu: 0, driverCpu: 0, appErrors: 0, proxyErrors: 0, usedMemory: 0,
+  appCpu: 0, proxyCpu: 0, providerCpu: 0, redisCpu: 0, driverCpu: 0, appErrors: 0, proxyErrors: 0, usedMemory: 0, redisIn: 0,
   redisCalls: { total: 0, by: {} }, served: [],
 });
 
