@@ -33,11 +33,13 @@ const samplesOf = (track, phase) => track.rss.filter((s) => s.label.startsWith(`
 /** The median over a level's turns of the larger instance's RSS (one sample lands anywhere on the GC's sawtooth). */
 const medianRss = (track, level) => summarize(samplesOf(track, level).map((s) => Math.max(...s.rss))).p50;
 
-/** The flood's figures for the headline: keys, bytes, MB·hours held until the keys expire. */
-function floodFigures(left) {
+/** The flood's figures for the headline: throughput, app CPU, keys, bytes, MB·hours held until the keys expire. */
+function floodFigures({ sink, totals, left }) {
   const bytes = left ? meanBytes(left) * left.keys : 0;
   const hours = left?.sample.length ? summarize(left.sample.map((x) => x.ttl)).p50 / 3600 : 0;
   return [
+    ['/login flood: requests/s', false, rate(sink)],
+    ['/login flood: app CPU µs per request', true, totals.appCpu / sink.appRequests],
     ['/login flood: keys left in Redis', true, left ? left.keys : 0],
     ['/login flood: Redis bytes left (sample mean × keys)', true, bytes],
     ['/login flood: Redis MB·hours held until expiry (bytes × median TTL)', true, (bytes / MB) * hours],
@@ -69,7 +71,7 @@ function figures(lvl, id, { probes, floods, track }) {
     ['Redis commands per refresh (probe)', true, token.calls.total / token.ops],
     ["RSS, MB (larger instance, median over the level's turns)", true, medianRss(track[id], lvl.concurrency) / MB],
   ];
-  return floods ? rows.concat(floodFigures(floods[id].left)) : rows;
+  return floods ? rows.concat(floodFigures(floods[id])) : rows;
 }
 
 /** express-par's figure `a` over another's `b`: ✓ when express-par leads, = within 0.5 %, ✗ otherwise. */
@@ -227,6 +229,7 @@ function floodRow(id, { sink, totals, left }) {
   return row([
     LABEL[id],
     fmt(rate(sink), 0),
+    fmt(totals.appCpu / sink.appRequests, 0),
     `${fmt(s.p50, 1)} / ${fmt(s.p99, 1)} / ${fmt(s.p999, 1)}`,
     errorCount(sink),
     left ? keys : '0 (no store)',
@@ -246,7 +249,7 @@ function flood(lines, { opts, floods }) {
     "the candidate keeps one). Keys: what the flood added to the candidate's Redis database (SCAN before and after);",
     'bytes and TTL from `MEMORY USAGE` and `TTL` on a random sample of up to 200 of them.',
   ));
-  const cols = ['candidate', 'requests/s', 'p50 / p99 / p99.9 ms', 'errors', 'keys added', 'per request'];
+  const cols = ['candidate', 'requests/s', 'app CPU µs / request', 'p50 / p99 / p99.9 ms', 'errors', 'keys added', 'per request'];
   const store = ['bytes per key (sample mean, min–max)', 'MB (mean × keys)', 'TTL s (min / median / max)', 'used_memory Δ MB'];
   lines.push(...head([...cols, ...store], 1));
   for (const id of opts.candidates) lines.push(floodRow(id, floods[id]));
