@@ -9,7 +9,7 @@ import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.
 import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
 import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
 import { carryOver, clearLogin, markSilentAttempted, readLogin, readStoredLogin, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
-import type { RequestWithSession } from '../lib/plumbing/session.js';
+import type { RequestWithSession } from '../lib/core/model.js';
 
 const config = resolveConfig({
   issuerBaseURL: 'https://op.example.com',

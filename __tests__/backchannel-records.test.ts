@@ -8,7 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import session, { type SessionData } from 'express-session';
 import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../lib/plumbing/backchannel-logout.js';
-import type { LogoutClaims } from '../lib/protocol/logout-token.js';
+import type { LogoutClaims } from '../lib/core/model.js';
 
 const SIGN_IN = 'https://op.example|client-1';
 const HOUR = 3600_000;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { checkAuthorizationError, checkIss, parseCallbackParams } from '../lib/protocol/callback.js';
-import { CallbackError } from '../lib/plumbing/errors.js';
+import { CallbackError } from '../lib/core/errors.js';
 
 function thrown(fn: () => unknown): CallbackError {
   try {

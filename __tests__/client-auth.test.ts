@@ -11,7 +11,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { CLIENT_ASSERTION_TYPE } from '../lib/protocol/client-auth.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ServerMetadata } from '../lib/protocol/discovery.js';
+import type { ServerMetadata } from '../lib/core/model.js';
 import { assessProvider } from '../lib/protocol/provider-requirements.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';
 
 const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, errors as joseErrors, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { atHash, resolveIdTokenAlgs, validateIdToken, type IdTokenExpectations } from '../lib/protocol/id-token.js';
-import { UpstreamError } from '../lib/plumbing/errors.js';
+import { UpstreamError } from '../lib/core/errors.js';
 
 const NOW = 1_700_000_000;
 const ISSUER = 'https://as.example';

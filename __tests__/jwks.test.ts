@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { errors as joseErrors } from 'jose';
-import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE, type KeySet } from '../lib/protocol/jwks.js';
+import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE } from '../lib/protocol/jwks.js';
+import type { KeySet } from '../lib/core/model.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 
 let server: FaultyServer;

@@ -9,7 +9,7 @@ import type { Express } from 'express';
 import session from 'express-session';
 import { parAuth } from '../lib/index.js';
 import { normalizeIssuer, sameIssuer } from '../lib/protocol/issuer.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { listen } from './helpers/app.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';

@@ -1,8 +1,9 @@
 /** lib/session.ts: express-session must be there, and save/regenerate errors become session_save_failed. */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { ParError } from '../lib/plumbing/errors.js';
-import { limitPendingOnlySession, regenerateSession, requireSession, saveSession, type RequestWithSession } from '../lib/plumbing/session.js';
+import { ParError } from '../lib/core/errors.js';
+import { limitPendingOnlySession, regenerateSession, requireSession, saveSession } from '../lib/plumbing/session.js';
+import type { RequestWithSession } from '../lib/core/model.js';
 
 type Callback = (err?: unknown) => void;
 

@@ -4,10 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ServerMetadata } from '../lib/protocol/discovery.js';
+import type { ResolvedTls, ServerMetadata } from '../lib/core/model.js';
 import { assessProvider } from '../lib/protocol/provider-requirements.js';
-import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure, type ResolvedTls } from '../lib/protocol/tls.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure } from '../lib/protocol/tls.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';
 
 let certs: TestCertificates;

@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { countTransactions, redirectDigest, saveTransaction, takeTransaction, type StoredTransaction, type Transaction } from '../lib/plumbing/transactions.js';
+import { countTransactions, redirectDigest, saveTransaction, takeTransaction, type StoredTransaction } from '../lib/plumbing/transactions.js';
+import type { RequestWithSession, Transaction } from '../lib/core/model.js';
 import { carryOver } from '../lib/plumbing/sign-in-state.js';
-import type { RequestWithSession } from '../lib/plumbing/session.js';
 
 const MAX_PENDING_TRANSACTIONS = 10;
 const TRANSACTION_TTL_MS = 15 * 60 * 1000;

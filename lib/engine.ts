@@ -5,28 +5,30 @@
  */
 import type { Request } from 'express';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
-import { validateLogoutToken, type LogoutClaims } from './protocol/logout-token.js';
+import { validateLogoutToken } from './protocol/logout-token.js';
+import type { CertificateBinding, Discovered, LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout, Transaction } from './core/model.js';
 import { authorizationUrl } from './protocol/authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from './protocol/callback.js';
-import { mergeAuthorizationParams, type ResolvedConfig } from './plumbing/config.js';
-import { createDiscovery, type Discovered } from './protocol/discovery.js';
+import { mergeAuthorizationParams } from './plumbing/config.js';
+import { createDiscovery } from './protocol/discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './protocol/dpop.js';
 import { postToEndpoint } from './protocol/endpoint.js';
-import { CallbackError, ParError, SilentLoginDeclined } from './plumbing/errors.js';
-import { endSessionUrl, type ResolvedLogout } from './protocol/end-session.js';
+import { CallbackError, ParError, SilentLoginDeclined } from './core/errors.js';
+import { endSessionUrl } from './protocol/end-session.js';
 import { validateIdToken, resolveIdTokenAlgs, type IdTokenExpectations } from './protocol/id-token.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from './plumbing/fetch-metadata.js';
-import { createLogger } from './plumbing/log.js';
+import { createLogger } from './core/log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './protocol/par.js';
-import { codeChallengeS256, createCodeVerifier, randomToken } from './protocol/pkce.js';
+import { codeChallengeS256, createCodeVerifier } from './protocol/pkce.js';
+import { randomToken } from './core/random.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
 import { idTokenPayload, signInKey } from './plumbing/sign-in-state.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
-import { certificateBinding, mtlsEndpoint, type CertificateBinding, type MtlsEndpointName } from './protocol/tls.js';
-import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS, type Transaction } from './plumbing/transactions.js';
-import type { LoginSession, ParEvent, TokenSet } from './plumbing/types.js';
+import { certificateBinding, mtlsEndpoint } from './protocol/tls.js';
+import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS } from './plumbing/transactions.js';
+import type { LoginSession, ParEvent, TokenSet } from './core/types.js';
 
 const log = createLogger('engine');
 

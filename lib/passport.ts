@@ -15,12 +15,13 @@ import { Strategy } from 'passport';
 import { parseCallbackParams } from './protocol/callback.js';
 import { resolveConfig } from './plumbing/config.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
-import { CallbackError } from './plumbing/errors.js';
-import { createLogger } from './plumbing/log.js';
-import { regenerateSession, type RequestWithSession } from './plumbing/session.js';
+import { CallbackError } from './core/errors.js';
+import { createLogger } from './core/log.js';
+import { pathOf, singleQueryValue } from './core/url.js';
+import { regenerateSession } from './plumbing/session.js';
+import type { CertificateBinding, RequestWithSession } from './core/model.js';
 import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
-import type { CertificateBinding } from './protocol/tls.js';
-import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './plumbing/types.js';
+import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './core/types.js';
 
 const log = createLogger('passport');
 
@@ -166,8 +167,7 @@ export class ParStrategy extends Strategy {
   /** A callback carries `state`, `code` or `error`, and arrives on the callback path (else it is a login start). */
   private isCallback(req: Request): boolean {
     const url = req.originalUrl ?? req.url;
-    const query = url.indexOf('?');
-    if (!this.callbackPaths.has(query === -1 ? url : url.slice(0, query))) return false;
+    if (!this.callbackPaths.has(pathOf(url))) return false;
     try {
       const params = parseCallbackParams(url);
       return params.state !== undefined || params.code !== undefined || params.error !== undefined;
@@ -270,9 +270,9 @@ async function dropSession(req: Request): Promise<void> {
   }
 }
 
+/** `?returnTo=`, read from the raw query as the login route reads it (a repeated value is none). */
 function queryReturnTo(req: Request): string | undefined {
-  const value = (req.query as Record<string, unknown> | undefined)?.returnTo;
-  return typeof value === 'string' ? value : undefined;
+  return singleQueryValue(req.originalUrl ?? req.url, 'returnTo');
 }
 
 declare module 'express-session' {

@@ -17,12 +17,13 @@
  */
 import type { Request } from 'express';
 import type { Engine } from '../engine.js';
-import { CallbackError, ParError } from '../plumbing/errors.js';
+import { CallbackError, ParError } from '../core/errors.js';
 import { withTokens } from '../plumbing/login-session.js';
-import { createLogger } from '../plumbing/log.js';
-import { requireSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
+import { createLogger } from '../core/log.js';
+import { requireSession, saveSession } from '../plumbing/session.js';
+import type { RequestWithSession } from '../core/model.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
-import type { LoginSession } from '../plumbing/types.js';
+import type { LoginSession } from '../core/types.js';
 import { loadedAccessToken } from './request-keys.js';
 
 const log = createLogger('access-token');

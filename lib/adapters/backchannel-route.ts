@@ -6,10 +6,10 @@
 import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
 import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../plumbing/backchannel-logout.js';
-import type { ResolvedBackchannelLogout } from '../plumbing/config.js';
+import type { ResolvedBackchannelLogout } from '../core/model.js';
 import type { Engine } from '../engine.js';
-import { SetupError } from '../plumbing/errors.js';
-import { createLogger } from '../plumbing/log.js';
+import { SetupError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { LogoutTokenError } from '../protocol/logout-token.js';
 import { clearLogin, idTokenPayload, type StoredLogin } from '../plumbing/sign-in-state.js';
 

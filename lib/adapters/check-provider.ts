@@ -2,7 +2,7 @@
 import { resolveConfig } from '../plumbing/config.js';
 import { createEngine } from '../engine.js';
 import type { ProviderReport } from '../protocol/provider-requirements.js';
-import type { ParAuthConfig } from '../plumbing/types.js';
+import type { ParAuthConfig } from '../core/types.js';
 
 /**
  * Fetches the server's metadata and checks it against the configuration. Resolves with the report

@@ -4,7 +4,7 @@
  * redirect to the login (the same user would come back with the same claims: a loop).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { CallbackError } from '../plumbing/errors.js';
+import { CallbackError } from '../core/errors.js';
 import { requiresAuth } from './middleware.js';
 
 export type ClaimValue = string | number | boolean | null;

@@ -6,18 +6,20 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from '../plumbing/config.js';
 import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
-import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../plumbing/errors.js';
+import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../core/errors.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
-import { createLogger } from '../plumbing/log.js';
+import { createLogger } from '../core/log.js';
+import { singleQueryValue } from '../core/url.js';
 import { createRequestContext } from './request-context.js';
 import { engineOf, mountPathOf } from './request-keys.js';
 import { createResponseContext } from './response-context.js';
 import { redirect } from './redirect.js';
-import { regenerateSession, saveSession, type RequestWithSession } from '../plumbing/session.js';
+import { regenerateSession, saveSession } from '../plumbing/session.js';
+import type { RequestWithSession } from '../core/model.js';
 import { withTokens } from '../plumbing/login-session.js';
 import { carryOver, clearLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
-import type { LoginSession, ParAuthConfig } from '../plumbing/types.js';
+import type { LoginSession, ParAuthConfig } from '../core/types.js';
 import '../plumbing/augment.js';
 
 const log = createLogger('middleware');
@@ -73,7 +75,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
   // Only returnTo comes from the query: every other parameter of a login comes from code
   // (authorizationParams, res.oidc.login()), never from whoever sends the browser here.
   async function login(req: Request, res: Response): Promise<void> {
-    const url = await engine.startLogin(req, { returnTo: singleQueryValue(req, 'returnTo') });
+    const url = await engine.startLogin(req, { returnTo: singleQueryValue(req.originalUrl ?? req.url, 'returnTo') });
     redirect(res, url);
   }
 
@@ -137,14 +139,6 @@ async function forgetLogin(req: Request, key: string): Promise<void> {
       log('could not save the session after a failed callback: %s', (err as Error).message);
     }
   }
-}
-
-function singleQueryValue(req: Request, name: string): string | undefined {
-  const url = req.originalUrl ?? req.url;
-  const index = url.indexOf('?');
-  if (index === -1) return undefined;
-  const values = new URLSearchParams(url.slice(index + 1)).getAll(name);
-  return values.length === 1 ? values[0] : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Request } from 'express';
 import { getAccessToken } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import type { Engine } from '../engine.js';
-import { isLoopbackHost } from '../plumbing/config.js';
+import { isLoopbackHost } from '../core/url.js';
 import { readStoredLogin } from '../plumbing/sign-in-state.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
 

@@ -9,7 +9,7 @@ import { redirect } from './redirect.js';
 import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
 import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
 import { carryOver, markSilentAttempted, readStoredLogin } from '../plumbing/sign-in-state.js';
-import type { AuthorizationParamValue } from '../plumbing/types.js';
+import type { AuthorizationParamValue } from '../core/types.js';
 
 export type { LogoutOptions } from '../protocol/end-session.js';
 

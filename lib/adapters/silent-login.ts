@@ -4,7 +4,7 @@
  * is signed in here without seeing anything. When the server needs the user, they come back anonymous.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { SetupError } from '../plumbing/errors.js';
+import { SetupError } from '../core/errors.js';
 import { engineOf } from './request-keys.js';
 import { refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
 import { requireSession } from '../plumbing/session.js';

@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
-import type { LogoutClaims } from '../protocol/logout-token.js';
+import type { LogoutClaims } from '../core/model.js';
 
 const PREFIX = 'express-par:';
 /** Cached record reads per store (oldest dropped first). */

@@ -4,59 +4,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
-import { resolveTls, TLS_CLIENT_AUTH_METHODS, type ResolvedTls } from '../protocol/tls.js';
-import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig, ParEvent, LoginSession } from './types.js';
-import type { Request, Response } from 'express';
+import { resolveTls, TLS_CLIENT_AUTH_METHODS } from '../protocol/tls.js';
+import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig } from '../core/types.js';
+import type { ResolvedBackchannelLogout, ResolvedConfig, ResolvedRoutes, ResolvedTls } from '../core/model.js';
+import { fail, nonEmptyString, numberInRange } from '../core/assert.js';
+import { isLoopbackHost, joinUrl } from '../core/url.js';
 import { normalizeIssuer } from '../protocol/issuer.js';
-
-export interface ResolvedRoutes {
-  login: string | false;
-  callback: string | false;
-  logout: string | false;
-  postLogoutRedirect: string;
-  backchannelLogout: string | false;
-}
-
-export interface ResolvedConfig {
-  issuer: string;
-  baseURL: URL;
-  clientID: string;
-  clientSecret?: string;
-  clientAuthMethod: ClientAuthMethod;
-  clientAssertionKey?: KeyObject;
-  clientAssertionAlg?: string;
-  /** `kid` of the JWK given as clientAssertionSigningKey, sent in the assertion header. */
-  clientAssertionKid?: string;
-  authorizationParams: URLSearchParams;
-  routes: ResolvedRoutes;
-  redirectUri: string;
-  postLogoutRedirectUri: string;
-  /** `false`, `'per-session'` (a fresh key for every login, kept in the session) or one key for all sessions. */
-  dpop: false | 'per-session' | KeyObject;
-  dpopAlg?: string;
-  httpTimeout: number;
-  clockTolerance: number;
-  idTokenSigningAlgs?: string[];
-  afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
-  requestObjectKey?: KeyObject;
-  requestObjectAlg?: string;
-  requestObjectKid?: string;
-  profile?: 'fapi2';
-  onEvent?: (event: ParEvent) => void;
-  /** Audiences besides the client_id accepted in an ID token's `aud`. */
-  trustedAudiences?: string[];
-  /** The client certificate (RFC 8705) and the agent that presents it. */
-  tls?: ResolvedTls;
-  /** Back-channel logout, when on (the route is `routes.backchannelLogout`). */
-  backchannelLogout?: ResolvedBackchannelLogout;
-}
-
-export interface ResolvedBackchannelLogout {
-  /** ms: how long a login lasts in a session whose cookie has no maxAge, and the least time records are kept. */
-  maxSessionAge: number;
-  /** ms: how long an instance may answer from its cache of logout records. */
-  maxStaleness: number;
-}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BACKCHANNEL_OPTIONS = new Set(['maxSessionAge', 'maxStaleness']);
@@ -72,8 +25,8 @@ function resolveBackchannelLogout(value: unknown): ResolvedBackchannelLogout | u
     if (!BACKCHANNEL_OPTIONS.has(key)) fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
   }
   return {
-    maxSessionAge: number(options.maxSessionAge, 'backchannelLogout.maxSessionAge', 7 * DAY_MS, 60_000, 400 * DAY_MS),
-    maxStaleness: number(options.maxStaleness, 'backchannelLogout.maxStaleness', 1000, 0, 60_000),
+    maxSessionAge: numberInRange(options.maxSessionAge, 'backchannelLogout.maxSessionAge', 7 * DAY_MS, 60_000, 400 * DAY_MS),
+    maxStaleness: numberInRange(options.maxStaleness, 'backchannelLogout.maxStaleness', 1000, 0, 60_000),
   };
 }
 
@@ -89,21 +42,6 @@ const FAPI2_AUTH_METHODS: ClientAuthMethod[] = ['private_key_jwt', ...TLS_CLIENT
 /** Parameters the library sets itself; letting options override them would break PKCE, state or nonce. */
 const RESERVED_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri', 'dpop_jkt', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
-
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|[^.]+\.localhost)$/i;
-
-function fail(message: string): never {
-  throw new TypeError(message);
-}
-
-function nonEmptyString(value: unknown, option: string): string {
-  if (typeof value !== 'string' || value.trim() === '') fail(`"${option}" must be a non-empty string`);
-  return value;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.test(hostname);
-}
 
 function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopback: boolean): URL {
   const raw = nonEmptyString(value, option);
@@ -129,12 +67,6 @@ function routePath(value: unknown, option: string, fallback: string): string | f
     fail(`"${option}" must be a path starting with "/" (or false to turn the route off)`);
   }
   return value;
-}
-
-/** `baseURL` + `path`, keeping any path that `baseURL` has. */
-export function joinUrl(base: URL, path: string): string {
-  const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
-  return `${base.origin}${prefix}${path}`;
 }
 
 /** Whether express-par sets `key` itself (the protocol parameters), so no option or request may. */
@@ -184,14 +116,6 @@ export function mergeAuthorizationParams(configured: URLSearchParams, perRequest
     for (const value of extra.getAll(key)) merged.append(key, value);
   }
   return merged;
-}
-
-function number(value: unknown, option: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    fail(`"${option}" must be a number from ${min} to ${max}`);
-  }
-  return value;
 }
 
 function resolveClientAuth(options: ParAuthConfig, fapi2: boolean, tls: ResolvedTls | undefined) {
@@ -336,9 +260,9 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     postLogoutRedirectUri: joinUrl(baseURL, routes.postLogoutRedirect),
     dpop: dpop.dpop,
     ...(dpop.alg ? { dpopAlg: dpop.alg } : {}),
-    httpTimeout: number(input.httpTimeout, 'httpTimeout', 5000, 1, 120_000),
+    httpTimeout: numberInRange(input.httpTimeout, 'httpTimeout', 5000, 1, 120_000),
     // FAPI 2.0 §5.3.2.1 asks clients to accept ~10 s of skew; keep the default 30 s otherwise.
-    clockTolerance: number(input.clockTolerance, 'clockTolerance', 30, 0, 600),
+    clockTolerance: numberInRange(input.clockTolerance, 'clockTolerance', 30, 0, 600),
     // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA only, whatever else the server advertises.
     ...(idTokenSigningAlgs ? { idTokenSigningAlgs: [...idTokenSigningAlgs] } : fapi2 ? { idTokenSigningAlgs: [...FAPI2_ALGS] } : {}),
     ...(input.afterCallback ? { afterCallback: input.afterCallback } : {}),

@@ -4,7 +4,7 @@
  * the authorization process be started only with the user's consent, protected against CSRF.
  */
 import type { Request } from 'express';
-import { CallbackError } from './errors.js';
+import { CallbackError } from '../core/errors.js';
 
 /** A navigation or request another site started. A browser without Fetch Metadata sends no header: not known. */
 function isCrossSite(req: Request): boolean {

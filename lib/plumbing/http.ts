@@ -6,8 +6,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from './errors.js';
-import { createLogger } from './log.js';
+import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { tlsFailure } from '../protocol/tls.js';
 
 const log = createLogger('http');

@@ -3,7 +3,7 @@
  * algorithm each key implies. Synchronous, so a bad key throws from `parAuth()` naming the option.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import type { PrivateKeyInput } from './types.js';
+import type { PrivateKeyInput } from '../core/types.js';
 
 export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;

@@ -1,7 +1,7 @@
 /** The login kept in the session, built from (or updated by) a token response. */
 import type { JWTPayload } from 'jose';
-import type { CertificateBinding } from '../protocol/tls.js';
-import type { LoginSession, TokenSet } from './types.js';
+import type { CertificateBinding } from '../core/model.js';
+import type { LoginSession, TokenSet } from '../core/types.js';
 
 /** Fields of the previous login that the new token response decides: not carried over. */
 const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt']);

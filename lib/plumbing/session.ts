@@ -4,11 +4,9 @@
  * when the login state changes (session fixation).
  */
 import type { Request } from 'express';
-import type { Session, SessionData } from 'express-session';
-import { SetupError } from './errors.js';
+import { SetupError } from '../core/errors.js';
+import type { RequestWithSession } from '../core/model.js';
 import { hasAnyLogin } from './sign-in-state.js';
-
-export type RequestWithSession = Request & { session: Session & Partial<SessionData> };
 
 export function requireSession(req: Request): asserts req is RequestWithSession {
   const session = (req as Partial<RequestWithSession>).session;

@@ -7,9 +7,9 @@
  *   req.session.par = { [signInKey]: { login?: LoginSession, pending?: { [state]: StoredTransaction }, silentAttempted?: true } }
  */
 import { createHash } from 'node:crypto';
-import type { RequestWithSession } from './session.js';
+import type { RequestWithSession } from '../core/model.js';
 import type { StoredTransaction } from './transactions.js';
-import type { LoginSession } from './types.js';
+import type { LoginSession } from '../core/types.js';
 import { copyFields } from './login-session.js';
 
 const TOKEN_CLAIMS: ReadonlySet<string> = new Set(['claims']);

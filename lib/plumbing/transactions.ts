@@ -5,25 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { RequestWithSession } from './session.js';
+import type { RequestWithSession, Transaction } from '../core/model.js';
 import { ensureSignIn, readSignIn } from './sign-in-state.js';
-
-export interface Transaction {
-  state: string;
-  nonce: string;
-  codeVerifier: string;
-  returnTo: string;
-  /** The redirect_uri pushed with this login: a callback on another route (another strategy) cannot use it. */
-  redirectUri: string;
-  /** ms since the epoch */
-  createdAt: number;
-  /** `max_age` pushed with the request, for the `auth_time` check. */
-  maxAge?: number;
-  /** A `prompt=none` login (attemptSilentLogin): "the user must interact" brings the user back anonymous. */
-  silent?: boolean;
-  /** Per-session DPoP key (private JWK) the code is bound to. */
-  dpopJwk?: JWK;
-}
 
 /**
  * A transaction as the session keeps it (the session budget: sessions live in Redis and their cookie

@@ -2,7 +2,8 @@
  * The authorization response at the callback (RFC 6749 §4.1.2, RFC 9207), read from the raw query
  * string so Express's query parser cannot turn a parameter into an array or object. Pure functions.
  */
-import { CallbackError, oauthErrorCode, safeText } from '../plumbing/errors.js';
+import { CallbackError, oauthErrorCode, safeText } from '../core/errors.js';
+import { rawQuery } from '../core/url.js';
 
 export interface CallbackParams {
   state?: string;
@@ -17,9 +18,7 @@ const MAX_QUERY = 16 * 1024;
 
 /** Parses `originalUrl`'s query; a repeated or over-long parameter is `callback_params_invalid`. */
 export function parseCallbackParams(originalUrl: string): CallbackParams {
-  const index = originalUrl.indexOf('?');
-  // Stryker disable next-line StringLiteral: any text without "=" parses to no known parameter, like ''
-  const query = index === -1 ? '' : originalUrl.slice(index + 1);
+  const query = rawQuery(originalUrl);
   if (query.length > MAX_QUERY) throw new CallbackError('callback_params_invalid', 'The callback query string is too long.');
   let params: URLSearchParams;
   // Stryker disable all: URLSearchParams does not throw on a string today; the catch is kept in case it ever does

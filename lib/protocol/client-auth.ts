@@ -5,8 +5,8 @@
  * certificate on the connection does the work).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from '../plumbing/config.js';
-import { randomToken } from './pkce.js';
+import type { ResolvedConfig } from '../core/model.js';
+import { randomToken } from '../core/random.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

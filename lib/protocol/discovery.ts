@@ -5,36 +5,14 @@
  * it. Also hands out the issuer's key set (`lib/jwks.ts`).
  */
 import type { Agent } from 'node:https';
-import { safeText, UpstreamError } from '../plumbing/errors.js';
+import { safeText, UpstreamError } from '../core/errors.js';
 import { parseJsonObject, request } from '../plumbing/http.js';
 import { sameIssuer } from './issuer.js';
-import { createKeySet, type KeySet } from './jwks.js';
-import { createLogger } from '../plumbing/log.js';
+import { createKeySet } from './jwks.js';
+import type { Discovered, KeySet, ServerMetadata } from '../core/model.js';
+import { createLogger } from '../core/log.js';
 
 const log = createLogger('discovery');
-
-export interface ServerMetadata {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  pushed_authorization_request_endpoint?: string;
-  jwks_uri?: string;
-  end_session_endpoint?: string;
-  require_pushed_authorization_requests?: boolean;
-  authorization_response_iss_parameter_supported?: boolean;
-  code_challenge_methods_supported?: string[];
-  token_endpoint_auth_methods_supported?: string[];
-  id_token_signing_alg_values_supported?: string[];
-  dpop_signing_alg_values_supported?: string[];
-  request_object_signing_alg_values_supported?: string[];
-  [key: string]: unknown;
-}
-
-export interface Discovered {
-  metadata: ServerMetadata;
-  /** The key set at `jwks_uri`, shared by every request for this issuer. */
-  jwks?: KeySet;
-}
 
 function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);

@@ -2,7 +2,8 @@
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): where the browser goes back to after
  * logout, and the end_session URL with the application's extra parameters. Pure functions.
  */
-import { joinUrl, type ResolvedConfig } from '../plumbing/config.js';
+import type { ResolvedConfig, ResolvedLogout } from '../core/model.js';
+import { joinUrl } from '../core/url.js';
 import { safeReturnTo } from './return-to.js';
 
 export type LogoutParamValue = string | number | boolean;
@@ -13,11 +14,6 @@ export interface LogoutOptions {
   returnTo?: string;
   /** Extra end_session parameters (`logout_hint`, `ui_locales`, `state`, …); not the protocol ones. */
   logoutParams?: Record<string, LogoutParamValue | undefined>;
-}
-
-export interface ResolvedLogout {
-  postLogoutRedirectUri: string;
-  logoutParams: URLSearchParams;
 }
 
 /** Set by express-par from the login and the configuration (RP-Initiated Logout 1.0 §2). */

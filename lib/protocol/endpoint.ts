@@ -3,9 +3,9 @@
  * a DPoP proof when the login uses DPoP, and one retry with the server's nonce (RFC 9449 §8).
  */
 import { clientAuthentication } from './client-auth.js';
-import type { ResolvedConfig } from '../plumbing/config.js';
+import type { ResolvedConfig } from '../core/model.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
-import { oauthErrorCode, safeText } from '../plumbing/errors.js';
+import { oauthErrorCode, safeText } from '../core/errors.js';
 import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
 
 export interface EndpointCall {

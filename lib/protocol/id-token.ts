@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../plumbing/errors.js';
+import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { verifyJwt } from './jws.js';
 import { isAsymmetricAlg, isHmacAlg } from '../plumbing/keys.js';
 

@@ -8,11 +8,12 @@
  * own, so tokens with made-up `kid`s cannot make us flood the server.
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { errors as joseErrors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
+import { errors as joseErrors, type JWSHeaderParameters } from 'jose';
+import type { KeyHeader, KeySet } from '../core/model.js';
 import type { Agent } from 'node:https';
-import { UpstreamError } from '../plumbing/errors.js';
+import { UpstreamError } from '../core/errors.js';
 import { parseJsonObject, request } from '../plumbing/http.js';
-import { createLogger } from '../plumbing/log.js';
+import { createLogger } from '../core/log.js';
 
 const log = createLogger('jwks');
 
@@ -35,32 +36,6 @@ export interface KeySetOptions {
   now?: () => number;
   /** Carries the client certificate when one is configured (RFC 8705). */
   agent?: Agent;
-}
-
-/** The part of a JWS protected header that selects a key. */
-export interface KeyHeader {
-  alg?: unknown;
-  kid?: unknown;
-}
-
-/**
- * A remote key set. Callable as jose's `JWTVerifyGetKey` (`jwtVerify(token, keySet)`), and `getKey()` for
- * a verifier of our own.
- */
-export interface KeySet {
-  (header: JWSHeaderParameters, token?: FlattenedJWSInput): Promise<KeyObject>;
-  /**
-   * The public key for a JWS header: by `alg` (key type and curve) and `kid` when present, skipping keys
-   * whose `use`, `key_ops` or `alg` say they are not for verifying this algorithm.
-   *
-   * Rejects with a `ParError` when the set cannot be fetched (`jwks_failed`, `upstream_timeout`,
-   * `upstream_unreachable`, `upstream_response_too_large`), with jose's `JWKSNoMatchingKey` when no key
-   * matches even after a refetch (or when the refetch budget is spent), `JWKSMultipleMatchingKeys` when
-   * several keys match a header without `kid`, and `JOSENotSupported` for an algorithm that does not use
-   * the server's keys (`none`, HMAC).
-   */
-  getKey(header: KeyHeader): Promise<KeyObject>;
-  readonly uri: string;
 }
 
 /**

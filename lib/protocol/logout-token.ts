@@ -4,7 +4,8 @@
  * issuer and audience are checked, and every failure is one `LogoutTokenError` with a short reason.
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { safeText } from '../plumbing/errors.js';
+import { safeText } from '../core/errors.js';
+import type { LogoutClaims } from '../core/model.js';
 import { isAsymmetricAlg } from '../plumbing/keys.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -21,15 +22,6 @@ export interface LogoutTokenExpectations {
   trustedAudiences?: readonly string[];
   /** Seconds since the epoch; tests freeze it. */
   now?: number;
-}
-
-export interface LogoutClaims {
-  sub?: string;
-  sid?: string;
-  jti: string;
-  iat: number;
-  /** Seconds since the epoch until which the token (and so its `jti`) is valid. */
-  validUntil: number;
 }
 
 /** A logout token the client refuses: 400 with an OAuth error body (§2.8). */

@@ -3,11 +3,11 @@
  * authentication, and check the answer (send and process kept apart so the checks are pure).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from '../plumbing/config.js';
-import { UpstreamError } from '../plumbing/errors.js';
+import type { ResolvedConfig } from '../core/model.js';
+import { UpstreamError } from '../core/errors.js';
 import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
 import { oauthErrorOf } from './endpoint.js';
-import { randomToken } from './pkce.js';
+import { randomToken } from '../core/random.js';
 
 export interface PushedAuthorizationResponse {
   request_uri: string;

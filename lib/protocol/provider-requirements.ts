@@ -2,10 +2,9 @@
  * Start-up self-check: what the authorization server lacks for the configured login, reported in one
  * readable error (PAR endpoint, S256, the client auth method, DPoP and request object algorithms).
  */
-import type { ResolvedConfig } from '../plumbing/config.js';
-import type { ServerMetadata } from './discovery.js';
-import { isLoopbackHost } from '../plumbing/config.js';
-import { UpstreamError } from '../plumbing/errors.js';
+import type { ResolvedConfig, ServerMetadata } from '../core/model.js';
+import { isLoopbackHost } from '../core/url.js';
+import { UpstreamError } from '../core/errors.js';
 import { assessMtls } from './tls.js';
 
 export interface ProviderReport {

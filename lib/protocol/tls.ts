@@ -9,49 +9,17 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import https from 'node:https';
 import * as nodeTls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import type { ServerMetadata } from './discovery.js';
-import { UpstreamError } from '../plumbing/errors.js';
-
-/** PEM text as a string or Buffer, as Node's `tls` options take it. */
-export type PemInput = string | Buffer;
-
-/** The `tls` option. */
-export interface TlsOptions {
-  /** The client certificate (PEM), optionally followed by its intermediates. */
-  cert: PemInput;
-  /** Its private key (unencrypted PEM). */
-  key: PemInput;
-  /** Roots trusted for the server's certificate, added to Node's bundled ones (PEM). */
-  ca?: PemInput | PemInput[];
-}
-
-export interface ResolvedTls {
-  /** Keep-alive agent presenting the certificate; one per `parAuth()` / strategy. */
-  agent: https.Agent;
-  /** RFC 8705 §3.1: base64url SHA-256 thumbprint of the DER certificate (`cnf.x5t#S256`). */
-  x5tS256: string;
-  validFrom: Date;
-  validTo: Date;
-}
+import { fail } from '../core/assert.js';
+import { UpstreamError } from '../core/errors.js';
+import type { CertificateBinding, MtlsEndpointName, ResolvedTls, ServerMetadata } from '../core/model.js';
+import type { TlsOptions } from '../core/types.js';
 
 /** RFC 8705 §2: the client authentication methods that are the TLS connection itself. */
 export const TLS_CLIENT_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
 
-/** RFC 8705 §5: the endpoints a client with a certificate calls at their `mtls_endpoint_aliases`. */
-export type MtlsEndpointName =
-  | 'token_endpoint'
-  | 'pushed_authorization_request_endpoint'
-  | 'userinfo_endpoint'
-  | 'revocation_endpoint'
-  | 'introspection_endpoint';
-
 const MTLS_ENDPOINTS: MtlsEndpointName[] = ['token_endpoint', 'pushed_authorization_request_endpoint', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint'];
 const TLS_KEYS = new Set(['cert', 'key', 'ca']);
 const EXPIRY_NOTICE_MS = 14 * 24 * 3600 * 1000;
-
-function fail(message: string): never {
-  throw new TypeError(message);
-}
 
 function pemText(value: unknown, option: string, kind: string): string {
   const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
@@ -188,13 +156,6 @@ export function assessMtls(config: { tls?: ResolvedTls; dpop: unknown; profile?:
     problems.push('it does not advertise tls_client_certificate_bound_access_tokens (FAPI 2.0 needs sender-constrained tokens: mTLS here, RFC 8705 §3)');
   }
   return { problems, warnings: certificateWarnings(config.tls) };
-}
-
-/** What the stored login records about a certificate-bound access token (RFC 8705 §3). */
-export interface CertificateBinding {
-  certificateBound: true;
-  /** RFC 8705 §3.1: the thumbprint of the certificate the token is bound to. */
-  cnf: { 'x5t#S256': string };
 }
 
 /**

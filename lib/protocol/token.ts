@@ -2,10 +2,10 @@
  * The token request (RFC 6749 §4.1.3 with RFC 7636 §4.5 `code_verifier`) and the check of its answer
  * (RFC 6749 §5.1, RFC 9449 §5). Send and process kept apart; `processTokenResponse` is pure.
  */
-import { safeText, UpstreamError } from '../plumbing/errors.js';
+import { safeText, UpstreamError } from '../core/errors.js';
 import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
 import { oauthErrorOf } from './endpoint.js';
-import type { TokenSet } from '../plumbing/types.js';
+import type { TokenSet } from '../core/types.js';
 
 export function authorizationCodeParameters(code: string, redirectUri: string, codeVerifier: string): URLSearchParams {
   return new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: codeVerifier });

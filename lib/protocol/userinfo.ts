@@ -10,7 +10,7 @@ import { getAccessToken } from '../adapters/access-token.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
 import { oauthErrorOf } from './endpoint.js';
 import type { Engine } from '../engine.js';
-import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../plumbing/errors.js';
+import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
 import { resolveIdTokenAlgs } from './id-token.js';
 import { isHmacAlg } from '../plumbing/keys.js';

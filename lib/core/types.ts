@@ -6,7 +6,19 @@
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Request, Response } from 'express';
-import type { TlsOptions } from '../protocol/tls.js';
+
+/** PEM text as a string or Buffer, as Node's `tls` options take it. */
+export type PemInput = string | Buffer;
+
+/** The `tls` option. */
+export interface TlsOptions {
+  /** The client certificate (PEM), optionally followed by its intermediates. */
+  cert: PemInput;
+  /** Its private key (unencrypted PEM). */
+  key: PemInput;
+  /** Roots trusted for the server's certificate, added to Node's bundled ones (PEM). */
+  ca?: PemInput | PemInput[];
+}
 
 export type ClientAuthMethod =
   | 'client_secret_basic'
