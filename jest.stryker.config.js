@@ -11,7 +11,7 @@ import base from './jest.config.js';
 export const TESTS = {
   'lib/protocol/callback.ts': ['callback', 'protocol-steps'],
   'lib/protocol/id-token.ts': ['id-token', 'protocol-steps'],
-  'lib/protocol/jws.ts': ['jws', 'id-token'],
+  'lib/crypto/jws.ts': ['jws', 'id-token'],
   'lib/plumbing/transactions.ts': ['transactions'],
   'lib/plumbing/session.ts': ['session'],
   'lib/plumbing/login-session.ts': ['login-session'],

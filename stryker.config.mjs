@@ -26,7 +26,7 @@ export default {
     'lib/protocol/client-auth.ts',
     'lib/protocol/dpop.ts',
     'lib/protocol/provider-requirements.ts',
-    'lib/protocol/jws.ts',
+    'lib/crypto/jws.ts',
     'lib/protocol/logout-token.ts',
     'lib/plumbing/backchannel-logout.ts',
     'lib/protocol/userinfo.ts',

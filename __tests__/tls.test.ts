@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ResolvedTls, ServerMetadata } from '../lib/core/model.js';
 import { assessProvider } from '../lib/protocol/provider-requirements.js';
-import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure } from '../lib/protocol/tls.js';
+import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls } from '../lib/protocol/tls.js';
+import { tlsFailure } from '../lib/net/tls-failure.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';
 
@@ -42,6 +43,11 @@ describe('the "tls" option', () => {
       expect(resolved.validTo.getTime()).toBeGreaterThan(Date.now());
       expect(resolved.agent.options).toMatchObject({ keepAlive: true });
     }
+  });
+
+  it('keeps connections alive as the requests without a certificate do, the idle timeout included (issue #25)', () => {
+    // The timeout closes idle pooled sockets and makes Node honour the server's Keep-Alive hint (net/agent.ts).
+    expect(resolveTls(certs.client)!.agent.options).toMatchObject({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64, timeout: 30_000 });
   });
 
   it('adds "ca" to the bundled roots instead of replacing them', () => {

@@ -3,7 +3,7 @@
  * Every mistake throws a `TypeError` whose message names the option and says how to fix it.
  */
 import type { KeyObject } from 'node:crypto';
-import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from './keys.js';
+import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../crypto/keys.js';
 import { resolveTls, TLS_CLIENT_AUTH_METHODS } from '../protocol/tls.js';
 import type { AuthorizationParamValue, ClientAuthMethod, ParAuthConfig } from '../core/types.js';
 import type { ResolvedBackchannelLogout, ResolvedConfig, ResolvedRoutes, ResolvedTls } from '../core/model.js';

@@ -6,7 +6,7 @@
  */
 import type { Agent } from 'node:https';
 import { safeText, UpstreamError } from '../core/errors.js';
-import { parseJsonObject, request } from '../plumbing/http.js';
+import { parseJsonObject, request } from '../net/http.js';
 import { sameIssuer } from './issuer.js';
 import { createKeySet } from './jwks.js';
 import type { Discovered, KeySet, ServerMetadata } from '../core/model.js';

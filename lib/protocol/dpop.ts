@@ -8,7 +8,7 @@
  */
 import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
-import { canSign, encodeHeader, jwkThumbprint, signCompact } from './jws.js';
+import { canSign, encodeHeader, jwkThumbprint, signCompact } from '../crypto/jws.js';
 import { randomToken } from '../core/random.js';
 
 /** A key proofs are signed with. */

@@ -6,7 +6,7 @@ import { clientAuthentication } from './client-auth.js';
 import type { ResolvedConfig } from '../core/model.js';
 import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
 import { oauthErrorCode, safeText } from '../core/errors.js';
-import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
+import { parseJsonObject, request, type HttpResponse } from '../net/http.js';
 
 export interface EndpointCall {
   config: ResolvedConfig;

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
-import { verifyJwt } from './jws.js';
-import { isAsymmetricAlg, isHmacAlg } from '../plumbing/keys.js';
+import { verifyJwt } from '../crypto/jws.js';
+import { isAsymmetricAlg, isHmacAlg } from '../crypto/keys.js';
 
 export interface IdTokenExpectations {
   issuer: string;

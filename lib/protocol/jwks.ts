@@ -12,7 +12,7 @@ import { errors as joseErrors, type JWSHeaderParameters } from 'jose';
 import type { KeyHeader, KeySet } from '../core/model.js';
 import type { Agent } from 'node:https';
 import { UpstreamError } from '../core/errors.js';
-import { parseJsonObject, request } from '../plumbing/http.js';
+import { parseJsonObject, request } from '../net/http.js';
 import { createLogger } from '../core/log.js';
 
 const log = createLogger('jwks');

@@ -6,7 +6,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { safeText } from '../core/errors.js';
 import type { LogoutClaims } from '../core/model.js';
-import { isAsymmetricAlg } from '../plumbing/keys.js';
+import { isAsymmetricAlg } from '../crypto/keys.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 /** A logout token without `exp` is accepted for this long after its `iat` (and its `jti` remembered as long). */

@@ -5,7 +5,7 @@
 import { SignJWT } from 'jose';
 import type { ResolvedConfig } from '../core/model.js';
 import { UpstreamError } from '../core/errors.js';
-import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
+import { parseJsonObject, type HttpResponse } from '../net/http.js';
 import { oauthErrorOf } from './endpoint.js';
 import { randomToken } from '../core/random.js';
 

@@ -3,7 +3,7 @@
  * (RFC 6749 §5.1, RFC 9449 §5). Send and process kept apart; `processTokenResponse` is pure.
  */
 import { safeText, UpstreamError } from '../core/errors.js';
-import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
+import { parseJsonObject, type HttpResponse } from '../net/http.js';
 import { oauthErrorOf } from './endpoint.js';
 import type { TokenSet } from '../core/types.js';
 

@@ -11,9 +11,9 @@ import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
 import { oauthErrorOf } from './endpoint.js';
 import type { Engine } from '../engine.js';
 import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
-import { parseJsonObject, request, type HttpResponse } from '../plumbing/http.js';
+import { parseJsonObject, request, type HttpResponse } from '../net/http.js';
 import { resolveIdTokenAlgs } from './id-token.js';
-import { isHmacAlg } from '../plumbing/keys.js';
+import { isHmacAlg } from '../crypto/keys.js';
 import { readLogin, readStoredLogin } from '../plumbing/sign-in-state.js';
 import { challengeError, isResourceNonceChallenge } from './www-authenticate.js';
 

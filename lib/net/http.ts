@@ -8,21 +8,14 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { tlsFailure } from '../protocol/tls.js';
+import { sharedAgents } from './agent.js';
+import { tlsFailure } from './tls-failure.js';
 
 const log = createLogger('http');
 
 export const USER_AGENT = 'express-par/0.1 (+https://www.npmjs.com/package/express-par)';
 /** Largest response body read from the authorization server (JSON documents are small). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024;
-
-// `timeout` closes idle pooled sockets; it also makes Node honour the server's `Keep-Alive: timeout=N`
-// hint (closing a second early), so we rarely reuse a connection the server is about to drop.
-const AGENT_OPTIONS = { keepAlive: true, maxSockets: 64, keepAliveMsecs: 1000, timeout: 30_000 };
-const agents = {
-  'http:': new http.Agent(AGENT_OPTIONS),
-  'https:': new https.Agent(AGENT_OPTIONS),
-};
 
 /** Errors of a kept-alive connection the server closed just as we reused it (nothing was answered). */
 const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -53,7 +46,7 @@ export interface HttpResponse {
 export function request(req: HttpRequest): Promise<HttpResponse> {
   const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
   const transport = url.protocol === 'https:' ? https : http;
-  const agent = (url.protocol === 'https:' && req.agent) || agents[url.protocol as 'http:' | 'https:'];
+  const agent = (url.protocol === 'https:' && req.agent) || sharedAgents[url.protocol as 'http:' | 'https:'];
   const body = req.form?.toString();
   const maxBytes = req.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const headers: Record<string, string> = {
