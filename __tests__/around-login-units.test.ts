@@ -8,7 +8,8 @@ import type { Request } from 'express';
 import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
 import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
 import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
-import { carryOver, clearLogin, markSilentAttempted, readLogin, readStoredLogin, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
+import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
+import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';
 import type { RequestWithSession } from '../lib/core/model.js';
 
 const config = resolveConfig({

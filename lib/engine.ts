@@ -23,11 +23,12 @@ import { codeChallengeS256, createCodeVerifier } from './protocol/pkce.js';
 import { randomToken } from './core/random.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
 import { safeReturnTo } from './protocol/return-to.js';
-import { limitPendingOnlySession, requireSession, saveSession } from './plumbing/session.js';
-import { idTokenPayload, signInKey } from './plumbing/sign-in-state.js';
+import { limitPendingOnlySession, requireSession, saveSession } from './state/session.js';
+import { signInKey } from './state/layout.js';
+import { idTokenPayload } from './state/login.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
 import { certificateBinding, mtlsEndpoint } from './protocol/tls.js';
-import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS } from './plumbing/transactions.js';
+import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS } from './state/transactions.js';
 import type { LoginSession, ParEvent, TokenSet } from './core/types.js';
 
 const log = createLogger('engine');

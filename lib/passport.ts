@@ -18,7 +18,7 @@ import { createEngine, type Engine, type LoginResult } from './engine.js';
 import { CallbackError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { pathOf, singleQueryValue } from './core/url.js';
-import { regenerateSession } from './plumbing/session.js';
+import { regenerateSession } from './state/session.js';
 import type { CertificateBinding, RequestWithSession } from './core/model.js';
 import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
 import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './core/types.js';

@@ -18,11 +18,10 @@
 import type { Request } from 'express';
 import type { Engine } from '../engine.js';
 import { CallbackError, ParError } from '../core/errors.js';
-import { withTokens } from '../plumbing/login-session.js';
+import { clearLogin, readLogin, readStoredLogin, storeLogin, withTokens } from '../state/login.js';
 import { createLogger } from '../core/log.js';
-import { requireSession, saveSession } from '../plumbing/session.js';
+import { requireSession, saveSession } from '../state/session.js';
 import type { RequestWithSession } from '../core/model.js';
-import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
 import type { LoginSession } from '../core/types.js';
 import { loadedAccessToken } from './request-keys.js';
 

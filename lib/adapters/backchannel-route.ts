@@ -1,17 +1,17 @@
 /**
  * The Express side of back-channel logout (`backchannelLogout`): the `POST` route the provider calls
  * (Back-Channel Logout 1.0 §2.5, §2.8), and the check that ends a recorded login on its next request.
- * The token rules are `logout-token.ts`'s, the store records `backchannel-logout.ts`'s.
+ * The token rules are `protocol/logout-token.ts`'s, the store records `state/logout-records.ts`'s.
  */
 import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
-import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../plumbing/backchannel-logout.js';
+import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../state/logout-records.js';
 import type { ResolvedBackchannelLogout } from '../core/model.js';
 import type { Engine } from '../engine.js';
 import { SetupError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { LogoutTokenError } from '../protocol/logout-token.js';
-import { clearLogin, idTokenPayload, type StoredLogin } from '../plumbing/sign-in-state.js';
+import { clearLogin, idTokenPayload, type StoredLogin } from '../state/login.js';
 
 const log = createLogger('backchannel');
 const MAX_BODY_BYTES = 64 * 1024;

@@ -14,10 +14,9 @@ import { createRequestContext } from './request-context.js';
 import { engineOf, mountPathOf } from './request-keys.js';
 import { createResponseContext } from './response-context.js';
 import { redirect } from './redirect.js';
-import { regenerateSession, saveSession } from '../plumbing/session.js';
+import { rotateSession, saveSession } from '../state/session.js';
 import type { RequestWithSession } from '../core/model.js';
-import { withTokens } from '../plumbing/login-session.js';
-import { carryOver, clearLogin, readStoredLogin, storeLogin } from '../plumbing/sign-in-state.js';
+import { clearLogin, readStoredLogin, storeLogin, withTokens } from '../state/login.js';
 import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
 import type { LoginSession, ParAuthConfig } from '../core/types.js';
 import '../plumbing/augment.js';
@@ -105,9 +104,7 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
     const r = req as RequestWithSession;
     // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending and
     // other sign-ins (another mount's issuer and client) keep their state.
-    const kept = carryOver(r, engine.signInKey);
-    await regenerateSession(r);
-    if (kept) r.session.par = kept;
+    await rotateSession(r, engine.signInKey);
     // Without afterCallback the claims are the validated ID token's payload itself: no second parse.
     storeLogin(r, engine.signInKey, stored, { claimsFromIdToken: !engine.config.afterCallback });
     try {

@@ -4,7 +4,7 @@ import type { Engine } from '../engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
-import { readLogin, readStoredLogin, type StoredLogin } from '../plumbing/sign-in-state.js';
+import { readLogin, readStoredLogin, type StoredLogin } from '../state/login.js';
 import { fetchUserInfo } from '../protocol/userinfo.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 

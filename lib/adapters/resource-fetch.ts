@@ -13,7 +13,7 @@ import { getAccessToken } from './access-token.js';
 import { createProof } from '../protocol/dpop.js';
 import type { Engine } from '../engine.js';
 import { isLoopbackHost } from '../core/url.js';
-import { readStoredLogin } from '../plumbing/sign-in-state.js';
+import { readStoredLogin } from '../state/login.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
 
 /** As fetch itself (WHATWG Fetch, HTTP-redirect fetch: a 21st redirect is a network error). */

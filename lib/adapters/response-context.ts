@@ -7,8 +7,9 @@ import type { Request, Response } from 'express';
 import type { Engine } from '../engine.js';
 import { redirect } from './redirect.js';
 import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
-import { regenerateSession, requireSession, saveSession } from '../plumbing/session.js';
-import { carryOver, markSilentAttempted, readStoredLogin } from '../plumbing/sign-in-state.js';
+import { requireSession, rotateSession, saveSession } from '../state/session.js';
+import { markSilentAttempted } from '../state/layout.js';
+import { readStoredLogin } from '../state/login.js';
 import type { AuthorizationParamValue } from '../core/types.js';
 
 export type { LogoutOptions } from '../protocol/end-session.js';
@@ -93,9 +94,7 @@ class OidcResponse implements ResponseContext {
     requireSession(req);
     const idToken = readStoredLogin(req, engine.signInKey)?.idToken;
     // Session fixation: a new id; other sign-ins, other tabs' pending logins and the silent-login mark stay.
-    const kept = carryOver(req, engine.signInKey);
-    await regenerateSession(req);
-    if (kept) req.session.par = kept;
+    await rotateSession(req, engine.signInKey);
     // attemptSilentLogin() must not sign the user straight back in: the provider may have no
     // end_session_endpoint, or keep its session (the user did not confirm the logout there).
     if (idToken) markSilentAttempted(req, engine.signInKey);

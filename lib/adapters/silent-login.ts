@@ -7,8 +7,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SetupError } from '../core/errors.js';
 import { engineOf } from './request-keys.js';
 import { refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
-import { requireSession } from '../plumbing/session.js';
-import { markSilentAttempted, silentAttempted } from '../plumbing/sign-in-state.js';
+import { requireSession } from '../state/session.js';
+import { markSilentAttempted, silentAttempted } from '../state/layout.js';
 
 /**
  * A top-level page load by a browser: `GET`, asks for HTML, not a script (`fetch`, XHR), not a frame,

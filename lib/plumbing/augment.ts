@@ -2,7 +2,7 @@
  * Type augmentation so users get completion without casts: the session fields express-par keeps, and
  * `req.oidc` on Express's `Request`, `res.oidc` on its `Response`.
  */
-import type { SessionSignIns } from './sign-in-state.js';
+import type { SessionSignIns } from '../state/layout.js';
 import type { RequestContext } from '../adapters/request-context.js';
 import type { ResponseContext } from '../adapters/response-context.js';
 

@@ -14,7 +14,7 @@ import { ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core
 import { parseJsonObject, request, type HttpResponse } from '../net/http.js';
 import { resolveIdTokenAlgs } from './id-token.js';
 import { isHmacAlg } from '../crypto/keys.js';
-import { readLogin, readStoredLogin } from '../plumbing/sign-in-state.js';
+import { readLogin, readStoredLogin } from '../state/login.js';
 import { challengeError, isResourceNonceChallenge } from './www-authenticate.js';
 
 export interface UserInfoCall {

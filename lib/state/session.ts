@@ -1,12 +1,12 @@
 /**
- * `express-session` plumbing: the session must exist, be saved before a redirect (express-session
- * otherwise saves after the headers went out, so the browser can come back first), and be regenerated
- * when the login state changes (session fixation).
+ * `express-session` glue: the session must exist, be saved before a redirect (express-session
+ * otherwise saves after the headers went out, so the browser can come back first), and get a new id
+ * when the login state changes (session fixation), keeping what other sign-ins and tabs hold.
  */
 import type { Request } from 'express';
 import { SetupError } from '../core/errors.js';
 import type { RequestWithSession } from '../core/model.js';
-import { hasAnyLogin } from './sign-in-state.js';
+import { carryOver, hasAnyLogin, restoreSignIns } from './layout.js';
 
 export function requireSession(req: Request): asserts req is RequestWithSession {
   const session = (req as Partial<RequestWithSession>).session;
@@ -24,6 +24,17 @@ export function saveSession(req: RequestWithSession): Promise<void> {
 
 export function regenerateSession(req: RequestWithSession): Promise<void> {
   return callSession(req, 'regenerate', 'regenerated');
+}
+
+/**
+ * A new session id when the login state changes (session fixation: at login and at logout). What
+ * carryOver() keeps survives: other sign-ins, this sign-in's pending logins (other tabs) and its
+ * silent-login mark; this sign-in's login does not.
+ */
+export async function rotateSession(req: RequestWithSession, key: string): Promise<void> {
+  const kept = carryOver(req, key);
+  await regenerateSession(req);
+  restoreSignIns(req, kept);
 }
 
 function callSession(req: RequestWithSession, method: 'save' | 'regenerate', done: string): Promise<void> {

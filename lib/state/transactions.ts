@@ -1,36 +1,11 @@
 /**
  * Login transactions: one typed object per `state`, kept in `req.session` so the callback can be bound
  * to the browser that started the login (RFC 6749 §10.12, RFC 9700 §2.1). Several may be pending (one
- * per tab); they are capped and expire. `take()` deletes before anything is compared: single use.
+ * per tab); they are capped and expire. takeTransaction() deletes before anything is compared: single use.
  */
 import { createHash } from 'node:crypto';
-import type { JWK } from 'jose';
 import type { RequestWithSession, Transaction } from '../core/model.js';
-import { ensureSignIn, readSignIn } from './sign-in-state.js';
-
-/**
- * A transaction as the session keeps it (the session budget: sessions live in Redis and their cookie
- * comes back on every request). The state is the key, not repeated; the redirect_uri is kept as a short
- * digest, which is all the callback compares; `returnTo` `/` is left out.
- */
-export interface StoredTransaction {
-  /** nonce */
-  n: string;
-  /** PKCE code_verifier */
-  v: string;
-  /** returnTo, when not `/` */
-  r?: string;
-  /** digest of the redirect_uri */
-  u: string;
-  /** createdAt (ms since the epoch) */
-  t: number;
-  /** max_age */
-  m?: number;
-  /** silent */
-  s?: 1;
-  /** DPoP private JWK */
-  k?: JWK;
-}
+import { ensureSignIn, readSignIn, type StoredTransaction } from './layout.js';
 
 /** The redirect_uri as stored: 66 bits of SHA-256 tell the routes of one client apart. */
 export function redirectDigest(redirectUri: string): string {
