@@ -19,7 +19,7 @@ export const TESTS = {
   'lib/plumbing/config.ts': ['config', 'config.options', 'config.fapi2'],
   'lib/protocol/client-auth.ts': ['client-auth', 'client-auth-units'],
   'lib/protocol/dpop.ts': ['dpop', 'dpop-proof'],
-  'lib/protocol/provider-requirements.ts': ['provider-check'],
+  'lib/protocol/provider-report.ts': ['provider-check'],
   'lib/protocol/logout-token.ts': ['logout-token', 'backchannel-logout'],
   'lib/state/logout-records.ts': ['backchannel-records', 'backchannel-logout'],
   'lib/protocol/userinfo.ts': ['userinfo-response', 'userinfo'],

@@ -25,7 +25,7 @@ export default {
     'lib/plumbing/config.ts',
     'lib/protocol/client-auth.ts',
     'lib/protocol/dpop.ts',
-    'lib/protocol/provider-requirements.ts',
+    'lib/protocol/provider-report.ts',
     'lib/crypto/jws.ts',
     'lib/protocol/logout-token.ts',
     'lib/state/logout-records.ts',

@@ -12,7 +12,7 @@ import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { CLIENT_ASSERTION_TYPE } from '../lib/protocol/client-auth.js';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ServerMetadata } from '../lib/core/model.js';
-import { assessProvider } from '../lib/protocol/provider-requirements.js';
+import { assessProvider } from '../lib/protocol/provider-report.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { serveClientJwks, startProvider, TEST_CLIENT_SECRET, type ClientJwksServer, type TestProvider } from './helpers/provider.js';

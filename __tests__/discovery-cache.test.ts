@@ -25,7 +25,7 @@ beforeEach(() => {
 });
 
 const lookups = () => server.requestsTo('/.well-known/openid-configuration').length;
-const discover = () => createDiscovery(server.issuer, 2000, { now });
+const discover = () => createDiscovery(server.issuer, { timeout: 2000 }, { now });
 
 /** Waits (bounded) for a background fetch to land: polls, no fixed sleep. */
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {

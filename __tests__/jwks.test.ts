@@ -27,7 +27,7 @@ beforeEach(() => {
 });
 
 const fetches = () => server.requestsTo('/jwks').length;
-const keySet = (opts: { timeout?: number } = {}) => createKeySet({ uri: server.url('/jwks'), timeout: opts.timeout ?? 2000, now });
+const keySet = (opts: { timeout?: number } = {}) => createKeySet({ uri: server.url('/jwks'), transport: { timeout: opts.timeout ?? 2000 }, now });
 const rsa = (kid: string) => ({ alg: 'RS256', kid });
 const modulus = (key: KeyObject) => key.export({ format: 'jwk' }).n;
 

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { resolveConfig } from '../lib/plumbing/config.js';
 import type { ResolvedTls, ServerMetadata } from '../lib/core/model.js';
-import { assessProvider } from '../lib/protocol/provider-requirements.js';
+import { assessProvider } from '../lib/protocol/provider-report.js';
 import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls } from '../lib/protocol/tls.js';
 import { tlsFailure } from '../lib/net/tls-failure.js';
 import type { ParAuthConfig } from '../lib/core/types.js';

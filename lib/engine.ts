@@ -11,9 +11,13 @@ import { authorizationUrl } from './protocol/authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from './protocol/callback.js';
 import { mergeAuthorizationParams } from './plumbing/config.js';
 import { createDiscovery } from './protocol/discovery.js';
-import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopKey } from './protocol/dpop.js';
+import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopBinding, type DpopKey } from './protocol/dpop.js';
+import { jwtExpectations } from './protocol/jwt-expectations.js';
+import { processUserInfoResponse, userInfoRequest } from './protocol/userinfo.js';
+import type { HttpResponse, Transport } from './net/http.js';
+import type { StoredLogin } from './state/login.js';
 import { postToEndpoint } from './protocol/endpoint.js';
-import { CallbackError, ParError, SilentLoginDeclined } from './core/errors.js';
+import { CallbackError, ParError, SilentLoginDeclined, UpstreamError } from './core/errors.js';
 import { endSessionUrl } from './protocol/end-session.js';
 import { validateIdToken, resolveIdTokenAlgs, type IdTokenExpectations } from './protocol/id-token.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from './plumbing/fetch-metadata.js';
@@ -21,7 +25,7 @@ import { createLogger } from './core/log.js';
 import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from './protocol/par.js';
 import { codeChallengeS256, createCodeVerifier } from './protocol/pkce.js';
 import { randomToken } from './core/random.js';
-import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-requirements.js';
+import { assertProviderReady, assessProvider, type ProviderReport } from './protocol/provider-report.js';
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './state/session.js';
 import { signInKey } from './state/layout.js';
@@ -77,8 +81,22 @@ export interface Engine {
   endpoint(name: MtlsEndpointName): Promise<string | undefined>;
   /** The DPoP key for a stored login. */
   dpopKey(jwk: Transaction['dpopJwk']): Promise<DpopKey | undefined>;
+  /** How a request presents this login's access token: its DPoP key and nonces, or undefined (Bearer). */
+  dpopFor(login: StoredLogin): Promise<DpopBinding | undefined>;
+  /** The userinfo request with `accessToken`; `login`, as stored, says whether it is DPoP-bound. */
+  requestUserInfo(login: StoredLogin | undefined, accessToken: string): Promise<UserInfoAnswer>;
+  /** Checks a userinfo answer (Core §5.3.2) and returns its claims. */
+  processUserInfo(answer: UserInfoAnswer, sub: string): Promise<Record<string, unknown>>;
   readonly dpopNonces: DpopNonces;
   emit(event: ParEvent): void;
+}
+
+/** A userinfo answer, with what checking it needs. */
+export interface UserInfoAnswer {
+  res: HttpResponse;
+  endpoint: string;
+  metadata: Discovered['metadata'];
+  jwks: Discovered['jwks'];
 }
 
 export interface StartLoginOptions {
@@ -145,7 +163,9 @@ function claimTransaction(req: Request, signIn: string, redirectUri: string): { 
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
-  const discovery = createDiscovery(config.issuer, config.httpTimeout, config.tls ? { agent: config.tls.agent } : {});
+  // How every request of this configuration reaches the server: its deadline and, with `tls`, the client certificate.
+  const transport: Transport = { timeout: config.httpTimeout, ...(config.tls ? { agent: config.tls.agent } : {}) };
+  const discovery = createDiscovery(config.issuer, transport);
   // RFC 8705 §5: with a client certificate, PAR, token, userinfo and revocation go to the mTLS aliases.
   const endpointOf = (metadata: Discovered['metadata'], name: MtlsEndpointName) => mtlsEndpoint(metadata, name, config.tls !== undefined);
   const dpopNonces = new DpopNonces();
@@ -237,7 +257,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     if (config.requestObjectKey) params = await requestObjectParameters(config, metadata.issuer, params);
     const endpoint = endpointOf(metadata, 'pushed_authorization_request_endpoint')!;
     emit({ type: 'login.started', returnTo: tx.returnTo });
-    const res = await postToEndpoint({ config, issuer: metadata.issuer, url: endpoint, step: 'PAR endpoint', params, ...(key ? { dpop: { key, nonces: dpopNonces } } : {}) });
+    const res = await postToEndpoint({ config, transport, issuer: metadata.issuer, url: endpoint, step: 'PAR endpoint', params, ...(key ? { dpop: { key, nonces: dpopNonces } } : {}) });
     const pushed = processPushedAuthorizationResponse(res, { endpoint, redirectUri: config.redirectUri, clientAuthMethod: config.clientAuthMethod });
     log('pushed authorization request, expires_in %d', pushed.expires_in);
     emit({ type: 'par.pushed', expires_in: pushed.expires_in });
@@ -281,6 +301,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
     const res = await postToEndpoint({
       config,
+      transport,
       issuer: metadata.issuer,
       url: tokenEndpoint,
       step: 'token endpoint',
@@ -305,21 +326,9 @@ export function createEngine(config: ResolvedConfig): Engine {
     };
   }
 
-  /**
-   * A fresh object per ID token, its optional fields assigned. Callers add theirs (nonce, refreshOf) the
-   * same way: on Node 20, adding a property to an object literal that begins with a spread costs ~1.2 µs
-   * (V8 builds a new hidden class each time), ~50× an assignment.
-   */
   function idTokenExpectations(metadata: Discovered['metadata'], jwks: Discovered['jwks'], accessToken: string | undefined): IdTokenExpectations {
-    const expected: IdTokenExpectations = {
-      issuer: metadata.issuer,
-      clientID: config.clientID,
-      algorithms: resolveIdTokenAlgs(config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported),
-      clockTolerance: config.clockTolerance,
-    };
-    if (config.trustedAudiences) expected.trustedAudiences = config.trustedAudiences;
-    if (jwks) expected.jwks = jwks;
-    if (config.clientSecret) expected.clientSecret = config.clientSecret;
+    const algorithms = resolveIdTokenAlgs(config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported);
+    const expected: IdTokenExpectations = jwtExpectations(config, metadata.issuer, algorithms, jwks);
     if (accessToken) expected.accessToken = accessToken;
     return expected;
   }
@@ -331,6 +340,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     const tokenEndpoint = endpointOf(metadata, 'token_endpoint')!;
     const res = await postToEndpoint({
       config,
+      transport,
       issuer: metadata.issuer,
       url: tokenEndpoint,
       step: 'token endpoint',
@@ -355,14 +365,7 @@ export function createEngine(config: ResolvedConfig): Engine {
   async function checkLogoutToken(token: unknown): Promise<LogoutClaims> {
     const { metadata, jwks } = await ready();
     const algorithms = config.idTokenSigningAlgs ?? (idTokenAlgsSeen.size > 0 ? [...idTokenAlgsSeen] : resolveIdTokenAlgs(undefined, metadata.id_token_signing_alg_values_supported));
-    return validateLogoutToken(token, {
-      issuer: metadata.issuer,
-      clientID: config.clientID,
-      algorithms,
-      clockTolerance: config.clockTolerance,
-      ...(config.trustedAudiences ? { trustedAudiences: config.trustedAudiences } : {}),
-      ...(jwks ? { jwks } : {}),
-    });
+    return validateLogoutToken(token, jwtExpectations(config, metadata.issuer, algorithms, jwks));
   }
 
   async function logoutUrl(idToken: string | undefined, logout?: ResolvedLogout): Promise<string | undefined> {
@@ -387,5 +390,36 @@ export function createEngine(config: ResolvedConfig): Engine {
     return endpointOf(metadata, name);
   }
 
-  return { config, signInKey: signIn, checkLogoutToken, ready, startLogin, completeLogin, logoutUrl, refresh, endpoint, dpopKey, dpopNonces, emit };
+  async function dpopFor(login: StoredLogin): Promise<DpopBinding | undefined> {
+    if (login.tokenType !== 'DPoP') return undefined;
+    const key = await dpopKey(login.dpopJwk as Transaction['dpopJwk']);
+    if (!key) throw new TypeError('the DPoP key of this login is missing');
+    return { key, nonces: dpopNonces };
+  }
+
+  /** GET the userinfo endpoint (its mTLS alias with a certificate, RFC 8705 §5) with `accessToken`, presented as `login` holds it. */
+  async function requestUserInfo(login: StoredLogin | undefined, accessToken: string): Promise<UserInfoAnswer> {
+    const { metadata, jwks } = await ready();
+    const url = endpointOf(metadata, 'userinfo_endpoint');
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
+      throw new UpstreamError('userinfo_failed', 'The authorization server advertises no "userinfo_endpoint" in its metadata.');
+    }
+    const dpop = login ? await dpopFor(login) : undefined;
+    const res = await userInfoRequest({ url, accessToken, transport, ...(dpop ? { dpop } : {}) });
+    return { res, endpoint: url, metadata, jwks };
+  }
+
+  /** The claims of a userinfo answer about `sub` (Core §5.3.2), a signed one verified like this client's ID tokens. */
+  function processUserInfo(answer: UserInfoAnswer, sub: string): Promise<Record<string, unknown>> {
+    const { metadata } = answer;
+    const advertised = metadata.userinfo_signing_alg_values_supported ?? metadata.id_token_signing_alg_values_supported;
+    const algorithms = resolveIdTokenAlgs(config.idTokenSigningAlgs, advertised);
+    const base = jwtExpectations(config, metadata.issuer, algorithms, answer.jwks);
+    return processUserInfoResponse(answer.res, Object.assign(base, { endpoint: answer.endpoint, sub }));
+  }
+
+  return {
+    config, signInKey: signIn, checkLogoutToken, ready, startLogin, completeLogin, logoutUrl, refresh, endpoint, dpopKey, dpopFor,
+    requestUserInfo, processUserInfo, dpopNonces, emit,
+  };
 }

@@ -11,5 +11,5 @@ export type {
 } from './core/types.js';
 export type { RequestContext } from './adapters/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './adapters/response-context.js';
-export type { ProviderReport } from './protocol/provider-requirements.js';
+export type { ProviderReport } from './protocol/provider-report.js';
 import './plumbing/augment.js';

@@ -2,10 +2,10 @@
 import type { Request } from 'express';
 import type { Engine } from '../engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
-import { createProof } from '../protocol/dpop.js';
+import { accessTokenHeaders } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
 import { readLogin, readStoredLogin, type StoredLogin } from '../state/login.js';
-import { fetchUserInfo } from '../protocol/userinfo.js';
+import { fetchUserInfo } from './userinfo.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 
 export interface RequestContext {
@@ -118,11 +118,7 @@ class OidcContext implements RequestContext, RequestRecord {
     const current = this.#stored();
     if (options.dpopNonce !== undefined) engine.dpopNonces.remember(url, { 'dpop-nonce': options.dpopNonce });
     if (!current?.accessToken) throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
-    if (current.tokenType !== 'DPoP') return { authorization: `Bearer ${current.accessToken}` };
-    const key = await engine.dpopKey(current.dpopJwk as never);
-    if (!key) throw new TypeError('the DPoP key of this login is missing');
-    const proof = await createProof(key, method.toUpperCase(), url, { accessToken: current.accessToken, nonce: engine.dpopNonces.get(url) });
-    return { authorization: `DPoP ${current.accessToken}`, dpop: proof };
+    return accessTokenHeaders(current.accessToken, method, url, await engine.dpopFor(current));
   }
   refresh(): Promise<void> {
     return refreshNow(this.#req, this.#engine);

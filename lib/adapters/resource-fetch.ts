@@ -10,7 +10,7 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { getAccessToken } from './access-token.js';
-import { createProof } from '../protocol/dpop.js';
+import { accessTokenHeaders, retryOnNonceChallenge } from '../protocol/dpop.js';
 import type { Engine } from '../engine.js';
 import { isLoopbackHost } from '../core/url.js';
 import { readStoredLogin } from '../state/login.js';
@@ -106,15 +106,13 @@ function redirected(call: Call, hop: Hop, status: number, location: string): Hop
 }
 
 /** One hop; a DPoP hop answered with the server's `use_dpop_nonce` challenge goes again once (RFC 9449 §9). */
-async function send(call: Call, hop: Hop, token: string): Promise<Response> {
-  const res = await sendOnce(call, hop, token);
-  const dpop = hop.credentialed && readStoredLogin(call.req, call.engine.signInKey)?.tokenType === 'DPoP';
-  const challenge = isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'));
-  if (dpop && call.replayable && challenge) {
-    await discard(res);
-    return sendOnce(call, hop, token); // with the nonce just remembered
-  }
-  return res;
+function send(call: Call, hop: Hop, token: string): Promise<Response> {
+  const challenged = (res: Response) =>
+    hop.credentialed &&
+    call.replayable &&
+    readStoredLogin(call.req, call.engine.signInKey)?.tokenType === 'DPoP' &&
+    isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'));
+  return retryOnNonceChallenge(() => sendOnce(call, hop, token), challenged, discard);
 }
 
 async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> {
@@ -123,14 +121,10 @@ async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> 
   const headers = new Headers(init.headers);
   if (hop.bodyDropped) for (const name of BODY_HEADERS) headers.delete(name);
   if (!hop.credentialed) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
-  else if (login?.tokenType === 'DPoP') {
-    const key = await engine.dpopKey(login.dpopJwk as never);
-    if (!key) throw new TypeError('the DPoP key of this login is missing');
-    headers.set('authorization', `DPoP ${token}`);
-    const nonce = engine.dpopNonces.get(hop.url);
-    headers.set('dpop', await createProof(key, hop.method, hop.url, { accessToken: token, nonce }));
-  } else {
-    headers.set('authorization', `Bearer ${token}`);
+  else {
+    const presented = await accessTokenHeaders(token, hop.method, hop.url, login ? await engine.dpopFor(login) : undefined);
+    headers.set('authorization', presented.authorization);
+    if ('dpop' in presented) headers.set('dpop', presented.dpop);
   }
   const options = { ...init, method: hop.method, headers, body: hop.body, redirect: 'manual' as const };
   // RFC 8705 §3: a certificate-bound token goes over a connection that presents the same certificate.

@@ -20,18 +20,26 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024;
 /** Errors of a kept-alive connection the server closed just as we reused it (nothing was answered). */
 const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-export interface HttpRequest {
+/**
+ * How every request of one configuration reaches the authorization server: made once from the options
+ * (engine/context.ts) and handed down to each step that calls the server.
+ */
+export interface Transport {
+  /** The whole-request deadline in ms (`httpTimeout`). */
+  timeout: number;
+  /** For https: URLs, the agent with the client certificate (`tls` option, RFC 8705); else the shared one. */
+  agent?: https.Agent;
+}
+
+export interface HttpRequest extends Transport {
   method: 'GET' | 'POST';
   url: string | URL;
   headers?: Record<string, string>;
   /** Form body, sent as application/x-www-form-urlencoded. */
   form?: URLSearchParams;
-  timeout: number;
   maxBytes?: number;
   /** Protocol step, for messages and logs (e.g. `PAR endpoint`). */
   step: string;
-  /** For https: URLs, an agent with the client certificate (`tls` option, RFC 8705); else the shared one. */
-  agent?: https.Agent;
 }
 
 export interface HttpResponse {

@@ -2,11 +2,10 @@
  * Authorization server metadata: OpenID Connect Discovery 1.0, falling back to RFC 8414. Cached per
  * issuer as a promise (one fetch however many requests arrive at once), evicted when it fails,
  * refreshed in the background after an hour, and asked again within seconds when the self-check refused
- * it. Also hands out the issuer's key set (`lib/jwks.ts`).
+ * it. Also hands out the issuer's key set (jwks.ts), kept while `jwks_uri` stays the same.
  */
-import type { Agent } from 'node:https';
 import { safeText, UpstreamError } from '../core/errors.js';
-import { parseJsonObject, request } from '../net/http.js';
+import { parseJsonObject, request, type Transport } from '../net/http.js';
 import { sameIssuer } from './issuer.js';
 import { createKeySet } from './jwks.js';
 import type { Discovered, KeySet, ServerMetadata } from '../core/model.js';
@@ -52,10 +51,10 @@ function isUrl(value: unknown): value is string {
   }
 }
 
-async function fetchMetadata(issuer: string, timeout: number, agent: Agent | undefined): Promise<ServerMetadata> {
+async function fetchMetadata(issuer: string, transport: Transport): Promise<ServerMetadata> {
   let lastStatus = 0;
   for (const url of wellKnownUrls(issuer)) {
-    const res = await request({ method: 'GET', url, timeout, step: 'discovery endpoint', ...(agent ? { agent } : {}) });
+    const res = await request({ ...transport, method: 'GET', url, step: 'discovery endpoint' });
     if (res.status === 404) {
       lastStatus = 404;
       continue;
@@ -81,8 +80,6 @@ export interface DiscoveryOptions {
   now?: () => number;
   ttlMs?: number;
   recheckMs?: number;
-  /** Carries the client certificate when one is configured (RFC 8705). */
-  agent?: Agent;
 }
 
 /** The metadata and key set for one issuer, fetched on first use and then cached by this function. */
@@ -106,7 +103,7 @@ export interface Discovery {
  * - Metadata refused by the self-check (`recheckSoon`) is fetched again after `RECHECK_MS`.
  * - The key set is kept across refreshes while `jwks_uri` stays the same (its keys and refetch budget).
  */
-export function createDiscovery(issuer: string, timeout: number, options: DiscoveryOptions = {}): Discovery {
+export function createDiscovery(issuer: string, transport: Transport, options: DiscoveryOptions = {}): Discovery {
   const now = options.now ?? (() => Date.now());
   const ttl = options.ttlMs ?? METADATA_TTL_MS;
   const recheck = options.recheckMs ?? RECHECK_MS;
@@ -116,9 +113,9 @@ export function createDiscovery(issuer: string, timeout: number, options: Discov
   let keySet: KeySet | undefined;
 
   const load = async (): Promise<Discovered> => {
-    const metadata = await fetchMetadata(issuer, timeout, options.agent);
+    const metadata = await fetchMetadata(issuer, transport);
     if (!metadata.jwks_uri) return { metadata };
-    if (keySet?.uri !== metadata.jwks_uri) keySet = createKeySet({ uri: metadata.jwks_uri, timeout, now, ...(options.agent ? { agent: options.agent } : {}) });
+    if (keySet?.uri !== metadata.jwks_uri) keySet = createKeySet({ uri: metadata.jwks_uri, transport, now });
     return { metadata, jwks: keySet };
   };
 

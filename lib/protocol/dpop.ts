@@ -1,15 +1,16 @@
 /**
  * DPoP (RFC 9449): a key per login (or one configured key), proofs for the PAR, token and resource
- * requests, and the server-provided nonces (§8) remembered per origin.
+ * requests, the server-provided nonces (§8) remembered per origin, and the two mechanisms every request
+ * with a proof shares: the `Authorization` header (DPoP or Bearer) and the one retry on a nonce challenge.
  *
- * Keys are node:crypto `KeyObject`s and proofs are signed with node:crypto (lib/jws.ts): a fresh P-256
+ * Keys are node:crypto `KeyObject`s and proofs are signed with node:crypto (crypto/jws.ts): a fresh P-256
  * key, a proof and the thumbprint each cost a fraction of their WebCrypto versions. A session's key is
  * imported from its stored JWK once and kept (bounded cache), with its encoded proof header and thumbprint.
  */
 import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
-import { canSign, encodeHeader, jwkThumbprint, signCompact } from '../crypto/jws.js';
 import { randomToken } from '../core/random.js';
+import { canSign, encodeHeader, jwkThumbprint, signCompact } from '../crypto/jws.js';
 
 /** A key proofs are signed with. */
 export type SigningKey = KeyObject;
@@ -161,4 +162,44 @@ export class DpopNonces {
     if (this.nonces.size >= MAX_NONCE_ORIGINS) this.nonces.delete(this.nonces.keys().next().value!);
     this.nonces.set(origin, nonce);
   }
+}
+
+/** What a DPoP-bound request needs: the login's key, and the nonces of the servers it talks to. */
+export interface DpopBinding {
+  key: DpopKey;
+  nonces: DpopNonces;
+}
+
+/**
+ * The headers that present an access token, for every request that sends one (userinfo, `req.oidc.fetch()`,
+ * `req.oidc.authorizationHeaders()`): `Authorization: Bearer` (RFC 6750 §2.1), or with a DPoP key
+ * `Authorization: DPoP` and a fresh proof for this method and URL, with `ath` and the origin's latest
+ * nonce (RFC 9449 §7.1).
+ */
+export async function accessTokenHeaders(
+  accessToken: string,
+  method: string,
+  url: string | URL,
+  dpop: DpopBinding | undefined,
+): Promise<{ authorization: string } | { authorization: string; dpop: string }> {
+  if (!dpop) return { authorization: `Bearer ${accessToken}` };
+  const proof = await createProof(dpop.key, method.toUpperCase(), url, { accessToken, nonce: dpop.nonces.get(url) });
+  return { authorization: `DPoP ${accessToken}`, dpop: proof };
+}
+
+/**
+ * RFC 9449 §8 (authorization server) and §9 (resource server): a request refused for want of the server's
+ * nonce is sent once more, never twice. The attempt remembers the nonce the refusal carried, so the second
+ * proof has it. `release` frees the refused response first (a fetch body). Used by PAR, token, userinfo
+ * and `req.oidc.fetch()`.
+ */
+export async function retryOnNonceChallenge<R>(
+  attempt: () => Promise<R>,
+  isChallenge: (res: R) => boolean,
+  release?: (res: R) => Promise<void>,
+): Promise<R> {
+  const res = await attempt();
+  if (!isChallenge(res)) return res;
+  await release?.(res);
+  return attempt();
 }

@@ -1,29 +1,29 @@
 /**
  * One authenticated POST to an authorization server endpoint (PAR or token): client authentication,
- * a DPoP proof when the login uses DPoP, and one retry with the server's nonce (RFC 9449 §8).
+ * a DPoP proof when the login uses DPoP, and one retry with the server's nonce (RFC 9449 §8). Also the
+ * one reading of an OAuth error body (RFC 6749 §5.2) for every answer that is not a success, with what
+ * the request sent kept out of it.
  */
 import { clientAuthentication } from './client-auth.js';
 import type { ResolvedConfig } from '../core/model.js';
-import { createProof, type DpopKey, type DpopNonces } from './dpop.js';
+import { createProof, retryOnNonceChallenge, type DpopBinding } from './dpop.js';
 import { oauthErrorCode, safeText } from '../core/errors.js';
-import { parseJsonObject, request, type HttpResponse } from '../net/http.js';
+import { parseJsonObject, request, type HttpResponse, type Transport } from '../net/http.js';
 
 export interface EndpointCall {
+  /** The client: how it authenticates (clientAuthMethod and its credentials). */
   config: ResolvedConfig;
+  transport: Transport;
   /** The issuer identifier from the metadata, used as the client assertion audience. */
   issuer: string;
   url: string;
   step: string;
   params: URLSearchParams;
-  dpop?: { key: DpopKey; nonces: DpopNonces };
+  dpop?: DpopBinding;
 }
 
-export async function postToEndpoint(call: EndpointCall): Promise<HttpResponse> {
-  let res = await attempt(call);
-  if (call.dpop && isDpopNonceChallenge(res)) {
-    res = await attempt(call); // RFC 9449 §8: retry once with the nonce just remembered
-  }
-  return res;
+export function postToEndpoint(call: EndpointCall): Promise<HttpResponse> {
+  return retryOnNonceChallenge(() => attempt(call), (res) => call.dpop !== undefined && isDpopNonceChallenge(res));
 }
 
 async function attempt(call: EndpointCall): Promise<HttpResponse> {
@@ -37,8 +37,8 @@ async function attempt(call: EndpointCall): Promise<HttpResponse> {
   if (call.dpop) {
     headers.dpop = await createProof(call.dpop.key, 'POST', call.url, { nonce: call.dpop.nonces.get(call.url) });
   }
-  const agent = call.config.tls?.agent; // RFC 8705: the client certificate, on every connection
-  const res = await request({ method: 'POST', url: call.url, headers, form, timeout: call.config.httpTimeout, step: call.step, ...(agent ? { agent } : {}) });
+  // RFC 8705: with `tls`, the transport's agent presents the client certificate on every connection.
+  const res = await request({ ...call.transport, method: 'POST', url: call.url, headers, form, step: call.step });
   call.dpop?.nonces.remember(call.url, res.headers);
   // Some gateways echo the request in their error text: whatever secret this call sent is never quoted
   // back. Listed when an error is read (a successful call never needs the list). A plain function field:

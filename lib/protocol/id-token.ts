@@ -2,25 +2,18 @@
  * ID token validation, OpenID Connect Core 1.0 §3.1.3.7 (with §2 and §3.1.3.6), using jose.
  */
 import { createHash } from 'node:crypto';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, UnsecuredJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { IdTokenError, ParError, safeText, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
+import { decodeProtectedHeader, jwtVerify, UnsecuredJWT, type JWTPayload } from 'jose';
+import { IdTokenError, safeText } from '../core/errors.js';
+import { verificationError, type TokenFailure, type Verified } from '../crypto/jose-errors.js';
 import { verifyJwt } from '../crypto/jws.js';
 import { isAsymmetricAlg, isHmacAlg } from '../crypto/keys.js';
+import type { JwtExpectations } from './jwt-expectations.js';
 
-export interface IdTokenExpectations {
-  issuer: string;
-  clientID: string;
+export interface IdTokenExpectations extends JwtExpectations {
   /** The nonce sent with the login (not checked for a refresh). */
   nonce?: string;
   /** An ID token from a refresh: the claims of the login's current ID token, which it must agree with (Core §12.2). */
   refreshOf?: JWTPayload;
-  /** Audiences besides the client_id that may appear in `aud` (Core §3.1.3.7 step 3). */
-  trustedAudiences?: readonly string[];
-  /** Algorithms accepted (already resolved from options and server metadata). */
-  algorithms: string[];
-  clockTolerance: number;
-  jwks?: JWTVerifyGetKey;
-  clientSecret?: string;
   maxAge?: number;
   accessToken?: string;
   /** Seconds since the epoch; tests freeze it. */
@@ -75,7 +68,7 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
       payload = await verifyJwt(idToken, expected.jwks, options);
     }
   } catch (err) {
-    throw mapJoseError(err);
+    throw verificationError(err, ID_TOKEN);
   }
   checkClaims(payload, expected, alg, now);
   return payload;
@@ -131,20 +124,23 @@ function checkRefreshedClaims(payload: JWTPayload, original: JWTPayload): void {
   if (payload.nonce !== undefined && payload.nonce !== original.nonce) throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
 }
 
-function mapJoseError(err: unknown): ParError {
-  // Ours already: no jwks_uri, or the key set fetch failing (jwks_failed, upstream_timeout, upstream_response_too_large, …).
-  if (err instanceof ParError) return err;
-  if (err instanceof joseErrors.JWKSTimeout) return new UpstreamTimeoutError('The JWKS endpoint did not answer within httpTimeout.', { cause: err });
-  if (err instanceof joseErrors.JWKSInvalid) return new UpstreamError('jwks_failed', 'The JWKS endpoint did not answer with a valid JSON Web Key Set.', { cause: err });
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return new IdTokenError('No key in the server\'s JWKS matches the ID token (kid/alg), even after refetching it.', { cause: err });
-  if (err instanceof joseErrors.JWTExpired) return new IdTokenError('The ID token has expired.', { cause: err });
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return new IdTokenError(`The ID token "${err.claim}" claim is invalid (${err.reason}).`, { cause: err });
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new IdTokenError('The ID token signature is invalid.', { cause: err });
-  if (err instanceof joseErrors.JOSEError) {
-    // jose wraps a fetch failure of ours as JOSEError with a cause
-    const cause = (err as { cause?: unknown }).cause;
-    if (cause instanceof ParError) return mapJoseError(cause);
-    return new IdTokenError(`The ID token is invalid (${err.code}).`, { cause: err });
+/** How an ID token that fails verification is told (a key set that cannot be had is the server's failure). */
+const ID_TOKEN: Verified = {
+  keyFailuresPassOn: true,
+  refused: (failure, cause) => new IdTokenError(idTokenRefusal(failure), { cause }),
+};
+
+function idTokenRefusal(failure: TokenFailure): string {
+  switch (failure.kind) {
+    case 'expired':
+      return 'The ID token has expired.';
+    case 'claim':
+      return `The ID token "${failure.claim}" claim is invalid (${failure.reason}).`;
+    case 'signature':
+      return 'The ID token signature is invalid.';
+    case 'no_matching_key':
+      return 'No key in the server\'s JWKS matches the ID token (kid/alg), even after refetching it.';
+    default:
+      return failure.code ? `The ID token is invalid (${failure.code}).` : 'The ID token could not be validated.';
   }
-  return new IdTokenError('The ID token could not be validated.', { cause: err });
 }

@@ -10,9 +10,8 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, type JWSHeaderParameters } from 'jose';
 import type { KeyHeader, KeySet } from '../core/model.js';
-import type { Agent } from 'node:https';
 import { UpstreamError } from '../core/errors.js';
-import { parseJsonObject, request } from '../net/http.js';
+import { parseJsonObject, request, type Transport } from '../net/http.js';
 import { createLogger } from '../core/log.js';
 
 const log = createLogger('jwks');
@@ -28,14 +27,12 @@ const MINUTE_MS = 60_000;
 export interface KeySetOptions {
   /** The server's `jwks_uri`. */
   uri: string;
-  /** Deadline per fetch (ms), as `httpTimeout`. */
-  timeout: number;
+  /** The deadline per fetch (`httpTimeout`) and, with `tls`, the client certificate's agent (RFC 8705). */
+  transport: Transport;
   maxAgeMs?: number;
   refetchesPerMinute?: number;
   /** Milliseconds since the epoch; tests freeze it. */
   now?: () => number;
-  /** Carries the client certificate when one is configured (RFC 8705). */
-  agent?: Agent;
 }
 
 /**
@@ -68,7 +65,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
 
   /** One fetch at a time: callers that arrive while it runs share it. */
   function fetchShared(): Promise<Snapshot> {
-    inFlight ??= fetchKeySet(options.uri, options.timeout, options.agent)
+    inFlight ??= fetchKeySet(options.uri, options.transport)
       .then((keys) => {
         current = { keys, fetchedAt: now(), imported: new Map() };
         return current;
@@ -150,16 +147,15 @@ function importKey(snapshot: Snapshot, jwk: Jwk, uri: string): KeyObject {
 }
 
 /** GETs the key set: 200 and a JSON object whose `keys` is an array of objects (RFC 7517 §5), else `jwks_failed`. */
-async function fetchKeySet(uri: string, timeout: number, agent: Agent | undefined): Promise<Jwk[]> {
+async function fetchKeySet(uri: string, transport: Transport): Promise<Jwk[]> {
   const where = endpointName(uri);
   const res = await request({
+    ...transport,
     method: 'GET',
     url: uri,
     headers: { accept: 'application/json, application/jwk-set+json' },
-    timeout,
     step: 'JWKS endpoint',
     maxBytes: JWKS_MAX_BYTES,
-    ...(agent ? { agent } : {}),
   });
   if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
   const body = parseJsonObject(res.body);

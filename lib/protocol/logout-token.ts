@@ -3,23 +3,19 @@
  * Anyone can POST to the back-channel route, so nothing here trusts the token before its signature,
  * issuer and audience are checked, and every failure is one `LogoutTokenError` with a short reason.
  */
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { safeText } from '../core/errors.js';
 import type { LogoutClaims } from '../core/model.js';
+import { verificationError, type Verified } from '../crypto/jose-errors.js';
 import { isAsymmetricAlg } from '../crypto/keys.js';
+import type { JwtExpectations } from './jwt-expectations.js';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 /** A logout token without `exp` is accepted for this long after its `iat` (and its `jti` remembered as long). */
 export const LOGOUT_TOKEN_MAX_AGE_S = 10 * 60;
 
-export interface LogoutTokenExpectations {
-  issuer: string;
-  clientID: string;
-  /** The ID token algorithms of this client: a logout token is signed like its ID tokens (§2.6 step 3). */
-  algorithms: string[];
-  jwks?: JWTVerifyGetKey;
-  clockTolerance: number;
-  trustedAudiences?: readonly string[];
+/** `algorithms`: the ID token algorithms of this client, as a logout token is signed like its ID tokens (§2.6 step 3). */
+export interface LogoutTokenExpectations extends JwtExpectations {
   /** Seconds since the epoch; tests freeze it. */
   now?: number;
 }
@@ -32,6 +28,19 @@ export class LogoutTokenError extends Error {
 function refuse(reason: string): never {
   throw new LogoutTokenError(reason);
 }
+
+/** Every failure refuses the token (400), a key set that cannot be had too: the provider may send it again. */
+const LOGOUT_TOKEN: Verified = {
+  keyFailuresPassOn: false,
+  refused: (failure) =>
+    new LogoutTokenError(
+      failure.kind === 'claim'
+        ? `the logout_token "${failure.claim}" claim is invalid`
+        : failure.kind === 'expired'
+          ? 'the logout_token has expired'
+          : 'the logout_token signature cannot be verified',
+    ),
+};
 
 /** Validates a logout token (Back-Channel Logout 1.0 §2.6) and returns what names the logins to end. */
 export async function validateLogoutToken(token: unknown, expected: LogoutTokenExpectations): Promise<LogoutClaims> {
@@ -60,9 +69,7 @@ export async function validateLogoutToken(token: unknown, expected: LogoutTokenE
       requiredClaims: ['iss', 'aud', 'iat', 'jti', 'events'],
     }));
   } catch (err) {
-    if (err instanceof joseErrors.JWTClaimValidationFailed) refuse(`the logout_token "${err.claim}" claim is invalid`);
-    if (err instanceof joseErrors.JWTExpired) refuse('the logout_token has expired');
-    refuse('the logout_token signature cannot be verified');
+    throw verificationError(err, LOGOUT_TOKEN);
   }
   return checkLogoutClaims(payload, expected, now);
 }
