@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
-import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import { mergeAuthorizationParams } from '../lib/config/params.js';
+import { endSessionUrl } from '../lib/protocol/end-session.js';
+import { resolveLogout } from '../lib/config/logout.js';
 import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
 import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';

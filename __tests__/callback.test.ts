@@ -1,5 +1,5 @@
 /**
- * The authorization response at the callback, as pure functions (lib/callback.ts): RFC 6749 §3.1 (no
+ * The authorization response at the callback, as pure functions (lib/protocol/callback.ts): RFC 6749 §3.1 (no
  * repeated parameters), §4.1.2.1 (error responses) and RFC 9207 §2.4 (iss).
  */
 import { describe, expect, it } from '@jest/globals';

@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { CLIENT_ASSERTION_TYPE } from '../lib/protocol/client-auth.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import type { ServerMetadata } from '../lib/core/model.js';
 import { assessProvider } from '../lib/protocol/provider-report.js';
 import { startApp, type TestApp } from './helpers/app.js';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { isReservedParam, mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import { isReservedParam, mergeAuthorizationParams } from '../lib/config/params.js';
 import { isLoopbackHost } from '../lib/core/url.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
 

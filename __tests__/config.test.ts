@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import { parAuth } from '../lib/index.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
 

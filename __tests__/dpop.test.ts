@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, 
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { processTokenResponse } from '../lib/protocol/token.js';
 import { postToEndpoint } from '../lib/protocol/endpoint.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import { DpopNonces, dpopKeyFromJwk, generateDpopKey } from '../lib/protocol/dpop.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * ID token validation as a unit (lib/id-token.ts), OpenID Connect Core 1.0 §3.1.3.7 step by step, with
+ * ID token validation as a unit (lib/protocol/id-token.ts), OpenID Connect Core 1.0 §3.1.3.7 step by step, with
  * a frozen clock and a local key set. hostile-token-idtoken.test.ts runs the same rules over HTTP.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';

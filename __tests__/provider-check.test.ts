@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import type { ServerMetadata } from '../lib/core/model.js';
 import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-report.js';
 

@@ -5,7 +5,7 @@
  * over `http:` (development) may use loopback endpoints, and nothing else in the clear.
  */
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import type { ServerMetadata } from '../lib/core/model.js';
 import { ParError } from '../lib/core/errors.js';
 import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-report.js';

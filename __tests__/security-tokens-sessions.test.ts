@@ -180,7 +180,7 @@ describe('sessions that hold only pending logins', () => {
   });
 });
 
-describe('the issuer trailing-slash rule (lib/issuer.ts)', () => {
+describe('the issuer trailing-slash rule (lib/protocol/issuer.ts)', () => {
   it('compares issuers with one trailing slash aside, in both directions, and nothing else aside', () => {
     expect(sameIssuer('https://tenant.auth0.com', 'https://tenant.auth0.com/')).toBe(true);
     expect(sameIssuer('https://tenant.auth0.com/', 'https://tenant.auth0.com')).toBe(true);

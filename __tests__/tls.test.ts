@@ -3,10 +3,11 @@
  * (§5), certificate-bound tokens (§3), the self-check, and how TLS failures are told apart.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import type { ResolvedTls, ServerMetadata } from '../lib/core/model.js';
 import { assessProvider } from '../lib/protocol/provider-report.js';
-import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls } from '../lib/protocol/tls.js';
+import { certificateBinding, certificateWarnings, mtlsEndpoint } from '../lib/protocol/mtls.js';
+import { resolveTls } from '../lib/config/tls.js';
 import { tlsFailure } from '../lib/net/tls-failure.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';

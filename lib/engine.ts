@@ -9,13 +9,13 @@ import { validateLogoutToken } from './protocol/logout-token.js';
 import type { CertificateBinding, Discovered, LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout, Transaction } from './core/model.js';
 import { authorizationUrl } from './protocol/authorize.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from './protocol/callback.js';
-import { mergeAuthorizationParams } from './plumbing/config.js';
+import { mergeAuthorizationParams } from './config/params.js';
 import { createDiscovery } from './protocol/discovery.js';
 import { DpopNonces, dpopKeyFromJwk, dpopKeyFromKeyObject, generateDpopKey, thumbprint, type DpopBinding, type DpopKey } from './protocol/dpop.js';
 import { jwtExpectations } from './protocol/jwt-expectations.js';
 import { processUserInfoResponse, userInfoRequest } from './protocol/userinfo.js';
 import type { HttpResponse, Transport } from './net/http.js';
-import type { StoredLogin } from './state/login.js';
+import { idTokenPayload, type StoredLogin } from './state/login.js';
 import { postToEndpoint } from './protocol/endpoint.js';
 import { CallbackError, ParError, SilentLoginDeclined, UpstreamError } from './core/errors.js';
 import { endSessionUrl } from './protocol/end-session.js';
@@ -29,9 +29,8 @@ import { assertProviderReady, assessProvider, type ProviderReport } from './prot
 import { safeReturnTo } from './protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from './state/session.js';
 import { signInKey } from './state/layout.js';
-import { idTokenPayload } from './state/login.js';
 import { authorizationCodeParameters, processTokenResponse, refreshParameters } from './protocol/token.js';
-import { certificateBinding, mtlsEndpoint } from './protocol/tls.js';
+import { certificateBinding, mtlsEndpoint } from './protocol/mtls.js';
 import { saveTransaction, takeTransaction, TRANSACTION_TTL_MS } from './state/transactions.js';
 import type { LoginSession, ParEvent, TokenSet } from './core/types.js';
 

@@ -13,14 +13,14 @@ import type { Request } from 'express';
 import type { JWK } from 'jose';
 import { Strategy } from 'passport';
 import { parseCallbackParams } from './protocol/callback.js';
-import { resolveConfig } from './plumbing/config.js';
+import { resolveConfig } from './config/resolve.js';
 import { createEngine, type Engine, type LoginResult } from './engine.js';
 import { CallbackError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { pathOf, singleQueryValue } from './core/url.js';
 import { regenerateSession } from './state/session.js';
 import type { CertificateBinding, RequestWithSession } from './core/model.js';
-import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
+import { resolveLogout, type LogoutOptions } from './config/logout.js';
 import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './core/types.js';
 
 const log = createLogger('passport');
@@ -281,7 +281,7 @@ declare module 'express-session' {
     returnTo?: string;
   }
 }
-export type { LogoutOptions } from './protocol/end-session.js';
+export type { LogoutOptions } from './config/logout.js';
 
 declare module 'passport' {
   interface AuthenticateOptions {

@@ -1,5 +1,5 @@
 /** `checkProvider()`: the start-up self-check on its own, for a health check or a deploy step. */
-import { resolveConfig } from '../plumbing/config.js';
+import { resolveConfig } from '../config/resolve.js';
 import { createEngine } from '../engine.js';
 import type { ProviderReport } from '../protocol/provider-report.js';
 import type { ParAuthConfig } from '../core/types.js';

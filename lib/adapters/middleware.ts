@@ -4,7 +4,7 @@
  * All protocol work is the engine's.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { resolveConfig } from '../plumbing/config.js';
+import { resolveConfig } from '../config/resolve.js';
 import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../core/errors.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';

@@ -6,13 +6,13 @@
 import type { Request, Response } from 'express';
 import type { Engine } from '../engine.js';
 import { redirect } from './redirect.js';
-import { resolveLogout, type LogoutOptions } from '../protocol/end-session.js';
+import { resolveLogout, type LogoutOptions } from '../config/logout.js';
 import { requireSession, rotateSession, saveSession } from '../state/session.js';
 import { markSilentAttempted } from '../state/layout.js';
 import { readStoredLogin } from '../state/login.js';
 import type { AuthorizationParamValue } from '../core/types.js';
 
-export type { LogoutOptions } from '../protocol/end-session.js';
+export type { LogoutOptions } from '../config/logout.js';
 
 /** What `res.oidc.login()` accepts. */
 export interface LoginOptions {

@@ -64,7 +64,7 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
       payload = (await jwtVerify(idToken, new TextEncoder().encode(expected.clientSecret ?? ''), options)).payload;
     } else {
       if (!expected.jwks) throw new IdTokenError('The server publishes no jwks_uri, so the ID token signature cannot be checked.');
-      // jose's key set and claims checks; the signature with node:crypto and a cached KeyObject (lib/jws.ts)
+      // jose's key set and claims checks; the signature with node:crypto and a cached KeyObject (crypto/jws.ts)
       payload = await verifyJwt(idToken, expected.jwks, options);
     }
   } catch (err) {

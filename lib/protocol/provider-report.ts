@@ -5,7 +5,7 @@
 import type { ResolvedConfig, ServerMetadata } from '../core/model.js';
 import { isLoopbackHost } from '../core/url.js';
 import { UpstreamError } from '../core/errors.js';
-import { assessMtls } from './tls.js';
+import { assessMtls } from './mtls.js';
 
 export interface ProviderReport {
   issuer: string;
