@@ -2,7 +2,7 @@ export { parAuth, requiresAuth } from './adapters/middleware.js';
 export { attemptSilentLogin } from './adapters/silent-login.js';
 export { claimEquals, claimIncludes, claimCheck } from './adapters/claim-checks.js';
 export type { ClaimValue, ClaimCheckFunction } from './adapters/claim-checks.js';
-export { checkProvider } from './adapters/check-provider.js';
+export { checkProvider } from './engine/check-provider.js';
 export { ParError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError } from './core/errors.js';
 export type { ParErrorCode } from './core/errors.js';
 export type {

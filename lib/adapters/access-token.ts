@@ -16,7 +16,7 @@
  *   app shaped stay shaped; when the hook throws, the login ends and its error is thrown.
  */
 import type { Request } from 'express';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { CallbackError, ParError } from '../core/errors.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin, withTokens } from '../state/login.js';
 import { createLogger } from '../core/log.js';

@@ -7,7 +7,7 @@ import type { Request, Response } from 'express';
 import type { Store } from 'express-session';
 import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../state/logout-records.js';
 import type { ResolvedBackchannelLogout } from '../core/model.js';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { SetupError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { LogoutTokenError } from '../protocol/logout-token.js';

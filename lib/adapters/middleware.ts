@@ -5,9 +5,10 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { resolveConfig } from '../config/resolve.js';
-import { createEngine, isStrayCallback, type LoginResult } from '../engine.js';
+import { createEngine } from '../engine/engine.js';
+import { isStrayCallback, type LoginResult } from '../engine/callback.js';
 import { CallbackError, ParError, SetupError, SilentLoginDeclined } from '../core/errors.js';
-import { crossSiteLoginError, refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
+import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { createLogger } from '../core/log.js';
 import { singleQueryValue } from '../core/url.js';
 import { createRequestContext } from './request-context.js';

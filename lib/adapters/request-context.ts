@@ -1,6 +1,6 @@
 /** `req.oidc`: what a route handler can ask about the current login. */
 import type { Request } from 'express';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { accessTokenHeaders } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';

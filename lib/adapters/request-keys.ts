@@ -6,7 +6,7 @@
  * `Symbol.for`: the ESM and CommonJS builds of express-par, both loaded in one app, read each other's.
  */
 import type { Request } from 'express';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 
 export const ENGINE: unique symbol = Symbol.for('express-par.engine');
 export const MOUNT_PATH: unique symbol = Symbol.for('express-par.mountPath');

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { getAccessToken } from './access-token.js';
 import { accessTokenHeaders, retryOnNonceChallenge } from '../protocol/dpop.js';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { isLoopbackHost } from '../core/url.js';
 import { readStoredLogin } from '../state/login.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';

@@ -4,7 +4,7 @@
  * and `invitation`, a logout that lands on `/goodbye`) behaves exactly like them.
  */
 import type { Request, Response } from 'express';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { redirect } from './redirect.js';
 import { resolveLogout, type LogoutOptions } from '../config/logout.js';
 import { requireSession, rotateSession, saveSession } from '../state/session.js';

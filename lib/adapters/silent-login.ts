@@ -6,7 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SetupError } from '../core/errors.js';
 import { engineOf } from './request-keys.js';
-import { refusesCrossSiteLogin } from '../plumbing/fetch-metadata.js';
+import { refusesCrossSiteLogin } from '../protocol/browser.js';
 import { requireSession } from '../state/session.js';
 import { markSilentAttempted, silentAttempted } from '../state/layout.js';
 

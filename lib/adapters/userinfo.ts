@@ -4,7 +4,7 @@
  * one renewal and one more request. The request and the check of the answer are the engine's.
  */
 import type { Request } from 'express';
-import type { Engine } from '../engine.js';
+import type { Engine } from '../engine/engine.js';
 import { isInvalidTokenResponse } from '../protocol/userinfo.js';
 import { readLogin, readStoredLogin } from '../state/login.js';
 import { getAccessToken } from './access-token.js';

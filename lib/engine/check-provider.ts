@@ -1,8 +1,11 @@
-/** `checkProvider()`: the start-up self-check on its own, for a health check or a deploy step. */
-import { resolveConfig } from '../config/resolve.js';
-import { createEngine } from '../engine.js';
-import type { ProviderReport } from '../protocol/provider-report.js';
+/**
+ * `checkProvider()`: the start-up self-check on its own, for a health check or a deploy step. The check
+ * itself is protocol/provider-report.ts's; this is its public entry, run as parAuth() runs it on first use.
+ */
 import type { ParAuthConfig } from '../core/types.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { ProviderReport } from '../protocol/provider-report.js';
+import { createContext, ready } from './context.js';
 
 /**
  * Fetches the server's metadata and checks it against the configuration. Resolves with the report
@@ -11,6 +14,6 @@ import type { ParAuthConfig } from '../core/types.js';
  * problem otherwise.
  */
 export async function checkProvider(options: ParAuthConfig): Promise<ProviderReport> {
-  const { report } = await createEngine(resolveConfig(options)).ready();
+  const { report } = await ready(createContext(resolveConfig(options)));
   return report;
 }
