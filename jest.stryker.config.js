@@ -27,7 +27,7 @@ export const TESTS = {
   'lib/protocol/logout-token.ts': ['logout-token', 'backchannel-logout'],
   'lib/state/logout-records.ts': ['backchannel-records', 'backchannel-logout'],
   'lib/protocol/userinfo.ts': ['userinfo-response', 'userinfo'],
-  'lib/adapters/redirect.ts': ['redirect'],
+  'lib/express/redirect.ts': ['redirect'],
 };
 
 const asked = (process.env.EXPRESS_PAR_MUTATE ?? '').split(',').map((f) => f.trim().replace(/^\.\//, '').replace(/:.*$/, '')).filter(Boolean);

@@ -34,7 +34,7 @@ export default {
     'lib/protocol/logout-token.ts',
     'lib/state/logout-records.ts',
     'lib/protocol/userinfo.ts',
-    'lib/adapters/redirect.ts',
+    'lib/express/redirect.ts',
   ],
   reporters: ['clear-text', 'progress', 'json', 'html'],
   // The machine is shared: one test process unless told otherwise (--concurrency N).

@@ -9,7 +9,7 @@ import { resolveConfig } from '../lib/config/resolve.js';
 import { mergeAuthorizationParams } from '../lib/config/params.js';
 import { endSessionUrl } from '../lib/protocol/end-session.js';
 import { resolveLogout } from '../lib/config/logout.js';
-import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
+import { isBrowserNavigation } from '../lib/express/silent-login.js';
 import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';
 import type { RequestWithSession } from '../lib/core/model.js';

@@ -21,7 +21,7 @@ import { serveClientJwks, type ClientJwksServer } from './helpers/provider.js';
 process.env.DEBUG = 'express-par:*';
 const { checkProvider, parAuth, requiresAuth } = await import('../lib/index.js');
 const { request } = await import('../lib/net/http.js');
-const requestKeys = await import('../lib/adapters/request-keys.js');
+const requestKeys = await import('../lib/express/request-keys.js');
 const engineOf = (req: Request) => requestKeys.engineOf(req)!;
 const logLines: string[] = [];
 const originalWrite = process.stderr.write.bind(process.stderr);

@@ -158,8 +158,8 @@ describe('the published package', () => {
   it('publishes the type augmentation with the entry point', async () => {
     for (const build of ['esm', 'cjs']) {
       const index = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'index.d.ts'), 'utf8');
-      expect(index).toContain("import './plumbing/augment.js'");
-      const augment = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'plumbing/augment.d.ts'), 'utf8');
+      expect(index).toContain("import './express/augment.js'");
+      const augment = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'express/augment.d.ts'), 'utf8');
       expect(augment).toContain("declare module 'express-session'");
     }
   });

@@ -1,5 +1,5 @@
 /**
- * Every redirect the middleware sends (lib/adapters/redirect.ts): 302, the Location as Express would
+ * Every redirect the middleware sends (lib/express/redirect.ts): 302, the Location as Express would
  * write it, `Content-Length: 0` and no body, the session cookie kept, over real logins against
  * oidc-provider.
  */
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express, { type Response } from 'express';
 import { parAuth, requiresAuth } from '../lib/index.js';
-import { redirect } from '../lib/adapters/redirect.js';
+import { redirect } from '../lib/express/redirect.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';

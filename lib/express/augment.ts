@@ -3,8 +3,8 @@
  * `req.oidc` on Express's `Request`, `res.oidc` on its `Response`.
  */
 import type { SessionSignIns } from '../state/layout.js';
-import type { RequestContext } from '../adapters/request-context.js';
-import type { ResponseContext } from '../adapters/response-context.js';
+import type { RequestContext } from './request-context.js';
+import type { ResponseContext } from './response-context.js';
 
 declare module 'express-session' {
   interface SessionData {

@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { CallbackError } from '../core/errors.js';
-import { requiresAuth } from './middleware.js';
+import { requiresAuth } from './requires-auth.js';
 
 export type ClaimValue = string | number | boolean | null;
 export type ClaimCheckFunction = (req: Request, claims: Record<string, unknown>) => boolean;
