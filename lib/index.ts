@@ -4,7 +4,7 @@ export { attemptSilentLogin } from './express/silent-login.js';
 export { claimEquals, claimIncludes, claimCheck } from './express/claim-checks.js';
 export type { ClaimValue, ClaimCheckFunction } from './express/claim-checks.js';
 export { checkProvider } from './engine/check-provider.js';
-export { ParError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError } from './core/errors.js';
+export { ParError, RequestError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError } from './core/errors.js';
 export type { ParErrorCode } from './core/errors.js';
 export type {
   ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput, AuthorizationParamValue,

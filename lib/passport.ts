@@ -16,7 +16,7 @@ import { parseCallbackParams } from './protocol/callback.js';
 import { resolveConfig } from './config/resolve.js';
 import { createEngine, type Engine } from './engine/engine.js';
 import type { LoginResult } from './engine/callback.js';
-import { CallbackError } from './core/errors.js';
+import { RequestError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { pathOf, singleQueryValue } from './core/url.js';
 import { regenerateSession } from './state/session.js';
@@ -189,7 +189,7 @@ export class ParStrategy extends Strategy {
     try {
       result = await this.engine.completeLogin(req);
     } catch (err) {
-      if (err instanceof CallbackError && FAIL_CODES.has(err.code)) {
+      if (err instanceof RequestError && FAIL_CODES.has(err.code)) {
         return () => this.fail({ message: err.message, code: err.code }, err.status);
       }
       throw err;

@@ -87,11 +87,29 @@ export class ParError extends Error {
   }
 }
 
-/** The browser's callback (or login) request is at fault: 4xx. */
-export class CallbackError extends ParError {
-  override name = 'CallbackError';
+/**
+ * The browser's request is at fault: 4xx. A route that needs a login (`login_required`), a claim check
+ * (`insufficient_claims`), a login another site started (`cross_site_login`), and, as `CallbackError`,
+ * everything wrong with a callback.
+ */
+export class RequestError extends ParError {
+  override name = 'RequestError';
   constructor(code: ParErrorCode, message: string, extra?: ParErrorDetails & { status?: number }) {
     super(code, extra?.status ?? 400, message, extra);
+  }
+}
+
+/**
+ * The browser's callback is at fault (state, iss, code, the server's error): a `RequestError`. Its first
+ * name, kept for code written against it: `err instanceof CallbackError` holds for every RequestError
+ * (as it did when CallbackError was the only 4xx class), and a CallbackError is a RequestError.
+ */
+export class CallbackError extends RequestError {
+  override name = 'CallbackError';
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses (SilentLoginDeclined) keep the ordinary test.
+    return this === CallbackError ? value instanceof RequestError : Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 

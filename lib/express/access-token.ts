@@ -17,7 +17,7 @@
  */
 import type { Request } from 'express';
 import type { Engine } from '../engine/engine.js';
-import { CallbackError, ParError } from '../core/errors.js';
+import { ParError, RequestError } from '../core/errors.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin, withTokens } from '../state/login.js';
 import { createLogger } from '../core/log.js';
 import { requireSession, saveSession } from '../state/session.js';
@@ -133,8 +133,8 @@ function coordinatorOf(engine: Engine): RefreshCoordinator {
   return coordinator;
 }
 
-function loginRequired(message: string, extra: { error?: string; cause?: unknown } = {}): CallbackError {
-  return new CallbackError('login_required', message, { status: 401, ...extra });
+function loginRequired(message: string, extra: { error?: string; cause?: unknown } = {}): RequestError {
+  return new RequestError('login_required', message, { status: 401, ...extra });
 }
 
 /** RFC 6749 §5.2: `invalid_grant`, the refresh token is invalid, expired or revoked. */

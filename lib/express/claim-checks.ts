@@ -4,7 +4,7 @@
  * redirect to the login (the same user would come back with the same claims: a loop).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { CallbackError } from '../core/errors.js';
+import { RequestError } from '../core/errors.js';
 import { requiresAuth } from './requires-auth.js';
 
 export type ClaimValue = string | number | boolean | null;
@@ -20,8 +20,8 @@ function claimValue(value: unknown, fn: string): ClaimValue {
   throw new TypeError(`${fn}(): expected values must be strings, numbers, booleans or null`);
 }
 
-function insufficient(): CallbackError {
-  return new CallbackError('insufficient_claims', 'The signed-in user does not have the claims this route requires.', { status: 403 });
+function insufficient(): RequestError {
+  return new RequestError('insufficient_claims', 'The signed-in user does not have the claims this route requires.', { status: 403 });
 }
 
 /** The guard: logged out → `requiresAuth()`; logged in → `check`, 403 when it is not `true`. */

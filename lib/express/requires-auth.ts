@@ -1,6 +1,6 @@
 /** `requiresAuth()`: lets authenticated requests through; sends a browser to the login, answers anything else 401. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { CallbackError, SetupError } from '../core/errors.js';
+import { RequestError, SetupError } from '../core/errors.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { redirect } from './redirect.js';
 import { engineOf, mountPathOf } from './request-keys.js';
@@ -28,6 +28,6 @@ export function requiresAuth(): RequestHandler {
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
       return redirect(res, target);
     }
-    next(new CallbackError('login_required', 'Authentication required.', { status: 401 }));
+    next(new RequestError('login_required', 'Authentication required.', { status: 401 }));
   };
 }

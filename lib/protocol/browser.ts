@@ -4,7 +4,7 @@
  * the authorization process be started only with the user's consent, protected against CSRF.
  */
 import type { Request } from 'express';
-import { CallbackError } from '../core/errors.js';
+import { RequestError } from '../core/errors.js';
 
 /** A navigation or request another site started. A browser without Fetch Metadata sends no header: not known. */
 function isCrossSite(req: Request): boolean {
@@ -20,7 +20,7 @@ export function refusesCrossSiteLogin(profile: string | undefined, req: Request)
   return profile === 'fapi2' && (req.method === 'GET' || req.method === 'HEAD') && isCrossSite(req);
 }
 
-export function crossSiteLoginError(): CallbackError {
+export function crossSiteLoginError(): RequestError {
   const message = 'Another site started this login, which profile "fapi2" refuses (Sec-Fetch-Site: cross-site): start the login from a page of this app.';
-  return new CallbackError('cross_site_login', message, { status: 403 });
+  return new RequestError('cross_site_login', message, { status: 403 });
 }
