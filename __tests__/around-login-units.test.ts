@@ -9,7 +9,7 @@ import { resolveConfig } from '../lib/config/resolve.js';
 import { mergeAuthorizationParams } from '../lib/config/params.js';
 import { endSessionUrl } from '../lib/protocol/end-session.js';
 import { resolveLogout } from '../lib/config/logout.js';
-import { isBrowserNavigation } from '../lib/express/silent-login.js';
+import { isPageLoad } from '../lib/protocol/browser.js';
 import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';
 import type { RequestWithSession } from '../lib/core/model.js';
@@ -98,23 +98,33 @@ describe('resolveLogout and endSessionUrl', () => {
   });
 });
 
-describe('isBrowserNavigation', () => {
+describe('isPageLoad: the one browser rule (requiresAuth() and attemptSilentLogin())', () => {
   const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as Request;
   it.each([
     ['GET', { accept: 'text/html,application/xhtml+xml' }, true],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate' }, true],
+    ['GET', { accept: 'TEXT/HTML', 'sec-fetch-dest': 'Document' }, true],
     ['HEAD', { accept: 'text/html' }, false],
     ['POST', { accept: 'text/html' }, false],
     ['GET', { accept: '*/*' }, false],
+    ['GET', { accept: '' }, false],
     ['GET', {}, false],
     ['GET', { accept: 'application/json' }, false],
     ['GET', { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, false],
+    ['GET', { accept: 'text/html', 'x-requested-with': 'xmlhttprequest' }, false],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'empty' }, false],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'iframe' }, false],
-    ['GET', { accept: 'text/html', 'sec-purpose': 'prefetch;prerender' }, false],
-    ['GET', { accept: 'text/html', purpose: 'prefetch' }, false],
   ])('%s %p → %p', (method, headers, expected) => {
-    expect(isBrowserNavigation(req(method, headers))).toBe(expected);
+    expect(isPageLoad(req(method, headers))).toBe(expected);
+    expect(isPageLoad(req(method, headers), { forSilentLogin: true })).toBe(expected);
+  });
+
+  it.each([
+    [{ accept: 'text/html', 'sec-purpose': 'prefetch;prerender' }],
+    [{ accept: 'text/html', purpose: 'prefetch' }],
+  ])('a prefetch %p is a page load to guard, not one to spend the silent attempt on', (headers) => {
+    expect(isPageLoad(req('GET', headers))).toBe(true);
+    expect(isPageLoad(req('GET', headers), { forSilentLogin: true })).toBe(false);
   });
 });
 

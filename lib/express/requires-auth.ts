@@ -1,13 +1,15 @@
 /** `requiresAuth()`: lets authenticated requests through; sends a browser to the login, answers anything else 401. */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RequestError, SetupError } from '../core/errors.js';
-import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
+import { crossSiteLoginError, isPageLoad, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { redirect } from './redirect.js';
 import { engineOf, mountPathOf } from './request-keys.js';
 
 /**
- * Lets authenticated requests through. Otherwise a browser `GET` is redirected to the login route with
- * `returnTo` set to the original URL, and anything else gets a 401 `login_required` error.
+ * Lets authenticated requests through. Otherwise a page load (protocol/browser.ts: a `GET` that asks for
+ * HTML, not a script or a frame) is redirected to the login route with `returnTo` set to the original
+ * URL, and anything else (an API call, fetch() or curl with `Accept: *\/*`, a `HEAD`) gets a 401
+ * `login_required` error.
  */
 export function requiresAuth(): RequestHandler {
   return function requiresAuthMiddleware(req: Request, res: Response, next: NextFunction) {
@@ -17,12 +19,7 @@ export function requiresAuth(): RequestHandler {
     }
     if (req.oidc.isAuthenticated()) return next();
     const loginRoute = engine.config.routes.login;
-    const accept = String(req.headers.accept ?? '');
-    const browser =
-      (req.method === 'GET' || req.method === 'HEAD') &&
-      req.headers['x-requested-with'] !== 'XMLHttpRequest' &&
-      (accept === '' || accept.includes('text/html') || accept.includes('*/*'));
-    if (loginRoute !== false && browser) {
+    if (loginRoute !== false && isPageLoad(req)) {
       // profile fapi2: no redirect into a login that another site started (FAPI 2.0, CSRF at initiation).
       if (refusesCrossSiteLogin(engine.config.profile, req)) return next(crossSiteLoginError());
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;

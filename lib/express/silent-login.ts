@@ -6,29 +6,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SetupError } from '../core/errors.js';
 import { engineOf } from './request-keys.js';
-import { refusesCrossSiteLogin } from '../protocol/browser.js';
+import { isPageLoad, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { requireSession } from '../state/session.js';
 import { markSilentAttempted, silentAttempted } from '../state/layout.js';
-
-/**
- * A top-level page load by a browser: `GET`, asks for HTML, not a script (`fetch`, XHR), not a frame,
- * not a prefetch (which would use up the one attempt without the user ever seeing the page).
- */
-export function isBrowserNavigation(req: Request): boolean {
-  if (req.method !== 'GET') return false;
-  const header = (name: string) => {
-    const value = req.headers[name];
-    return typeof value === 'string' ? value.toLowerCase() : undefined;
-  };
-  if (header('x-requested-with') === 'xmlhttprequest') return false;
-  if (!(header('accept') ?? '').includes('text/html')) return false;
-  // Fetch Metadata: a browser's fetch()/XHR says `empty`, a frame `iframe`; a page load says `document`.
-  // (Sec-Fetch-Mode is not used: Node's own fetch always sends `cors`.)
-  const dest = header('sec-fetch-dest');
-  if (dest !== undefined && dest !== 'document') return false;
-  const purpose = header('sec-purpose') ?? header('purpose');
-  return !(purpose ?? '').includes('prefetch');
-}
 
 /**
  * Once per session (and per sign-in: a second `parAuth()` mount has its own attempt), a browser `GET`
@@ -47,7 +27,7 @@ export function attemptSilentLogin(): RequestHandler {
     if (!engine || !req.oidc || !res.oidc) {
       return next(new SetupError('middleware_missing', 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
     }
-    if (!isBrowserNavigation(req) || req.oidc.isAuthenticated()) return next();
+    if (!isPageLoad(req, { forSilentLogin: true }) || req.oidc.isAuthenticated()) return next();
     // profile fapi2: another site's link starts no login; the page loads anonymous, unmarked.
     if (refusesCrossSiteLogin(engine.config.profile, req)) return next();
     try {
