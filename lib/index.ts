@@ -4,11 +4,13 @@ export { attemptSilentLogin } from './express/silent-login.js';
 export { claimEquals, claimIncludes, claimCheck } from './express/claim-checks.js';
 export type { ClaimValue, ClaimCheckFunction } from './express/claim-checks.js';
 export { checkProvider } from './engine/check-provider.js';
-export { ParError, RequestError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError } from './core/errors.js';
+export {
+  ParError, RequestError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError,
+} from './core/errors.js';
 export type { ParErrorCode } from './core/errors.js';
 export type {
-  ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput, AuthorizationParamValue,
-  BackchannelLogoutOptions, TlsOptions, PemInput,
+  ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput,
+  AuthorizationParamValue, BackchannelLogoutOptions, TlsOptions, PemInput,
 } from './core/types.js';
 export type { RequestContext } from './express/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './express/response-context.js';

@@ -11,7 +11,8 @@ import { TLS_CLIENT_AUTH_METHODS } from '../protocol/mtls.js';
 import { signingAlg } from './signing.js';
 
 const AUTH_METHODS: ClientAuthMethod[] = [
-  'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none', ...TLS_CLIENT_AUTH_METHODS,
+  'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none',
+  ...TLS_CLIENT_AUTH_METHODS,
 ];
 /** FAPI 2.0 §5.3.2.1: private_key_jwt or mutual TLS. */
 const FAPI2_AUTH_METHODS: ClientAuthMethod[] = ['private_key_jwt', ...TLS_CLIENT_AUTH_METHODS];
@@ -25,21 +26,23 @@ export interface ResolvedClientAuth {
   kid?: string;
 }
 
-/** The method: `clientAuthMethod`, else private_key_jwt with a signing key, client_secret_basic with a secret, else none. */
+/** `clientAuthMethod`, else private_key_jwt with a signing key, client_secret_basic with a secret, else none. */
 function methodOf(options: ParAuthConfig, fapi2: boolean, tls: ResolvedTls | undefined): ClientAuthMethod {
   if (options.clientSecret !== undefined) nonEmptyString(options.clientSecret, 'clientSecret');
   const method: ClientAuthMethod =
     options.clientAuthMethod ??
     (options.clientAssertionSigningKey ? 'private_key_jwt' : options.clientSecret ? 'client_secret_basic' : 'none');
   if (!AUTH_METHODS.includes(method)) fail(`"clientAuthMethod" must be one of ${AUTH_METHODS.join(', ')}`);
-  if (method.startsWith('client_secret') && !options.clientSecret) fail(`"clientSecret" is required for clientAuthMethod "${method}"`);
+  if (method.startsWith('client_secret') && !options.clientSecret) {
+    fail(`"clientSecret" is required for clientAuthMethod "${method}"`);
+  }
   if (method === 'client_secret_jwt' && Buffer.byteLength(options.clientSecret!) < 32) {
     fail('"clientSecret" must be at least 32 bytes for client_secret_jwt (HS256)');
   }
   if (fapi2 && !FAPI2_AUTH_METHODS.includes(method)) {
     fail(
-      '"clientAuthMethod" must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" under profile "fapi2" ' +
-        '(FAPI 2.0 §5.3.2.1)',
+      '"clientAuthMethod" must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" ' +
+        'under profile "fapi2" (FAPI 2.0 §5.3.2.1)',
     );
   }
   // RFC 8705 §2: the TLS connection is the client authentication, so it needs a certificate.
@@ -56,17 +59,26 @@ function withoutSigningKey(options: ParAuthConfig, method: ClientAuthMethod): Re
   }
   const alg = options.clientAssertionSigningAlg;
   if (alg !== undefined && !(method === 'client_secret_jwt' && isHmacAlg(alg))) {
-    const why = method === 'client_secret_jwt' ? 'must be HS256, HS384 or HS512 for client_secret_jwt' : `is not used with clientAuthMethod "${method}"`;
+    const why =
+      method === 'client_secret_jwt'
+        ? 'must be HS256, HS384 or HS512 for client_secret_jwt'
+        : `is not used with clientAuthMethod "${method}"`;
     fail(`"clientAssertionSigningAlg" ${why}`);
   }
   return { method, alg: method === 'client_secret_jwt' ? (alg ?? 'HS256') : undefined };
 }
 
 /** The client authentication method and its credentials; a TypeError naming the option on any mistake. */
-export function resolveClientAuth(options: ParAuthConfig, fapi2: boolean, tls: ResolvedTls | undefined): ResolvedClientAuth {
+export function resolveClientAuth(
+  options: ParAuthConfig,
+  fapi2: boolean,
+  tls: ResolvedTls | undefined,
+): ResolvedClientAuth {
   const method = methodOf(options, fapi2, tls);
   if (method !== 'private_key_jwt') return withoutSigningKey(options, method);
-  if (options.clientAssertionSigningKey === undefined) fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
+  if (options.clientAssertionSigningKey === undefined) {
+    fail('"clientAssertionSigningKey" is required for clientAuthMethod "private_key_jwt"');
+  }
   const key = toPrivateKey(options.clientAssertionSigningKey, 'clientAssertionSigningKey');
   const requested = options.clientAssertionSigningAlg ?? jwkAlgOf(options.clientAssertionSigningKey);
   const alg = signingAlg(key, requested, 'clientAssertionSigningAlg', fapi2, 'clientAssertionSigningKey');

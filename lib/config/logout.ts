@@ -27,23 +27,36 @@ const KNOWN = new Set(['returnTo', 'logoutParams']);
  * A `returnTo` that is not a same-origin path (RFC 9700 §4.11) becomes `routes.postLogoutRedirect`.
  */
 export function resolveLogout(config: ResolvedConfig, options: unknown = {}): ResolvedLogout {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('logout options must be an object: { returnTo?, logoutParams? }');
-  for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw new TypeError(`"${key}" is not a logout option (use returnTo or logoutParams)`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('logout options must be an object: { returnTo?, logoutParams? }');
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`"${key}" is not a logout option (use returnTo or logoutParams)`);
+  }
   const { returnTo, logoutParams } = options as { returnTo?: unknown; logoutParams?: unknown };
-  if (returnTo !== undefined && typeof returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/goodbye"');
+  if (returnTo !== undefined && typeof returnTo !== 'string') {
+    throw new TypeError('"returnTo" must be a path string such as "/goodbye"');
+  }
   const fallback = config.routes.postLogoutRedirect;
-  const postLogoutRedirectUri = returnTo === undefined ? config.postLogoutRedirectUri : joinUrl(config.baseURL, safeReturnTo(returnTo, fallback));
+  const postLogoutRedirectUri =
+    returnTo === undefined ? config.postLogoutRedirectUri : joinUrl(config.baseURL, safeReturnTo(returnTo, fallback));
   return { postLogoutRedirectUri, logoutParams: encodeLogoutParams(logoutParams) };
 }
 
 function encodeLogoutParams(params: unknown): URLSearchParams {
   const out = new URLSearchParams();
   if (params === undefined) return out;
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError('"logoutParams" must be an object');
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+    throw new TypeError('"logoutParams" must be an object');
+  }
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined) continue;
-    if (PROTOCOL_LOGOUT_PARAMS.includes(key)) throw new TypeError(`"logoutParams.${key}" is set by express-par itself and cannot be overridden`);
-    if (!['string', 'number', 'boolean'].includes(typeof value)) throw new TypeError(`"logoutParams.${key}" must be a string, number or boolean`);
+    if (PROTOCOL_LOGOUT_PARAMS.includes(key)) {
+      throw new TypeError(`"logoutParams.${key}" is set by express-par itself and cannot be overridden`);
+    }
+    if (!['string', 'number', 'boolean'].includes(typeof value)) {
+      throw new TypeError(`"logoutParams.${key}" must be a string, number or boolean`);
+    }
     out.set(key, String(value));
   }
   return out;

@@ -43,17 +43,23 @@ export function encodeParams(params: Params, label = 'authorizationParams', defa
     if (isReservedParam(key)) {
       fail(`"${label}.${key}" is set by express-par itself and cannot be ${defaults ? 'configured' : 'overridden'}`);
     }
-    if (key === 'response_mode' && value !== 'query') fail(`"${label}.response_mode" must be "query" (the callback route is GET)`);
+    if (key === 'response_mode' && value !== 'query') {
+      fail(`"${label}.response_mode" must be "query" (the callback route is GET)`);
+    }
     appendParam(out, key, value, label);
   }
   if (defaults && !out.has('scope')) out.set('scope', 'openid profile email');
-  if (out.has('scope') && !out.get('scope')!.split(' ').includes('openid')) fail(`"${label}.scope" must include "openid"`);
+  if (out.has('scope') && !out.get('scope')!.split(' ').includes('openid')) {
+    fail(`"${label}.scope" must include "openid"`);
+  }
   return out;
 }
 
 /** The `authorizationParams` option, encoded (default `scope=openid profile email`). */
 export function resolveAuthorizationParams(value: unknown): URLSearchParams {
-  if (value !== undefined && (typeof value !== 'object' || value === null)) fail('"authorizationParams" must be an object');
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    fail('"authorizationParams" must be an object');
+  }
   return encodeParams((value ?? {}) as Params);
 }
 
@@ -66,7 +72,9 @@ export function resolveAuthorizationParams(value: unknown): URLSearchParams {
  */
 export function mergeAuthorizationParams(configured: URLSearchParams, perRequest: unknown): URLSearchParams {
   if (perRequest === undefined) return configured;
-  if (perRequest === null || typeof perRequest !== 'object' || Array.isArray(perRequest)) fail('"authorizationParams" must be an object');
+  if (perRequest === null || typeof perRequest !== 'object' || Array.isArray(perRequest)) {
+    fail('"authorizationParams" must be an object');
+  }
   const extra = encodeParams(perRequest as Params, 'authorizationParams', false);
   const merged = new URLSearchParams(configured);
   for (const key of new Set(extra.keys())) {

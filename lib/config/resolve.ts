@@ -17,8 +17,8 @@ import { resolveTls } from './tls.js';
 const KNOWN_OPTIONS = new Set([
   'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
   'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
-  'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent', 'tls',
-  'trustedAudiences', 'backchannelLogout',
+  'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent',
+  'tls', 'trustedAudiences', 'backchannelLogout',
 ]);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -39,23 +39,38 @@ function resolveBackchannelLogout(value: unknown): ResolvedBackchannelLogout | u
   }
   const options = (value === true ? {} : value) as Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (!BACKCHANNEL_OPTIONS.has(key)) fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
+    if (!BACKCHANNEL_OPTIONS.has(key)) {
+      fail(`"backchannelLogout.${key}" is not an option (use maxSessionAge or maxStaleness)`);
+    }
   }
   return {
-    maxSessionAge: numberInRange(options.maxSessionAge, 'backchannelLogout.maxSessionAge', 7 * DAY_MS, 60_000, 400 * DAY_MS),
+    maxSessionAge: numberInRange(
+      options.maxSessionAge,
+      'backchannelLogout.maxSessionAge',
+      7 * DAY_MS,
+      60_000,
+      400 * DAY_MS,
+    ),
     maxStaleness: numberInRange(options.maxStaleness, 'backchannelLogout.maxStaleness', 1000, 0, 60_000),
   };
 }
 
 function resolveTrustedAudiences(value: unknown): string[] | undefined {
   if (value !== undefined && (!Array.isArray(value) || !value.every((a) => typeof a === 'string' && a !== ''))) {
-    fail('"trustedAudiences" must be an array of non-empty strings (audiences besides clientID accepted in an ID token)');
+    fail(
+      '"trustedAudiences" must be an array of non-empty strings (audiences besides clientID accepted in an ID token)',
+    );
   }
   return value && value.length > 0 ? [...(value as string[])] : undefined;
 }
 
 /** The client authentication of resolveConfig's result. */
-function clientAuthFields(auth: ResolvedClientAuth): Partial<ResolvedConfig> & Pick<ResolvedConfig, 'clientAuthMethod'> {
+type ClientAuthFields = Pick<
+  ResolvedConfig,
+  'clientAuthMethod' | 'clientAssertionKey' | 'clientAssertionAlg' | 'clientAssertionKid'
+>;
+
+function clientAuthFields(auth: ResolvedClientAuth): ClientAuthFields {
   return {
     clientAuthMethod: auth.method,
     ...(auth.key ? { clientAssertionKey: auth.key } : {}),
@@ -76,7 +91,10 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   const auth = resolveClientAuth(input, fapi2, tls);
   const routes = resolveRoutes(input.routes, extra.callbackPath);
   const backchannelLogout = resolveBackchannelLogout(input.backchannelLogout);
-  if (backchannelLogout) routes.backchannelLogout = routePath(input.routes?.backchannelLogout, 'routes.backchannelLogout', '/backchannel-logout');
+  if (backchannelLogout) {
+    const path = input.routes?.backchannelLogout;
+    routes.backchannelLogout = routePath(path, 'routes.backchannelLogout', '/backchannel-logout');
+  }
   const authorizationParams = resolveAuthorizationParams(input.authorizationParams);
   const idTokenSigningAlgs = resolveIdTokenSigningAlgs(input, fapi2);
   optionalFunction(input.afterCallback, 'afterCallback');

@@ -7,7 +7,7 @@ import type { ResolvedRoutes } from '../core/model.js';
 import type { RoutesConfig } from '../core/types.js';
 import { isLoopbackHost } from '../core/url.js';
 
-/** An absolute http(s) URL without query, fragment or credentials; `http:` only on loopback when `httpsOnlyOffLoopback`. */
+/** An absolute http(s) URL, no query, fragment or credentials; `http:` only on loopback if `httpsOnlyOffLoopback`. */
 export function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopback: boolean): URL {
   const raw = nonEmptyString(value, option);
   let url: URL;
@@ -16,7 +16,9 @@ export function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopbac
   } catch {
     fail(`"${option}" must be an absolute URL, e.g. "https://tenant.auth0.com" (got "${raw}")`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`"${option}" must be an http(s) URL (got "${url.protocol}")`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    fail(`"${option}" must be an http(s) URL (got "${url.protocol}")`);
+  }
   if (url.protocol === 'http:' && httpsOnlyOffLoopback && !isLoopbackHost(url.hostname)) {
     fail(`"${option}" must use https: (http: is only allowed for loopback hosts such as localhost or 127.0.0.1)`);
   }
@@ -46,8 +48,11 @@ export function resolveRoutes(routes: RoutesConfig | undefined, callbackPath: st
     login: routePath(routes?.login, 'routes.login', '/login'),
     callback: routePath(callback, callbackPath ? 'callbackPath' : 'routes.callback', '/callback'),
     logout: routePath(routes?.logout, 'routes.logout', '/logout'),
-    postLogoutRedirect:
-      routePath(routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || fail('"routes.postLogoutRedirect" cannot be false'),
+    postLogoutRedirect: routePath(routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || noPostLogoutRoute(),
     backchannelLogout: false,
   };
+}
+
+function noPostLogoutRoute(): never {
+  return fail('"routes.postLogoutRedirect" cannot be false');
 }

@@ -6,7 +6,9 @@ import type { KeyObject } from 'node:crypto';
 import { fail } from '../core/assert.js';
 import type { ResolvedConfig } from '../core/model.js';
 import type { ParAuthConfig } from '../core/types.js';
-import { algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../crypto/keys.js';
+import {
+  algFitsKey, algForKey, isAsymmetricAlg, isHmacAlg, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey,
+} from '../crypto/keys.js';
 
 /** FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA (Ed25519) only. */
 export const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
@@ -15,7 +17,13 @@ export const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
  * The algorithm `key` signs with: `requested` (an option, or the JWK's own `alg`), else the one the key
  * implies. `option` names the algorithm option in messages, `keyOption` the key's.
  */
-export function signingAlg(key: KeyObject, requested: string | undefined, option: string, fapi2: boolean, keyOption = option): string {
+export function signingAlg(
+  key: KeyObject,
+  requested: string | undefined,
+  option: string,
+  fapi2: boolean,
+  keyOption = option,
+): string {
   // FAPI 2.0 §5.4.1: EdDSA with the Ed25519 variant only.
   if (fapi2 && key.asymmetricKeyType === 'ed448') {
     fail(`"${keyOption}" must not be an Ed448 key under profile "fapi2" (EdDSA with Ed25519 only)`);
@@ -26,7 +34,9 @@ export function signingAlg(key: KeyObject, requested: string | undefined, option
   } catch (err) {
     fail(`"${option}": ${(err as Error).message}`);
   }
-  if (!isAsymmetricAlg(alg)) fail(`"${option}" must be an asymmetric algorithm (RS256, PS256, ES256, EdDSA, …), got "${alg}"`);
+  if (!isAsymmetricAlg(alg)) {
+    fail(`"${option}" must be an asymmetric algorithm (RS256, PS256, ES256, EdDSA, …), got "${alg}"`);
+  }
   if (!algFitsKey(alg, key)) fail(`"${option}" "${alg}" does not fit the ${key.asymmetricKeyType} key`);
   if (fapi2) checkFapi2Key(key, alg, option);
   return alg;
@@ -42,7 +52,11 @@ function checkFapi2Key(key: KeyObject, alg: string, option: string): void {
 }
 
 /** `dpop`: false, a fresh key per login (`true`), or one configured key; FAPI 2.0 turns it on without `tls`. */
-export function resolveDpop(value: ParAuthConfig['dpop'], fapi2: boolean, mtls: boolean): { dpop: ResolvedConfig['dpop']; alg?: string } {
+export function resolveDpop(
+  value: ParAuthConfig['dpop'],
+  fapi2: boolean,
+  mtls: boolean,
+): { dpop: ResolvedConfig['dpop']; alg?: string } {
   if (value === undefined || value === false) {
     // FAPI 2.0 §5.3.2.2: sender-constrained access tokens, by DPoP or by the client certificate (RFC 8705 §3).
     if (fapi2 && value === false && !mtls) {
@@ -86,7 +100,9 @@ export function resolveIdTokenSigningAlgs(input: ParAuthConfig, fapi2: boolean):
   if (!Array.isArray(algs) || algs.length === 0 || !algs.every(known)) {
     fail('"idTokenSigningAlgs" must be a non-empty array of JWS algorithms, e.g. ["RS256"]');
   }
-  if (algs.some(isHmacAlg) && !input.clientSecret) fail('"idTokenSigningAlgs" lists an HMAC algorithm, which needs "clientSecret"');
+  if (algs.some(isHmacAlg) && !input.clientSecret) {
+    fail('"idTokenSigningAlgs" lists an HMAC algorithm, which needs "clientSecret"');
+  }
   if (fapi2 && !algs.every((a) => FAPI2_ALGS.includes(a))) {
     fail('"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"');
   }

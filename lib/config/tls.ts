@@ -14,7 +14,9 @@ const TLS_KEYS = new Set(['cert', 'key', 'ca']);
 
 function pemText(value: unknown, option: string, kind: string): string {
   const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
-  if (text === undefined || !text.includes('-----BEGIN ')) fail(`"${option}" must be ${kind} in PEM form (a string or Buffer)`);
+  if (text === undefined || !text.includes('-----BEGIN ')) {
+    fail(`"${option}" must be ${kind} in PEM form (a string or Buffer)`);
+  }
   return text;
 }
 
@@ -66,7 +68,9 @@ function defaultRoots(): readonly string[] {
  */
 export function resolveTls(value: unknown): ResolvedTls | undefined {
   if (value === undefined) return undefined;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('"tls" must be an object { cert, key, ca? } of PEM strings or Buffers');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail('"tls" must be an object { cert, key, ca? } of PEM strings or Buffers');
+  }
   for (const key of Object.keys(value)) {
     if (!TLS_KEYS.has(key)) fail(`"tls.${key}" is not an express-par option (tls takes cert, key and ca)`);
   }

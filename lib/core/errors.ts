@@ -109,7 +109,8 @@ export class CallbackError extends RequestError {
 
   static [Symbol.hasInstance](value: unknown): boolean {
     // Subclasses (SilentLoginDeclined) keep the ordinary test.
-    return this === CallbackError ? value instanceof RequestError : Function.prototype[Symbol.hasInstance].call(this, value);
+    if (this !== CallbackError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof RequestError;
   }
 }
 

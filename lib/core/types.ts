@@ -33,7 +33,13 @@ export type ClientAuthMethod =
 /** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
 export type PrivateKeyInput = JWK | string | KeyObject;
 
-export type AuthorizationParamValue = string | number | boolean | string[] | Record<string, unknown> | Array<Record<string, unknown>>;
+export type AuthorizationParamValue =
+  | string
+  | number
+  | boolean
+  | string[]
+  | Record<string, unknown>
+  | Array<Record<string, unknown>>;
 
 export interface RoutesConfig {
   /** Starts a login. Default `/login`; `false` turns it off. */
@@ -106,7 +112,7 @@ export interface TokenSet {
 export type ParEvent =
   | { type: 'login.started'; returnTo: string }
   | { type: 'par.pushed'; expires_in: number }
-  /** The login could not start (discovery or the PAR endpoint failed, a refused request): the error's code and status. */
+  /** The login could not start (discovery or the PAR endpoint failed, a refused request): the error's code, status. */
   | { type: 'login.failed'; code: string; status: number }
   | { type: 'callback.succeeded'; sub: string }
   | { type: 'callback.failed'; code: string; status: number }
@@ -114,7 +120,10 @@ export type ParEvent =
   | { type: 'token.refreshed'; expiresAt?: number };
 
 export interface ParAuthConfig {
-  /** The issuer. Metadata comes from `/.well-known/openid-configuration`, else `/.well-known/oauth-authorization-server`. */
+  /**
+   * The issuer. Metadata comes from `/.well-known/openid-configuration`, else
+   * `/.well-known/oauth-authorization-server`.
+   */
   issuerBaseURL: string;
   /** Public origin (and optional path) of the app; `redirect_uri` = baseURL + routes.callback. */
   baseURL: string;
@@ -129,7 +138,7 @@ export interface ParAuthConfig {
   /** Extra parameters pushed with every authorization request. Default `{ scope: 'openid profile email' }`. */
   authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
   routes?: RoutesConfig;
-  /** `true`: a fresh DPoP key for every login (kept in the session); or a private key to use for every login (RFC 9449). */
+  /** `true`: a fresh DPoP key for every login (kept in the session); or a private key for every login (RFC 9449). */
   dpop?: boolean | PrivateKeyInput;
   /** Milliseconds allowed for every call to the authorization server. Default 5000. */
   httpTimeout?: number;

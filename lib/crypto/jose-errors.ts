@@ -32,7 +32,8 @@ function keyFailure(err: unknown): ParError | undefined {
     return new UpstreamTimeoutError('The JWKS endpoint did not answer within httpTimeout.', { cause: err });
   }
   if (err instanceof errors.JWKSInvalid) {
-    return new UpstreamError('jwks_failed', 'The JWKS endpoint did not answer with a valid JSON Web Key Set.', { cause: err });
+    const message = 'The JWKS endpoint did not answer with a valid JSON Web Key Set.';
+    return new UpstreamError('jwks_failed', message, { cause: err });
   }
   const cause = (err as { cause?: unknown } | null | undefined)?.cause;
   return cause instanceof ParError ? cause : undefined; // jose wraps a fetch failure of ours
@@ -41,7 +42,9 @@ function keyFailure(err: unknown): ParError | undefined {
 function failureOf(err: unknown): TokenFailure {
   const code = err instanceof errors.JOSEError ? err.code : undefined;
   if (err instanceof errors.JWTExpired) return { kind: 'expired', code };
-  if (err instanceof errors.JWTClaimValidationFailed) return { kind: 'claim', code, claim: err.claim, reason: err.reason };
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return { kind: 'claim', code, claim: err.claim, reason: err.reason };
+  }
   if (err instanceof errors.JWSSignatureVerificationFailed) return { kind: 'signature', code };
   if (err instanceof errors.JWKSNoMatchingKey) return { kind: 'no_matching_key', code };
   return { kind: 'other', code };

@@ -10,7 +10,8 @@
  * `SignJWT`, so every outcome, error class included, stays what jose alone would give.
  */
 import { constants, createHash, KeyObject, sign, verify, type VerifyKeyObjectInput, type webcrypto } from 'node:crypto';
-import { errors, jwtVerify, UnsecuredJWT, type JWK, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { errors, jwtVerify, UnsecuredJWT } from 'jose';
+import type { JWK, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 
 interface JwsAlg {
   /** node:crypto digest; null for EdDSA (the hash is part of the signature scheme). */
@@ -24,7 +25,12 @@ interface JwsAlg {
   webCrypto: string;
 }
 
-const rsa = (bits: number, pss: boolean): JwsAlg => ({ hash: `sha${bits}`, keyType: 'rsa', ...(pss ? { pssSalt: bits / 8 } : {}), webCrypto: pss ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5' });
+const rsa = (bits: number, pss: boolean): JwsAlg => ({
+  hash: `sha${bits}`,
+  keyType: 'rsa',
+  ...(pss ? { pssSalt: bits / 8 } : {}),
+  webCrypto: pss ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5',
+});
 const ec = (bits: number, curve: string): JwsAlg => ({ hash: `sha${bits}`, keyType: 'ec', curve, webCrypto: 'ECDSA' });
 const ed25519: JwsAlg = { hash: null, keyType: 'ed25519', webCrypto: 'Ed25519' };
 
@@ -44,7 +50,8 @@ const ALGS: Record<string, JwsAlg> = {
 };
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-// Stryker disable next-line ObjectLiteral,BooleanLiteral: a header that is not UTF-8 takes jose's path, which decodes it leniently; the outcome is the same
+// A header that is not UTF-8 takes jose's path, which decodes it leniently; the outcome is the same.
+// Stryker disable next-line ObjectLiteral,BooleanLiteral: see above
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 // Stryker disable next-line StringLiteral: utf8 is Buffer's default
 const b64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
@@ -84,9 +91,16 @@ export function encodeHeader(header: Record<string, unknown>): string {
 }
 
 /** `header.payload.signature`; `encodedHeader` from `encodeHeader`, its `alg` the same as `alg`. */
-export function signCompact(alg: string, key: KeyObject, encodedHeader: string, payload: Record<string, unknown>): string {
+export function signCompact(
+  alg: string,
+  key: KeyObject,
+  encodedHeader: string,
+  payload: Record<string, unknown>,
+): string {
   const entry = algFor(alg, key);
-  if (!entry || key.type !== 'private') throw new TypeError(`cannot sign ${alg} with this ${key.asymmetricKeyType} key`);
+  if (!entry || key.type !== 'private') {
+    throw new TypeError(`cannot sign ${alg} with this ${key.asymmetricKeyType} key`);
+  }
   const input = `${encodedHeader}.${b64url(JSON.stringify(payload))}`;
   // Stryker disable next-line StringLiteral: the signing input is base64url and dots, where ascii and utf8 agree
   return `${input}.${sign(entry.hash, Buffer.from(input, 'ascii'), keyInput(entry, key)).toString('base64url')}`;
@@ -124,16 +138,18 @@ const keyObjects = new WeakMap<object, KeyObject>();
  */
 function publicKeyObject(key: unknown, entry: JwsAlg): KeyObject | undefined {
   if (key instanceof KeyObject) return key.type === 'public' ? key : undefined;
-  if (!key || typeof key !== 'object' || (key as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== 'CryptoKey') return undefined;
+  if (!key || typeof key !== 'object') return undefined;
+  if ((key as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== 'CryptoKey') return undefined;
   const cryptoKey = key as webcrypto.CryptoKey;
   const algorithm = cryptoKey.algorithm as { name?: string; hash?: { name?: string } };
-  if (cryptoKey.type !== 'public' || !cryptoKey.usages.includes('verify') || algorithm.name !== entry.webCrypto) return undefined;
+  const usable = cryptoKey.type === 'public' && cryptoKey.usages.includes('verify');
+  if (!usable || algorithm.name !== entry.webCrypto) return undefined;
   if (entry.keyType === 'rsa' && algorithm.hash?.name !== `SHA-${entry.hash!.slice(3)}`) return undefined;
   let keyObject = keyObjects.get(key);
-  // Stryker disable next-line ConditionalExpression: the cache only saves a conversion; a new KeyObject of the same key verifies the same
+  // Stryker disable next-line ConditionalExpression: a cache; a new KeyObject of the same key verifies the same
   if (!keyObject) {
     keyObject = KeyObject.from(cryptoKey);
-    // Stryker disable next-line CallExpression: the cache only saves a conversion; a new KeyObject of the same key verifies the same
+    // Stryker disable next-line CallExpression: a cache; a new KeyObject of the same key verifies the same
     keyObjects.set(key, keyObject);
   }
   return keyObject;
@@ -142,13 +158,15 @@ function publicKeyObject(key: unknown, entry: JwsAlg): KeyObject | undefined {
 function parseHeader(encoded: string): Record<string, unknown> | undefined {
   try {
     const header: unknown = JSON.parse(strictUtf8.decode(Buffer.from(encoded, 'base64url')));
-    return header !== null && typeof header === 'object' && Object.getPrototypeOf(header) === Object.prototype ? (header as Record<string, unknown>) : undefined;
+    const plain = header !== null && typeof header === 'object' && Object.getPrototypeOf(header) === Object.prototype;
+    return plain ? (header as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-const wellFormed = (part: string | undefined): part is string => part !== undefined && BASE64URL.test(part) && part.length % 4 !== 1;
+const wellFormed = (part: string | undefined): part is string =>
+  part !== undefined && BASE64URL.test(part) && part.length % 4 !== 1;
 
 /**
  * `jwtVerify(jwt, getKey, options)` with the signature checked by node:crypto: the same key (from
@@ -159,23 +177,28 @@ export async function verifyJwt(jwt: string, getKey: JWTVerifyGetKey, options: J
   const jose = async () => (await jwtVerify(jwt, getKey, options)).payload;
   const parts = jwt.split('.');
   const [encodedHeader, encodedPayload, encodedSignature] = parts;
-  if (parts.length !== 3 || !wellFormed(encodedHeader) || !wellFormed(encodedPayload) || !wellFormed(encodedSignature)) return jose();
+  const malformed = !wellFormed(encodedHeader) || !wellFormed(encodedPayload) || !wellFormed(encodedSignature);
+  if (parts.length !== 3 || malformed) return jose();
   const header = parseHeader(encodedHeader);
   const alg = header?.alg;
   // Extensions (`crit`, `b64`) and algorithms outside the allow-list or this module: jose's path.
+  if (!header || typeof alg !== 'string' || header.crit !== undefined || header.b64 !== undefined) return jose();
   // Stryker disable next-line OptionalChaining: callers always pass algorithms (the allow-list)
-  if (!header || typeof alg !== 'string' || header.crit !== undefined || header.b64 !== undefined || !options.algorithms?.includes(alg)) return jose();
+  if (!options.algorithms?.includes(alg)) return jose();
   const supported = Object.hasOwn(ALGS, alg) ? ALGS[alg]! : undefined;
-  // Stryker disable next-line ConditionalExpression: without a table entry publicKeyObject finds no key for the alg, and jose's path follows anyway
+  // Without a table entry publicKeyObject finds no key for the alg, and jose's path follows anyway.
+  // Stryker disable next-line ConditionalExpression: see above
   if (!supported) return jose();
   // Stryker disable next-line ObjectLiteral: jose's remote key set selects by the header alone, not by the token parts
-  const key = publicKeyObject(await getKey(header as Parameters<JWTVerifyGetKey>[0], { protected: encodedHeader, payload: encodedPayload, signature: encodedSignature }), supported);
+  const token = { protected: encodedHeader, payload: encodedPayload, signature: encodedSignature };
+  const key = publicKeyObject(await getKey(header as Parameters<JWTVerifyGetKey>[0], token), supported);
   const entry = key && algFor(alg, key);
   if (!key || !entry) return jose();
   let valid: boolean;
   try {
     // Stryker disable next-line StringLiteral: the signing input is base64url and dots, where ascii and utf8 agree
-    valid = verify(entry.hash, Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii'), keyInput(entry, key), Buffer.from(encodedSignature, 'base64url'));
+    const input = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii');
+    valid = verify(entry.hash, input, keyInput(entry, key), Buffer.from(encodedSignature, 'base64url'));
   } catch (cause) {
     throw new errors.JWSSignatureVerificationFailed(undefined, { cause });
   }

@@ -5,7 +5,9 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { PrivateKeyInput } from '../core/types.js';
 
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const ASYMMETRIC_ALGS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
 export const HMAC_ALGS = ['HS256', 'HS384', 'HS512'] as const;
 
 export function isAsymmetricAlg(alg: string): boolean {

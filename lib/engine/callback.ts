@@ -29,6 +29,12 @@ export interface LoginResult {
   certificateBinding?: CertificateBinding;
 }
 
+/** The callback's parameters and the pending login they name. */
+interface Claimed {
+  params: CallbackParams;
+  tx: Transaction;
+}
+
 /** Errors of callbacks that named no pending login of this sign-in (see isStrayCallback). */
 const strayCallbacks = new WeakSet<object>();
 
@@ -42,9 +48,9 @@ export function isStrayCallback(err: unknown): boolean {
 }
 
 const STATE_MISMATCH =
-  'The callback "state" matches no pending login in this session (unknown, expired or already used). Start the login again; ' +
-  'if this repeats, check that the session cookie survives the redirect (SameSite=Lax, secure cookies behind a proxy need ' +
-  'app.set("trust proxy", 1)).';
+  'The callback "state" matches no pending login in this session (unknown, expired or already used). ' +
+  'Start the login again; if this repeats, check that the session cookie survives the redirect (SameSite=Lax, ' +
+  'secure cookies behind a proxy need app.set("trust proxy", 1)).';
 
 /**
  * The callback's parameters and the pending transaction its state names, removed from the session.
@@ -52,7 +58,7 @@ const STATE_MISMATCH =
  * before anything else is checked, so a response can be used once only. Only this sign-in's transactions,
  * started for this redirect_uri: another mount's are unknown here.
  */
-function claimTransaction(req: Request, signIn: string, redirectUri: string): { params: CallbackParams; tx: Transaction } {
+function claimTransaction(req: Request, signIn: string, redirectUri: string): Claimed {
   try {
     const params = parseCallbackParams(req.originalUrl ?? req.url);
     requireSession(req);
@@ -75,7 +81,9 @@ function checkServerError(params: CallbackParams, tx: Transaction): void {
     checkAuthorizationError(params);
   } catch (err) {
     // The adapter brings the user of a silent attempt back to returnTo, anonymous.
-    if (tx.silent && err instanceof CallbackError && err.code === 'login_required') throw new SilentLoginDeclined(tx.returnTo, err);
+    if (tx.silent && err instanceof CallbackError && err.code === 'login_required') {
+      throw new SilentLoginDeclined(tx.returnTo, err);
+    }
     throw err;
   }
 }

@@ -6,11 +6,12 @@
  */
 import { ParError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import type { Discovered, MtlsEndpointName, ResolvedConfig, Transaction } from '../core/model.js';
+import type { Discovered, MtlsEndpointName, ResolvedConfig, ServerMetadata, Transaction } from '../core/model.js';
 import type { ParEvent } from '../core/types.js';
-import type { Transport } from '../net/http.js';
+import type { HttpResponse, Transport } from '../net/http.js';
 import { createDiscovery, type Discovery } from '../protocol/discovery.js';
 import { dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, type DpopBinding, type DpopKey } from '../protocol/dpop.js';
+import { postToEndpoint } from '../protocol/endpoint.js';
 import { mtlsEndpoint } from '../protocol/mtls.js';
 import { assertProviderReady, assessProvider, type ProviderReport } from '../protocol/provider-report.js';
 import { signInKey } from '../state/layout.js';
@@ -38,9 +39,20 @@ export interface EngineContext {
   readyFor?: Promise<Discovered>;
 }
 
+/** What one POST to the server needs beyond the context: where, what, and the login's DPoP key. */
+export interface ServerCall {
+  /** The issuer identifier from the metadata (the client assertion's audience). */
+  issuer: string;
+  url: string;
+  step: string;
+  params: URLSearchParams;
+  key: DpopKey | undefined;
+}
+
 export function createContext(config: ResolvedConfig): EngineContext {
   const transport: Transport = { timeout: config.httpTimeout, ...(config.tls ? { agent: config.tls.agent } : {}) };
-  const shared = config.dpop && config.dpop !== 'per-session' ? dpopKeyFromKeyObject(config.dpop, config.dpopAlg!) : undefined;
+  const { dpop, dpopAlg } = config;
+  const shared = dpop && dpop !== 'per-session' ? dpopKeyFromKeyObject(dpop, dpopAlg!) : undefined;
   return {
     config,
     transport,
@@ -84,8 +96,15 @@ export function ready(ctx: EngineContext): Promise<Ready> {
 }
 
 /** RFC 8705 §5: with a client certificate, PAR, token, userinfo and revocation go to the mTLS aliases. */
-export function endpointOf(ctx: EngineContext, metadata: Discovered['metadata'], name: MtlsEndpointName): string | undefined {
+export function endpointOf(ctx: EngineContext, metadata: ServerMetadata, name: MtlsEndpointName): string | undefined {
   return mtlsEndpoint(metadata, name, ctx.config.tls !== undefined);
+}
+
+/** One authenticated POST (PAR, token) with this configuration's client authentication, transport and DPoP nonces. */
+export function postToServer(ctx: EngineContext, call: ServerCall): Promise<HttpResponse> {
+  const { key, ...rest } = call;
+  const dpop = key ? { dpop: { key, nonces: ctx.dpopNonces } } : {};
+  return postToEndpoint({ config: ctx.config, transport: ctx.transport, ...rest, ...dpop });
 }
 
 /** The DPoP key of a login: the configured one, else the login's own (its stored JWK); none without DPoP. */

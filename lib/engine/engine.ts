@@ -22,7 +22,7 @@ export interface Engine {
   readonly config: ResolvedConfig;
   /** This sign-in's key in the session: its login and transactions live under it. */
   readonly signInKey: string;
-  /** Validates a back-channel `logout_token` (Back-Channel Logout 1.0 §2.6); rejects with `LogoutTokenError` or a `ParError`. */
+  /** Validates a back-channel `logout_token` (Back-Channel Logout 1.0 §2.6); rejects: LogoutTokenError, ParError. */
   checkLogoutToken(token: unknown): Promise<LogoutClaims>;
   /** Discovery plus the self-check; rejects with one error listing what the server lacks. */
   ready(): Promise<Ready>;

@@ -11,13 +11,14 @@ import { mergeAuthorizationParams } from '../config/params.js';
 import { authorizationUrl } from '../protocol/authorize.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { generateDpopKey, thumbprint, type DpopKey } from '../protocol/dpop.js';
-import { postToEndpoint } from '../protocol/endpoint.js';
-import { authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters } from '../protocol/par.js';
+import {
+  authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters,
+} from '../protocol/par.js';
 import { codeChallengeS256, createCodeVerifier } from '../protocol/pkce.js';
 import { safeReturnTo } from '../protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from '../state/session.js';
 import { saveTransaction, TRANSACTION_TTL_MS } from '../state/transactions.js';
-import { emit, endpointOf, failureOf, ready, type EngineContext } from './context.js';
+import { emit, endpointOf, failureOf, postToServer, ready, type EngineContext } from './context.js';
 
 const log = createLogger('engine');
 
@@ -32,12 +33,15 @@ export interface StartLoginOptions {
 
 /** The parameters of one login: the configured ones, the request's over them, `prompt=none` when silent. */
 function loginParameters(configured: URLSearchParams, options: StartLoginOptions): URLSearchParams {
-  if (options.silent !== undefined && typeof options.silent !== 'boolean') throw new TypeError('"silent" must be a boolean');
+  if (options.silent !== undefined && typeof options.silent !== 'boolean') {
+    throw new TypeError('"silent" must be a boolean');
+  }
   const params = mergeAuthorizationParams(configured, options.authorizationParams);
   if (!options.silent) return params;
   const asked = (options.authorizationParams as Record<string, unknown> | undefined)?.prompt;
   if (asked !== undefined && asked !== 'none') {
-    throw new TypeError('"authorizationParams.prompt" cannot be combined with silent: true (a silent login is prompt=none)');
+    const message = '"authorizationParams.prompt" cannot be combined with silent: true (a silent login is prompt=none)';
+    throw new TypeError(message);
   }
   const silent = new URLSearchParams(params);
   silent.set('prompt', 'none'); // OpenID Connect Core §3.1.2.1
@@ -73,7 +77,13 @@ async function loginDpopKey(ctx: EngineContext, tx: Transaction): Promise<DpopKe
 }
 
 /** RFC 9126 §2: the authorization request's parameters, as a signed request object when configured (§3). */
-async function pushedParameters(ctx: EngineContext, tx: Transaction, params: URLSearchParams, key: DpopKey | undefined, issuer: string) {
+async function pushedParameters(
+  ctx: EngineContext,
+  tx: Transaction,
+  params: URLSearchParams,
+  key: DpopKey | undefined,
+  issuer: string,
+): Promise<URLSearchParams> {
   const pushed = authorizationParameters(ctx.config, {
     state: tx.state,
     nonce: tx.nonce,
@@ -96,9 +106,9 @@ async function pushLogin(ctx: EngineContext, req: Request, options: StartLoginOp
   const body = await pushedParameters(ctx, tx, params, key, metadata.issuer);
   const url = endpointOf(ctx, metadata, 'pushed_authorization_request_endpoint')!;
   emit(ctx, { type: 'login.started', returnTo: tx.returnTo });
-  const dpop = key ? { dpop: { key, nonces: ctx.dpopNonces } } : {};
-  const res = await postToEndpoint({ config, transport: ctx.transport, issuer: metadata.issuer, url, step: 'PAR endpoint', params: body, ...dpop });
-  const pushed = processPushedAuthorizationResponse(res, { endpoint: url, redirectUri: config.redirectUri, clientAuthMethod: config.clientAuthMethod });
+  const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'PAR endpoint', params: body, key });
+  const { redirectUri, clientAuthMethod } = config;
+  const pushed = processPushedAuthorizationResponse(res, { endpoint: url, redirectUri, clientAuthMethod });
   log('pushed authorization request, expires_in %d', pushed.expires_in);
   emit(ctx, { type: 'par.pushed', expires_in: pushed.expires_in });
   saveTransaction(req, ctx.signIn, tx);

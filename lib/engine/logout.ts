@@ -20,8 +20,8 @@ const log = createLogger('engine');
 export async function checkLogoutToken(ctx: EngineContext, token: unknown): Promise<LogoutClaims> {
   const { metadata, jwks } = await ready(ctx);
   const seen = ctx.idTokenAlgsSeen;
-  const algorithms =
-    ctx.config.idTokenSigningAlgs ?? (seen.size > 0 ? [...seen] : resolveIdTokenAlgs(undefined, metadata.id_token_signing_alg_values_supported));
+  const advertised = () => resolveIdTokenAlgs(undefined, metadata.id_token_signing_alg_values_supported);
+  const algorithms = ctx.config.idTokenSigningAlgs ?? (seen.size > 0 ? [...seen] : advertised());
   return validateLogoutToken(token, jwtExpectations(ctx.config, metadata.issuer, algorithms, jwks));
 }
 
@@ -29,7 +29,11 @@ export async function checkLogoutToken(ctx: EngineContext, token: unknown): Prom
  * The RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is
  * unreachable). `logout` (from `resolveLogout()`) sets post_logout_redirect_uri and extra parameters.
  */
-export async function logoutUrl(ctx: EngineContext, idToken: string | undefined, logout?: ResolvedLogout): Promise<string | undefined> {
+export async function logoutUrl(
+  ctx: EngineContext,
+  idToken: string | undefined,
+  logout?: ResolvedLogout,
+): Promise<string | undefined> {
   let metadata;
   try {
     ({ metadata } = await ready(ctx)); // the self-check refuses a cleartext end_session_endpoint

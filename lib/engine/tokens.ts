@@ -6,13 +6,12 @@
 import type { JWTPayload } from 'jose';
 import type { CertificateBinding, Discovered, ServerMetadata, Transaction } from '../core/model.js';
 import type { LoginSession, TokenSet } from '../core/types.js';
-import { postToEndpoint } from '../protocol/endpoint.js';
 import { resolveIdTokenAlgs, validateIdToken, type IdTokenExpectations } from '../protocol/id-token.js';
 import { jwtExpectations } from '../protocol/jwt-expectations.js';
 import { certificateBinding } from '../protocol/mtls.js';
 import { processTokenResponse, refreshParameters } from '../protocol/token.js';
 import { idTokenPayload } from '../state/login.js';
-import { dpopKey, endpointOf, ready, type EngineContext } from './context.js';
+import { dpopKey, endpointOf, postToServer, ready, type EngineContext } from './context.js';
 
 export interface TokenAnswer {
   tokens: TokenSet;
@@ -20,7 +19,7 @@ export interface TokenAnswer {
   certificateBinding?: CertificateBinding;
 }
 
-/** What a refresh returns: the new tokens, the claims of a new ID token, and whether the access token is certificate-bound. */
+/** What a refresh returns: the new tokens, a new ID token's claims, whether the access token is certificate-bound. */
 export interface Refreshed {
   tokens: Partial<TokenSet>;
   claims?: JWTPayload;
@@ -40,16 +39,15 @@ export async function tokenRequest(
 ): Promise<TokenAnswer> {
   const key = await dpopKey(ctx, dpopJwk);
   const url = endpointOf(ctx, metadata, 'token_endpoint')!;
-  const dpop = key ? { dpop: { key, nonces: ctx.dpopNonces } } : {};
-  const res = await postToEndpoint({ config: ctx.config, transport: ctx.transport, issuer: metadata.issuer, url, step: 'token endpoint', params, ...dpop });
+  const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'token endpoint', params, key });
   const tokens = processTokenResponse(res, { endpoint: url, dpop: !!key, requireIdToken });
   const binding = certificateBinding(ctx.config.tls, metadata, tokens.token_type);
   return binding ? { tokens, certificateBinding: binding } : { tokens };
 }
 
 /** What this client's ID tokens are checked against; callers assign their own fields (nonce, maxAge, refreshOf). */
-export function idTokenExpectations(ctx: EngineContext, discovered: Discovered, accessToken: string | undefined): IdTokenExpectations {
-  const { metadata, jwks } = discovered;
+export function idTokenExpectations(ctx: EngineContext, found: Discovered, accessToken?: string): IdTokenExpectations {
+  const { metadata, jwks } = found;
   const algorithms = resolveIdTokenAlgs(ctx.config.idTokenSigningAlgs, metadata.id_token_signing_alg_values_supported);
   const expected: IdTokenExpectations = jwtExpectations(ctx.config, metadata.issuer, algorithms, jwks);
   if (accessToken) expected.accessToken = accessToken;
@@ -61,10 +59,13 @@ export function idTokenExpectations(ctx: EngineContext, discovered: Discovered, 
  * its claims, and whether the new access token is certificate-bound.
  */
 export async function refresh(ctx: EngineContext, login: LoginSession): Promise<Refreshed> {
-  if (!login.refreshToken) throw new TypeError('this login has no refresh token (ask for offline_access, or the server does not issue one)');
+  if (!login.refreshToken) {
+    throw new TypeError('this login has no refresh token (ask for offline_access, or the server does not issue one)');
+  }
   const discovered = await ready(ctx);
   const params = refreshParameters(login.refreshToken);
-  const { tokens, certificateBinding: binding } = await tokenRequest(ctx, discovered.metadata, params, login.dpopJwk as Transaction['dpopJwk'], false);
+  const dpopJwk = login.dpopJwk as Transaction['dpopJwk'];
+  const { tokens, certificateBinding: binding } = await tokenRequest(ctx, discovered.metadata, params, dpopJwk, false);
   const bound = binding ? { certificateBinding: binding } : {};
   if (!tokens.id_token) return { tokens, ...bound };
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);

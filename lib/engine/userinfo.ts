@@ -19,11 +19,16 @@ export interface UserInfoAnswer extends Discovered {
 }
 
 /** GET the userinfo endpoint with `accessToken`; `login`, as stored, says whether it is DPoP-bound. */
-export async function requestUserInfo(ctx: EngineContext, login: StoredLogin | undefined, accessToken: string): Promise<UserInfoAnswer> {
+export async function requestUserInfo(
+  ctx: EngineContext,
+  login: StoredLogin | undefined,
+  accessToken: string,
+): Promise<UserInfoAnswer> {
   const { metadata, jwks } = await ready(ctx);
   const url = endpointOf(ctx, metadata, 'userinfo_endpoint');
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
-    throw new UpstreamError('userinfo_failed', 'The authorization server advertises no "userinfo_endpoint" in its metadata.');
+    const message = 'The authorization server advertises no "userinfo_endpoint" in its metadata.';
+    throw new UpstreamError('userinfo_failed', message);
   }
   const dpop = login ? await dpopFor(ctx, login) : undefined;
   const res = await userInfoRequest({ url, accessToken, transport: ctx.transport, ...(dpop ? { dpop } : {}) });
@@ -31,7 +36,11 @@ export async function requestUserInfo(ctx: EngineContext, login: StoredLogin | u
 }
 
 /** The claims of a userinfo answer about `sub` (Core §5.3.2); a signed one verified like this client's ID tokens. */
-export function processUserInfo(ctx: EngineContext, answer: UserInfoAnswer, sub: string): Promise<Record<string, unknown>> {
+export function processUserInfo(
+  ctx: EngineContext,
+  answer: UserInfoAnswer,
+  sub: string,
+): Promise<Record<string, unknown>> {
   const { metadata } = answer;
   const advertised = metadata.userinfo_signing_alg_values_supported ?? metadata.id_token_signing_alg_values_supported;
   const algorithms = resolveIdTokenAlgs(ctx.config.idTokenSigningAlgs, advertised);

@@ -86,7 +86,8 @@ class RefreshCoordinator {
     next.generation = generation(login) + 1;
     next.renewedAt = Date.now();
     log('refreshed the tokens (generation %d)', next.generation);
-    this.engine.emit({ type: 'token.refreshed', ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}) });
+    const expiry = next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {};
+    this.engine.emit({ type: 'token.refreshed', ...expiry });
     return next;
   }
 
@@ -110,12 +111,12 @@ class ReshapeFailed extends Error {
  * (with the request that caused the refresh, and `req.res`), as it did at the callback. The login's own
  * bookkeeping (when it began) is kept whatever the hook returns.
  */
-async function reshape(req: Request, engine: Engine, next: LoginSession, previous: LoginSession): Promise<LoginSession> {
+async function reshape(req: Request, engine: Engine, next: LoginSession, before: LoginSession): Promise<LoginSession> {
   const hook = engine.config.afterCallback;
   if (!hook) return next;
   try {
     const shaped = await hook(req, req.res!, next);
-    if (previous.loginAt !== undefined) shaped.loginAt = previous.loginAt;
+    if (before.loginAt !== undefined) shaped.loginAt = before.loginAt;
     return shaped;
   } catch (err) {
     throw new ReshapeFailed('afterCallback failed during a refresh', { cause: err });
@@ -165,7 +166,7 @@ function currentLogin(req: RequestWithSession, engine: Engine): LoginSession | u
 export interface AccessTokenOptions {
   /** Seconds the token must stay valid for. Default 60. */
   minTtl?: number;
-  /** A token a resource server refused (RFC 6750 §3.1 `invalid_token`): renew unless the session already holds another. */
+  /** A token a resource server refused (RFC 6750 §3.1 `invalid_token`): renew unless the session holds another. */
   rejected?: string;
 }
 
@@ -176,7 +177,9 @@ export interface AccessTokenOptions {
  */
 export async function getAccessToken(req: Request, engine: Engine, options: AccessTokenOptions = {}): Promise<string> {
   const minTtl = options.minTtl === undefined ? 60 : options.minTtl;
-  if (typeof minTtl !== 'number' || !Number.isFinite(minTtl) || minTtl < 0) throw new TypeError('getAccessToken({ minTtl }): "minTtl" must be a number of seconds (0 or more)');
+  if (typeof minTtl !== 'number' || !Number.isFinite(minTtl) || minTtl < 0) {
+    throw new TypeError('getAccessToken({ minTtl }): "minTtl" must be a number of seconds (0 or more)');
+  }
   requireSession(req);
   const login = currentLogin(req, engine);
   if (!login) throw loginRequired('There is no login in this session: log in first.');
@@ -189,7 +192,10 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
     if ((renewedHere || justRenewed(login, minTtl)) && lastsFor(login, 0)) return login.accessToken;
   }
   if (!login.refreshToken) {
-    throw loginRequired('The access token is refused or expires too soon, and this login has no refresh token (ask for the offline_access scope): log in again.');
+    throw loginRequired(
+      'The access token is refused or expires too soon, and this login has no refresh token ' +
+        '(ask for the offline_access scope): log in again.',
+    );
   }
   let next: LoginSession;
   try {
@@ -197,7 +203,9 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
   } catch (err) {
     if (!isRefused(err)) throw err; // a network failure or a bad answer: the login stays
     await endLogin(req, engine, 'a refused refresh');
-    throw loginRequired('The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.', { error: 'invalid_grant', cause: err });
+    const message =
+      'The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.';
+    throw loginRequired(message, { error: 'invalid_grant', cause: err });
   }
   return storeRefreshed(req, engine, next);
 }
@@ -236,7 +244,9 @@ async function storeRefreshed(req: RequestWithSession, engine: Engine, next: Log
   storeLogin(req, engine.signInKey, next);
   await saveSession(req); // reconciled with the store first (guardSessionSave)
   const saved = readLogin(req, engine.signInKey);
-  if (!saved) throw loginRequired('The login ended in another request while its tokens were being refreshed: log in again.');
+  if (!saved) {
+    throw loginRequired('The login ended in another request while its tokens were being refreshed: log in again.');
+  }
   return saved.accessToken ?? next.accessToken!;
 }
 
@@ -291,7 +301,9 @@ async function reconcile(req: RequestWithSession, engine: Engine): Promise<boole
     clearLogin(req, key);
     return false;
   }
-  const newer = generation(theirs) > generation(ours) || (generation(theirs) === generation(ours) && theirs.refreshToken !== ours.refreshToken);
+  const [theirGeneration, ourGeneration] = [generation(theirs), generation(ours)];
+  const same = theirGeneration === ourGeneration;
+  const newer = theirGeneration > ourGeneration || (same && theirs.refreshToken !== ours.refreshToken);
   if (newer) {
     log('the store holds newer tokens (generation %d); keeping them', generation(theirs));
     storeLogin(req, key, theirs);
@@ -299,9 +311,12 @@ async function reconcile(req: RequestWithSession, engine: Engine): Promise<boole
   return false;
 }
 
+/** What express-par reads of an express-session store. */
+type SessionReader = { get?: (sid: string, cb: (err: unknown, data?: unknown) => void) => void };
+
 /** The session as the store holds it now: an object, `null` when it is gone, `undefined` when unreadable. */
 function loadStored(req: RequestWithSession): Promise<unknown> {
-  const store = (req as { sessionStore?: { get?: (sid: string, cb: (err: unknown, data?: unknown) => void) => void } }).sessionStore;
+  const store = (req as { sessionStore?: SessionReader }).sessionStore;
   if (!store || typeof store.get !== 'function') return Promise.resolve(undefined);
   return new Promise((resolve) => {
     try {

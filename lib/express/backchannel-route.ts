@@ -23,7 +23,8 @@ type SessionCookie = { session?: { cookie?: { originalMaxAge?: number | null } }
 function sessionStore(req: Request): Store {
   const store = (req as Request & { sessionStore?: Store }).sessionStore;
   if (!store || typeof store.get !== 'function' || typeof store.set !== 'function') {
-    throw new SetupError('session_unavailable', 'Back-channel logout records logouts in the session store: add express-session before parAuth().');
+    const message = 'Back-channel logout records logouts in the session store: add express-session before parAuth().';
+    throw new SetupError('session_unavailable', message);
   }
   return store;
 }
@@ -48,7 +49,9 @@ function recordLifetime(engine: Engine, req: Request): number {
 /** The `logout_token` of an `application/x-www-form-urlencoded` POST (§2.5), parsed here or by the app. */
 async function logoutTokenOf(req: Request): Promise<unknown> {
   const parsed = (req as Request & { body?: unknown }).body;
-  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) return (parsed as Record<string, unknown>).logout_token;
+  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+    return (parsed as Record<string, unknown>).logout_token;
+  }
   if (!/^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''))) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -70,7 +73,8 @@ function answer(res: Response, status: number, body?: Record<string, string>): v
 
 /** A store failure: 500 through next(err), so the provider retries the same token (§2.8). */
 function storeFailed(err: unknown): SetupError {
-  const message = 'The back-channel logout could not be recorded: the session store failed (the provider may retry the token).';
+  const message =
+    'The back-channel logout could not be recorded: the session store failed (the provider may retry the token).';
   return new SetupError('session_save_failed', message, { cause: err });
 }
 

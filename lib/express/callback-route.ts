@@ -17,7 +17,8 @@ import { redirect } from './redirect.js';
 const log = createLogger('middleware');
 
 function toLoginSession(result: LoginResult): LoginSession {
-  const base: LoginSession = { idToken: result.tokens.id_token, claims: result.claims, ...(result.dpopJwk ? { dpopJwk: result.dpopJwk } : {}) };
+  const { tokens, claims, dpopJwk } = result;
+  const base: LoginSession = { idToken: tokens.id_token, claims, ...(dpopJwk ? { dpopJwk } : {}) };
   return withTokens(base, result.tokens, result.claims, result.certificateBinding);
 }
 

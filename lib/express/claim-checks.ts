@@ -21,7 +21,8 @@ function claimValue(value: unknown, fn: string): ClaimValue {
 }
 
 function insufficient(): RequestError {
-  return new RequestError('insufficient_claims', 'The signed-in user does not have the claims this route requires.', { status: 403 });
+  const message = 'The signed-in user does not have the claims this route requires.';
+  return new RequestError('insufficient_claims', message, { status: 403 });
 }
 
 /** The guard: logged out → `requiresAuth()`; logged in → `check`, 403 when it is not `true`. */
@@ -68,7 +69,8 @@ export function claimIncludes(claim: string, ...values: ClaimValue[]): RequestHa
   const expected = values.map((v) => claimValue(v, 'claimIncludes'));
   return guard((_req, claims) => {
     const actual = Object.hasOwn(claims, name) ? claims[name] : undefined;
-    const held: unknown[] = typeof actual === 'string' ? actual.split(' ').filter(Boolean) : Array.isArray(actual) ? actual : [];
+    const words = typeof actual === 'string' ? actual.split(' ').filter(Boolean) : undefined;
+    const held: unknown[] = words ?? (Array.isArray(actual) ? actual : []);
     return expected.every((v) => held.includes(v));
   }, 'claimIncludes');
 }

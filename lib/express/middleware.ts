@@ -7,6 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ParError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import type { ResolvedRoutes } from '../core/model.js';
 import type { ParAuthConfig } from '../core/types.js';
 import { singleQueryValue } from '../core/url.js';
 import { resolveConfig } from '../config/resolve.js';
@@ -32,13 +33,19 @@ const loginRoute: Route = async (engine, req, res) => {
 
 const logoutRoute: Route = (_engine, _req, res) => res.oidc.logout();
 
+/** The route `path` names; a disabled route is false, never equal to a path. */
+function routeFor(routes: ResolvedRoutes, path: string): Route | undefined {
+  if (path === routes.login) return loginRoute;
+  if (path === routes.callback) return callbackRoute;
+  if (path === routes.logout) return logoutRoute;
+  return undefined;
+}
+
 /** The login, callback and logout routes answer `GET` only (contract, "Methods"); anything else goes on. */
 function answerRoute(engine: Engine, req: Request, res: Response, next: NextFunction): void {
   // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
   if (req.method !== 'GET') return next();
-  const { routes } = engine.config;
-  const path = req.path; // a disabled route is false: never equal to a path
-  const route = path === routes.login ? loginRoute : path === routes.callback ? callbackRoute : path === routes.logout ? logoutRoute : undefined;
+  const route = routeFor(engine.config.routes, req.path);
   if (!route) return next();
   route(engine, req, res).catch((err: unknown) => {
     log('%s failed: %s', req.path, err instanceof ParError ? err.code : 'unexpected error');
@@ -60,7 +67,9 @@ function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined
  *
  * @example
  * app.use(session({ secret, resave: false, saveUninitialized: false }));
- * app.use(parAuth({ issuerBaseURL: 'https://tenant.auth0.com', baseURL: 'https://app.example.com', clientID, clientSecret }));
+ * app.use(parAuth({
+ *   issuerBaseURL: 'https://tenant.auth0.com', baseURL: 'https://app.example.com', clientID, clientSecret,
+ * }));
  * app.get('/profile', requiresAuth(), (req, res) => res.json(req.oidc.user));
  *
  * @throws TypeError naming the option when the configuration is wrong.

@@ -8,6 +8,14 @@ import { readLogin, readStoredLogin, type StoredLogin } from '../state/login.js'
 import { fetchUserInfo } from './userinfo.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 
+/** Header names (lower case) and values. */
+export type HeaderMap = Record<string, string>;
+
+/** `dpopNonce`: the `DPoP-Nonce` the resource server last answered with (RFC 9449 §9). */
+export interface DpopNonceOption {
+  dpopNonce?: string;
+}
+
 export interface RequestContext {
   isAuthenticated(): boolean;
   /** ID token claims; undefined when not logged in. */
@@ -25,7 +33,7 @@ export interface RequestContext {
    * proof carries the latest nonce the resource server's origin handed out (RFC 9449 §9), as learnt by
    * `req.oidc.fetch()` or passed here as `dpopNonce` (the `DPoP-Nonce` header of its last answer).
    */
-  authorizationHeaders(method: string, url: string | URL, options?: { dpopNonce?: string }): Promise<Record<string, string>>;
+  authorizationHeaders(method: string, url: string | URL, options?: DpopNonceOption): Promise<HeaderMap>;
   /**
    * Redeems the refresh token (RFC 6749 §6) and stores the new tokens in the session (a new ID token is
    * validated first, OpenID Connect Core §12.2). Rejects with a `ParError` when the server refuses.
@@ -113,11 +121,13 @@ class OidcContext implements RequestContext, RequestRecord {
   get tokenType() {
     return this.#stored()?.tokenType;
   }
-  async authorizationHeaders(method: string, url: string | URL, options: { dpopNonce?: string } = {}): Promise<Record<string, string>> {
+  async authorizationHeaders(method: string, url: string | URL, options: DpopNonceOption = {}): Promise<HeaderMap> {
     const engine = this.#engine;
     const current = this.#stored();
     if (options.dpopNonce !== undefined) engine.dpopNonces.remember(url, { 'dpop-nonce': options.dpopNonce });
-    if (!current?.accessToken) throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
+    if (!current?.accessToken) {
+      throw new TypeError('req.oidc.authorizationHeaders() needs a logged-in user with an access token');
+    }
     return accessTokenHeaders(current.accessToken, method, url, await engine.dpopFor(current));
   }
   refresh(): Promise<void> {

@@ -15,7 +15,8 @@ export function requiresAuth(): RequestHandler {
   return function requiresAuthMiddleware(req: Request, res: Response, next: NextFunction) {
     const engine = engineOf(req);
     if (!engine) {
-      return next(new SetupError('middleware_missing', 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
+      const message = 'requiresAuth() needs parAuth() to be mounted before it: app.use(parAuth({...})).';
+      return next(new SetupError('middleware_missing', message));
     }
     if (req.oidc.isAuthenticated()) return next();
     const loginRoute = engine.config.routes.login;

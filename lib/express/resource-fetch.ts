@@ -6,6 +6,7 @@
  * Only the origin of the URL the app gave gets the token and proofs: redirects are followed here (when
  * asked), never by fetch with our headers, and `http:` is refused but for loopback hosts.
  */
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
@@ -46,7 +47,13 @@ interface Hop {
   credentialed: boolean;
 }
 
-export async function fetchAsUser(req: Request, engine: Engine, input: string | URL, init: RequestInit = {}): Promise<Response> {
+/** `req.oidc.fetch(url, init)`: the request as the user, renewed once when the API refuses the token. */
+export async function fetchAsUser(
+  req: Request,
+  engine: Engine,
+  input: string | URL,
+  init: RequestInit = {},
+): Promise<Response> {
   const call: Call = { req, engine, init, url: resourceUrl(input), replayable: !(init.body instanceof ReadableStream) };
   const token = await getAccessToken(req, engine);
   const { res, credentialed } = await follow(call, token);
@@ -58,12 +65,18 @@ export async function fetchAsUser(req: Request, engine: Engine, input: string | 
 }
 
 function resourceUrl(input: unknown): URL {
-  if (typeof input !== 'string' && !(input instanceof URL)) throw new TypeError('req.oidc.fetch(url, init): "url" must be a string or a URL');
+  if (typeof input !== 'string' && !(input instanceof URL)) {
+    throw new TypeError('req.oidc.fetch(url, init): "url" must be a string or a URL');
+  }
   const url = new URL(input);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('req.oidc.fetch(url, init): "url" must be an http(s) URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TypeError('req.oidc.fetch(url, init): "url" must be an http(s) URL');
+  }
   // The access token must not travel in the clear: http: only to a loopback host (an API in development).
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new TypeError('req.oidc.fetch(url, init): "url" must use https: (http: only for loopback hosts such as localhost)');
+    throw new TypeError(
+      'req.oidc.fetch(url, init): "url" must use https: (http: only for loopback hosts such as localhost)',
+    );
   }
   return url;
 }
@@ -90,7 +103,9 @@ async function follow(call: Call, token: string): Promise<{ res: Response; crede
 
 function redirected(call: Call, hop: Hop, status: number, location: string): Hop {
   const url = new URL(location, hop.url);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('req.oidc.fetch(): a redirect to a non-http(s) URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TypeError('req.oidc.fetch(): a redirect to a non-http(s) URL');
+  }
   // Fetch, HTTP-redirect fetch: a 303 (but for HEAD), and a 301/302 after a POST, go on as a GET without a body.
   const asGet = (status === 303 && hop.method !== 'HEAD') || (status <= 302 && hop.method === 'POST');
   if (!asGet && hop.body != null && !call.replayable) {
@@ -122,7 +137,8 @@ async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> 
   if (hop.bodyDropped) for (const name of BODY_HEADERS) headers.delete(name);
   if (!hop.credentialed) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
   else {
-    const presented = await accessTokenHeaders(token, hop.method, hop.url, login ? await engine.dpopFor(login) : undefined);
+    const dpop = login ? await engine.dpopFor(login) : undefined;
+    const presented = await accessTokenHeaders(token, hop.method, hop.url, dpop);
     headers.set('authorization', presented.authorization);
     if ('dpop' in presented) headers.set('dpop', presented.dpop);
   }
@@ -137,19 +153,31 @@ async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> 
   return res;
 }
 
+type AgentInit = RequestInit & { method: string; headers: Headers };
+
+/** A node:https answer as a fetch Response (no body for HEAD, 204, 205 and 304). */
+function toResponse(incoming: IncomingMessage, method: string): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    for (const one of [value ?? []].flat()) headers.append(name, one);
+  }
+  const status = incoming.statusCode ?? 502;
+  const empty = method === 'HEAD' || [204, 205, 304].includes(status);
+  if (empty) incoming.resume();
+  const body = empty ? null : (Readable.toWeb(incoming) as ReadableStream);
+  return new Response(body, { status, statusText: incoming.statusMessage ?? '', headers });
+}
+
 /** `fetch` over node:https with the client certificate's agent (global fetch cannot present one); no redirects. */
-async function fetchWithAgent(url: URL, init: RequestInit & { method: string; headers: Headers }, agent: https.Agent): Promise<Response> {
-  const body = init.body === undefined || init.body === null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer());
-  if (body && !init.headers.has('content-type') && typeof init.body === 'string') init.headers.set('content-type', 'text/plain;charset=UTF-8');
+async function fetchWithAgent(url: URL, init: AgentInit, agent: https.Agent): Promise<Response> {
+  const given = init.body === undefined || init.body === null ? undefined : init.body;
+  const body = given === undefined ? undefined : Buffer.from(await new Response(given).arrayBuffer());
+  if (body && !init.headers.has('content-type') && typeof init.body === 'string') {
+    init.headers.set('content-type', 'text/plain;charset=UTF-8');
+  }
   return new Promise((resolve, reject) => {
-    const out = https.request(url, { method: init.method, headers: Object.fromEntries(init.headers), agent }, (incoming) => {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(incoming.headers)) for (const one of [value ?? []].flat()) headers.append(name, one);
-      const status = incoming.statusCode ?? 502;
-      const empty = init.method === 'HEAD' || [204, 205, 304].includes(status);
-      if (empty) incoming.resume();
-      resolve(new Response(empty ? null : (Readable.toWeb(incoming) as ReadableStream), { status, statusText: incoming.statusMessage ?? '', headers }));
-    });
+    const options = { method: init.method, headers: Object.fromEntries(init.headers), agent };
+    const out = https.request(url, options, (incoming) => resolve(toResponse(incoming, init.method)));
     out.on('error', reject);
     init.signal?.addEventListener('abort', () => out.destroy(new Error('The request was aborted')), { once: true });
     out.end(body);

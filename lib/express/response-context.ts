@@ -59,10 +59,18 @@ export interface ResponseContext {
 const LOGIN_OPTIONS = new Set(['returnTo', 'authorizationParams', 'silent']);
 
 function checkLoginOptions(options: unknown): LoginOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('login options must be an object: { returnTo?, authorizationParams?, silent? }');
-  for (const key of Object.keys(options)) if (!LOGIN_OPTIONS.has(key)) throw new TypeError(`"${key}" is not a login option (use returnTo, authorizationParams or silent)`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('login options must be an object: { returnTo?, authorizationParams?, silent? }');
+  }
+  for (const key of Object.keys(options)) {
+    if (!LOGIN_OPTIONS.has(key)) {
+      throw new TypeError(`"${key}" is not a login option (use returnTo, authorizationParams or silent)`);
+    }
+  }
   const { returnTo } = options as LoginOptions;
-  if (returnTo !== undefined && typeof returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/profile"');
+  if (returnTo !== undefined && typeof returnTo !== 'string') {
+    throw new TypeError('"returnTo" must be a path string such as "/profile"');
+  }
   return options as LoginOptions;
 }
 

@@ -25,7 +25,8 @@ export function attemptSilentLogin(): RequestHandler {
   return function attemptSilentLoginMiddleware(req: Request, res: Response, next: NextFunction) {
     const engine = engineOf(req);
     if (!engine || !req.oidc || !res.oidc) {
-      return next(new SetupError('middleware_missing', 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).'));
+      const message = 'attemptSilentLogin() needs parAuth() to be mounted before it: app.use(parAuth({...})).';
+      return next(new SetupError('middleware_missing', message));
     }
     if (!isPageLoad(req, { forSilentLogin: true }) || req.oidc.isAuthenticated()) return next();
     // profile fapi2: another site's link starts no login; the page loads anonymous, unmarked.

@@ -46,112 +46,159 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  /** Values the request sent that must never be quoted back in an error (set by the endpoint call, which lists them only when asked). */
+  /**
+   * Values the request sent that must never be quoted back in an error (set by the endpoint call, which lists
+   * them only when asked).
+   */
   redact?: readonly string[] | (() => readonly string[]);
 }
 
-/** Sends one request and reads the whole (capped) body, or rejects with a ParError (502/504). */
-export function request(req: HttpRequest): Promise<HttpResponse> {
+/** Where a request goes and what it sends, worked out once. */
+interface Target {
+  url: URL;
+  /** Origin and path, for messages and logs (never the query). */
+  where: string;
+  agent: http.Agent;
+  headers: Record<string, string>;
+  body: string | undefined;
+  maxBytes: number;
+}
+
+function targetOf(req: HttpRequest): Target {
   const url = typeof req.url === 'string' ? new URL(req.url) : req.url;
-  const transport = url.protocol === 'https:' ? https : http;
   const agent = (url.protocol === 'https:' && req.agent) || sharedAgents[url.protocol as 'http:' | 'https:'];
   const body = req.form?.toString();
-  const maxBytes = req.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const headers: Record<string, string> = {
-    accept: 'application/json',
-    'user-agent': USER_AGENT,
-    ...req.headers,
-  };
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT, ...req.headers };
   if (body !== undefined) {
     headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
     headers['content-length'] = String(Buffer.byteLength(body));
   }
-  const where = `${url.origin}${url.pathname}`;
-  log('%s %s (%s)', req.method, where, req.step);
+  const maxBytes = req.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  return { url, where: `${url.origin}${url.pathname}`, agent, headers, body, maxBytes };
+}
 
+/** Sends one request and reads the whole (capped) body, or rejects with a ParError (502/504). */
+export function request(req: HttpRequest): Promise<HttpResponse> {
+  const target = targetOf(req);
+  log('%s %s (%s)', req.method, target.where, req.step);
   return new Promise<HttpResponse>((resolve, reject) => {
-    let settled = false;
-    const finish = (err: ParError | null, res?: HttpResponse) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        log('%s %s failed: %s', req.method, where, err.code);
-        reject(err);
-      } else {
-        resolve(res!);
-      }
-    };
-    const timer = setTimeout(() => {
-      finish(new UpstreamTimeoutError(`The ${req.step} (${where}) did not answer within ${req.timeout} ms (httpTimeout).`));
-      outgoing.destroy();
-    }, req.timeout);
-    timer.unref?.();
-    let outgoing = send(false);
-
-    function send(retry: boolean): http.ClientRequest {
-      const current = transport.request(url, { method: req.method, headers, agent });
-      let answered = false;
-      current.on('error', (cause) => {
-        const code = (cause as NodeJS.ErrnoException).code;
-        // A pooled connection the server had already closed: the request never reached it. Send it once
-        // more on a fresh connection, within the same deadline (Node's documented `reusedSocket` retry).
-        if (!retry && !answered && !settled && current.reusedSocket && code !== undefined && STALE_SOCKET_ERRORS.has(code)) {
-          log('%s %s: kept-alive connection was closed (%s), retrying once', req.method, where, code);
-          outgoing = send(true);
-          return;
-        }
-        const tls = tlsFailure(cause, { socket: current.socket as TLSSocket | null, reusedSocket: current.reusedSocket, clientCert: agent === req.agent, step: req.step, where });
-        finish(tls ?? new UpstreamError('upstream_unreachable', `Could not reach the ${req.step} (${where}): ${safeText(code ?? cause.message, 200)}.`, { cause }));
-      });
-      current.on('response', (incoming) => {
-        answered = true;
-        receive(current, incoming);
-      });
-      current.end(body);
-      return current;
-    }
-
-    function receive(current: http.ClientRequest, incoming: http.IncomingMessage): void {
-      const declared = Number(incoming.headers['content-length']);
-      if (Number.isFinite(declared) && declared > maxBytes) {
-        finish(tooLarge(req.step, where, maxBytes));
-        incoming.destroy();
-        current.destroy();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      incoming.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) {
-          finish(tooLarge(req.step, where, maxBytes));
-          incoming.destroy();
-          current.destroy();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      incoming.on('error', (cause) => {
-        finish(new UpstreamError('upstream_unreachable', `The ${req.step} (${where}) closed the connection mid-response.`, { cause }));
-      });
-      incoming.on('end', () => {
-        log('%s %s -> %d (%d bytes)', req.method, where, incoming.statusCode, size);
-        finish(null, { status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks).toString('utf8') });
-      });
-    }
+    new Exchange(req, target, resolve, reject); // sends at once
   });
 }
 
-function tooLarge(step: string, where: string, maxBytes: number): UpstreamError {
-  return new UpstreamError('upstream_response_too_large', `The ${step} (${where}) sent more than ${maxBytes} bytes.`);
+/**
+ * One request and its answer, settled once: the deadline covers both (and a retry), a kept-alive
+ * connection the server had closed is retried once, and the body is capped.
+ */
+class Exchange {
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+  private outgoing: http.ClientRequest;
+
+  constructor(
+    private readonly req: HttpRequest,
+    private readonly target: Target,
+    private readonly resolve: (res: HttpResponse) => void,
+    private readonly reject: (err: ParError) => void,
+  ) {
+    this.timer = setTimeout(() => this.timeOut(), req.timeout);
+    this.timer.unref?.();
+    this.outgoing = this.send(false);
+  }
+
+  private finish(err: ParError | null, res?: HttpResponse): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (err) {
+      log('%s %s failed: %s', this.req.method, this.target.where, err.code);
+      this.reject(err);
+    } else {
+      this.resolve(res!);
+    }
+  }
+
+  private timeOut(): void {
+    const { req, target } = this;
+    const message = `The ${req.step} (${target.where}) did not answer within ${req.timeout} ms (httpTimeout).`;
+    this.finish(new UpstreamTimeoutError(message));
+    this.outgoing.destroy();
+  }
+
+  private send(retry: boolean): http.ClientRequest {
+    const { req, target } = this;
+    const transport = target.url.protocol === 'https:' ? https : http;
+    const current = transport.request(target.url, { method: req.method, headers: target.headers, agent: target.agent });
+    let answered = false;
+    current.on('error', (cause) => {
+      const code = (cause as NodeJS.ErrnoException).code;
+      // A pooled connection the server had already closed: the request never reached it. Send it once
+      // more on a fresh connection, within the same deadline (Node's documented `reusedSocket` retry).
+      const stale = current.reusedSocket && code !== undefined && STALE_SOCKET_ERRORS.has(code);
+      if (!retry && !answered && !this.settled && stale) {
+        log('%s %s: kept-alive connection was closed (%s), retrying once', req.method, target.where, code);
+        this.outgoing = this.send(true);
+        return;
+      }
+      this.finish(this.failure(current, cause, code));
+    });
+    current.on('response', (incoming) => {
+      answered = true;
+      this.receive(current, incoming);
+    });
+    current.end(target.body);
+    return current;
+  }
+
+  /** A TLS failure told as such (net/tls-failure.ts), else the server could not be reached. */
+  private failure(current: http.ClientRequest, cause: Error, code: string | undefined): UpstreamError {
+    const { req, target } = this;
+    const connection = {
+      socket: current.socket as TLSSocket | null,
+      reusedSocket: current.reusedSocket,
+      clientCert: target.agent === req.agent,
+      step: req.step,
+      where: target.where,
+    };
+    const message = `Could not reach the ${req.step} (${target.where}): ${safeText(code ?? cause.message, 200)}.`;
+    return tlsFailure(cause, connection) ?? new UpstreamError('upstream_unreachable', message, { cause });
+  }
+
+  private receive(current: http.ClientRequest, incoming: http.IncomingMessage): void {
+    const { req, target } = this;
+    const tooLarge = () => {
+      const message = `The ${req.step} (${target.where}) sent more than ${target.maxBytes} bytes.`;
+      this.finish(new UpstreamError('upstream_response_too_large', message));
+      incoming.destroy();
+      current.destroy();
+    };
+    const declared = Number(incoming.headers['content-length']);
+    if (Number.isFinite(declared) && declared > target.maxBytes) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > target.maxBytes) return tooLarge();
+      chunks.push(chunk);
+    });
+    incoming.on('error', (cause) => {
+      const message = `The ${req.step} (${target.where}) closed the connection mid-response.`;
+      this.finish(new UpstreamError('upstream_unreachable', message, { cause }));
+    });
+    incoming.on('end', () => {
+      log('%s %s -> %d (%d bytes)', req.method, target.where, incoming.statusCode, size);
+      const body = Buffer.concat(chunks).toString('utf8');
+      this.finish(null, { status: incoming.statusCode ?? 0, headers: incoming.headers, body });
+    });
+  }
 }
 
 /** Parses a JSON object body; anything else (HTML, arrays, garbage) is `undefined`. */
 export function parseJsonObject(body: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(body);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    const plain = value !== null && typeof value === 'object' && !Array.isArray(value);
+    return plain ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

@@ -8,13 +8,18 @@ import { UpstreamError } from '../core/errors.js';
 
 /** OpenSSL's verification results for the server's certificate (as Node reports them in `err.code`). */
 const UNTRUSTED_SERVER = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE',
-  'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
 ]);
 /** TLS alerts by which a server turns a client certificate down (or asks for one). */
-const REFUSED_CLIENT_CERT = /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|ACCESS_DENIED|HANDSHAKE_FAILURE|DECRYPT_ERROR)$/;
+const REFUSED_ALERTS = [
+  'BAD_CERTIFICATE', 'CERTIFICATE_REQUIRED', 'UNKNOWN_CA', 'CERTIFICATE_UNKNOWN', 'UNSUPPORTED_CERTIFICATE',
+  'CERTIFICATE_EXPIRED', 'CERTIFICATE_REVOKED', 'ACCESS_DENIED', 'HANDSHAKE_FAILURE', 'DECRYPT_ERROR',
+];
+const REFUSED_CLIENT_CERT = new RegExp(`ALERT_(${REFUSED_ALERTS.join('|')})$`);
 
 export interface FailedConnection {
   /** The request's socket, once it has one. */
@@ -42,13 +47,17 @@ export function tlsFailure(cause: unknown, conn: FailedConnection): UpstreamErro
     : 'the server wants a client certificate: configure tls';
   let message: string | undefined;
   if (UNTRUSTED_SERVER.has(code)) {
-    message = `${prefix}: the server certificate is not trusted (${code}). If a private CA issued it, add that CA to tls.ca.`;
+    const fix = 'If a private CA issued it, add that CA to tls.ca.';
+    message = `${prefix}: the server certificate is not trusted (${code}). ${fix}`;
   } else if (REFUSED_CLIENT_CERT.test(code)) {
     message = `${prefix}: the server refused the TLS handshake (${code}); ${fixCert}.`;
   } else if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') {
     message = `${prefix} (${code}).`;
   } else if (code === 'ECONNRESET' && conn.clientCert && conn.socket?.authorized === true && !conn.reusedSocket) {
-    message = `${prefix}: the server closed the connection right after the handshake without answering, which is how it refuses a client certificate; ${fixCert}.`;
+    const why = 'the server closed the connection right after the handshake without answering, which is how it ' +
+      'refuses a client certificate';
+    message = `${prefix}: ${why}; ${fixCert}.`;
   }
-  return message === undefined ? undefined : new UpstreamError('tls_failed', message, { cause, details: { step: conn.step, endpoint: conn.where } });
+  if (message === undefined) return undefined;
+  return new UpstreamError('tls_failed', message, { cause, details: { step: conn.step, endpoint: conn.where } });
 }

@@ -51,6 +51,7 @@ export function refusesCrossSiteLogin(profile: string | undefined, req: BrowserR
 
 export function crossSiteLoginError(): RequestError {
   const message =
-    'Another site started this login, which profile "fapi2" refuses (Sec-Fetch-Site: cross-site): start the login from a page of this app.';
+    'Another site started this login, which profile "fapi2" refuses (Sec-Fetch-Site: cross-site): ' +
+    'start the login from a page of this app.';
   return new RequestError('cross_site_login', message, { status: 403 });
 }

@@ -7,7 +7,8 @@
  * key, a proof and the thumbprint each cost a fraction of their WebCrypto versions. A session's key is
  * imported from its stored JWK once and kept (bounded cache), with its encoded proof header and thumbprint.
  */
-import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
 import { randomToken } from '../core/random.js';
 import { canSign, encodeHeader, jwkThumbprint, signCompact } from '../crypto/jws.js';
@@ -48,9 +49,12 @@ function remember(d: string, key: DpopKey): DpopKey {
 export async function generateDpopKey(): Promise<{ jwk: JWK; key: DpopKey }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = sec1P256(privateKey.export({ format: 'der', type: 'sec1' }));
-  // Stryker disable next-line ConditionalExpression: Node's OpenSSL always writes the layout sec1P256 reads (its refusals are unit-tested); ECDH is the fallback should that change
+  // Node's OpenSSL always writes the layout sec1P256 reads (its refusals are unit-tested); ECDH is the fallback
+  // should that change.
+  // Stryker disable next-line ConditionalExpression: see above
   const made = jwk ? { jwk, privateKey } : ecdhKeyPair();
-  return { jwk: made.jwk, key: remember(made.jwk.d!, { privateKey: made.privateKey, publicJwk: publicPart(made.jwk), alg: 'ES256' }) };
+  const key = remember(made.jwk.d!, { privateKey: made.privateKey, publicJwk: publicPart(made.jwk), alg: 'ES256' });
+  return { jwk: made.jwk, key };
 }
 
 /** A P-256 key pair from ECDH, its KeyObject imported from the JWK (no key-generation job is involved). */
@@ -58,7 +62,9 @@ export function ecdhKeyPair(): { jwk: JWK; privateKey: KeyObject } {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   const point = ecdh.getPublicKey(); // 0x04 || X || Y, 32 bytes each
-  const jwk: JWK = { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url'), d: scalar32(ecdh.getPrivateKey()), alg: 'ES256' };
+  const x = point.subarray(1, 33).toString('base64url');
+  const y = point.subarray(33).toString('base64url');
+  const jwk: JWK = { kty: 'EC', crv: 'P-256', x, y, d: scalar32(ecdh.getPrivateKey()), alg: 'ES256' };
   return { jwk, privateKey: createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }) };
 }
 
@@ -69,8 +75,11 @@ const SEC1_MIDDLE = Buffer.from('a00a06082a8648ce3d030107a14403420004', 'hex');
 
 /** The private JWK in a P-256 SEC1 DER key of that exact layout; undefined for anything else. */
 export function sec1P256(der: Buffer): JWK | undefined {
-  if (der.length !== 121 || !der.subarray(0, 7).equals(SEC1_HEAD) || !der.subarray(39, 57).equals(SEC1_MIDDLE)) return undefined;
-  return { kty: 'EC', crv: 'P-256', x: der.subarray(57, 89).toString('base64url'), y: der.subarray(89).toString('base64url'), d: der.subarray(7, 39).toString('base64url'), alg: 'ES256' };
+  if (der.length !== 121 || !der.subarray(0, 7).equals(SEC1_HEAD) || !der.subarray(39, 57).equals(SEC1_MIDDLE)) {
+    return undefined;
+  }
+  const part = (start: number, end?: number) => der.subarray(start, end).toString('base64url');
+  return { kty: 'EC', crv: 'P-256', x: part(57, 89), y: part(89), d: part(7, 39), alg: 'ES256' };
 }
 
 /** RFC 7518 §6.2.2.1: `d` is the full 32 bytes for P-256; ECDH gives a scalar with leading zero bytes shorter. */
@@ -80,12 +89,17 @@ export function scalar32(d: Buffer): string {
 
 export async function dpopKeyFromJwk(jwk: JWK): Promise<DpopKey> {
   const alg = jwk.alg ?? 'ES256';
-  // Stryker disable next-line ConditionalExpression: a JWK without d is in no cache entry, so the lookup finds nothing either way
+  // Stryker disable next-line ConditionalExpression: a JWK without d is in no cache entry: the lookup finds nothing
   const known = typeof jwk.d === 'string' ? imported.get(jwk.d) : undefined;
-  if (known && known.alg === alg && known.publicJwk.x === jwk.x && known.publicJwk.y === jwk.y && known.publicJwk.n === jwk.n) return known;
+  if (known && known.alg === alg) {
+    const { x, y, n } = known.publicJwk;
+    if (x === jwk.x && y === jwk.y && n === jwk.n) return known;
+  }
   const privateKey = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   // node takes an EC JWK's x and y as given; WebCrypto refused a pair that does not belong to d. So do we.
-  if (jwk.kty === 'EC' && !publicPointMatches(jwk)) throw new TypeError('the stored DPoP key is invalid: its public part does not belong to its private part');
+  if (jwk.kty === 'EC' && !publicPointMatches(jwk)) {
+    throw new TypeError('the stored DPoP key is invalid: its public part does not belong to its private part');
+  }
   return remember(jwk.d!, { privateKey, publicJwk: publicPart(jwk), alg }); // a private JWK: createPrivateKey took it
 }
 
@@ -100,7 +114,8 @@ function publicPointMatches(jwk: JWK): boolean {
   ecdh.setPrivateKey(Buffer.from(jwk.d!, 'base64url')); // createPrivateKey took it as a private JWK
   const point = ecdh.getPublicKey(); // 0x04 || X || Y
   const size = (point.length - 1) / 2;
-  return point.subarray(1, 1 + size).toString('base64url') === jwk.x && point.subarray(1 + size).toString('base64url') === jwk.y;
+  const coordinate = (start: number, end?: number) => point.subarray(start, end).toString('base64url');
+  return coordinate(1, 1 + size) === jwk.x && coordinate(1 + size) === jwk.y;
 }
 
 function publicPart(jwk: JWK): JWK {
@@ -115,13 +130,22 @@ export function dpopKeyFromKeyObject(key: KeyObject, alg: string): DpopKey {
 
 /** RFC 9449 §10: `dpop_jkt` is the JWK SHA-256 thumbprint (RFC 7638) of the public key. */
 export async function thumbprint(key: DpopKey): Promise<string> {
-  // Stryker disable next-line LogicalOperator,StringLiteral: jwkThumbprint covers every key type a DPoP key can have (EC, RSA, OKP); jose's is the fallback should that change
+  // jwkThumbprint covers every key type a DPoP key can have (EC, RSA, OKP); jose's is the fallback should that change.
+  // Stryker disable next-line LogicalOperator,StringLiteral: see above
   key.jkt ??= jwkThumbprint(key.publicJwk) ?? (await calculateJwkThumbprint(key.publicJwk, 'sha256'));
   return key.jkt;
 }
 
-/** RFC 9449 §4.2: `typ: dpop+jwt`, asymmetric alg, public `jwk`; `jti`, `htm`, `htu` (no query, fragment or userinfo), `iat`. */
-export async function createProof(key: DpopKey, htm: string, htu: string | URL, opts: { nonce?: string; accessToken?: string } = {}): Promise<string> {
+/**
+ * RFC 9449 §4.2: `typ: dpop+jwt`, asymmetric alg, public `jwk`; `jti`, `htm`, `htu` (no query, fragment or
+ * userinfo), `iat`.
+ */
+export async function createProof(
+  key: DpopKey,
+  htm: string,
+  htu: string | URL,
+  opts: { nonce?: string; accessToken?: string } = {},
+): Promise<string> {
   const url = new URL(htu);
   url.search = '';
   url.hash = '';
@@ -132,11 +156,14 @@ export async function createProof(key: DpopKey, htm: string, htu: string | URL, 
   // Stryker disable next-line ConditionalExpression: an undefined nonce is left out of the JSON anyway
   if (opts.nonce) claims.nonce = opts.nonce;
   // RFC 9449 §4.2: `ath` = base64url(SHA-256(access token)) on resource requests.
-  // Stryker disable next-line StringLiteral: access tokens are ASCII (RFC 6750 §2.1 b64token), where 'ascii' and the default utf8 agree
+  // Stryker disable next-line StringLiteral: access tokens are ASCII (RFC 6750 §2.1 b64token): 'ascii' and utf8 agree
   if (opts.accessToken) claims.ath = createHash('sha256').update(opts.accessToken, 'ascii').digest('base64url');
   const header = { typ: 'dpop+jwt', alg: key.alg, jwk: key.publicJwk };
-  // Stryker disable next-line ConditionalExpression,BooleanLiteral: keys come from generateDpopKey() or the config, with an alg node:crypto signs; jose is the fallback, and both give a valid proof
-  if (!canSign(key.alg, key.privateKey)) return new SignJWT(claims).setProtectedHeader(header).setIssuedAt().sign(key.privateKey);
+  // Keys come from generateDpopKey() or the config, with an alg node:crypto signs; jose is the fallback, and both
+  // give a valid proof.
+  const withJose = () => new SignJWT(claims).setProtectedHeader(header).setIssuedAt().sign(key.privateKey);
+  // Stryker disable next-line ConditionalExpression,BooleanLiteral: see above
+  if (!canSign(key.alg, key.privateKey)) return withJose();
   key.header ??= encodeHeader(header);
   claims.iat = Math.floor(Date.now() / 1000);
   return signCompact(key.alg, key.privateKey, key.header, claims);

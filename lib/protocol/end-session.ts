@@ -4,8 +4,14 @@
  */
 import type { ResolvedLogout } from '../core/model.js';
 
+/** What the end_session URL carries: the login's ID token (`id_token_hint`), the client, and the checked options. */
+export interface EndSession extends ResolvedLogout {
+  idToken: string | undefined;
+  clientID: string;
+}
+
 /** The end_session URL: the endpoint's own query kept, the protocol parameters, then the extra ones. */
-export function endSessionUrl(endpoint: string, input: { idToken: string | undefined; clientID: string } & ResolvedLogout): string {
+export function endSessionUrl(endpoint: string, input: EndSession): string {
   const url = new URL(endpoint);
   if (input.idToken) url.searchParams.set('id_token_hint', input.idToken);
   url.searchParams.set('client_id', input.clientID);

@@ -10,6 +10,8 @@ import { createProof, retryOnNonceChallenge, type DpopBinding } from './dpop.js'
 import { oauthErrorCode, safeText } from '../core/errors.js';
 import { parseJsonObject, request, type HttpResponse, type Transport } from '../net/http.js';
 
+type HeaderMap = Record<string, string>;
+
 export interface EndpointCall {
   /** The client: how it authenticates (clientAuthMethod and its credentials). */
   config: ResolvedConfig;
@@ -52,8 +54,8 @@ async function attempt(call: EndpointCall): Promise<HttpResponse> {
 const SECRET_PARAMS = ['client_secret', 'client_assertion', 'code', 'code_verifier', 'refresh_token', 'request'];
 
 /** Every secret a request sent, in the encodings a server might echo it in (raw, URL-encoded, form-encoded). */
-export function sentSecrets(clientSecret: string | undefined, form: URLSearchParams, headers: Record<string, string>): string[] {
-  const raw = [clientSecret, ...SECRET_PARAMS.map((name) => form.get(name)), headers.authorization, headers.dpop];
+export function sentSecrets(secret: string | undefined, form: URLSearchParams, headers: HeaderMap): string[] {
+  const raw = [secret, ...SECRET_PARAMS.map((name) => form.get(name)), headers.authorization, headers.dpop];
   const out = new Set<string>();
   for (const value of raw) {
     if (!value) continue;
@@ -93,4 +95,10 @@ export function oauthErrorOf(res: HttpResponse): { error?: string; error_descrip
   if (error) out.error = error;
   if (description) out.error_description = description;
   return out;
+}
+
+/** An OAuth error for a message: `error: error_description`, or that the body had none. */
+export function describeOAuthError(oauth: { error?: string; error_description?: string }): string {
+  if (!oauth.error) return 'no OAuth error in the body';
+  return oauth.error_description ? `${oauth.error}: ${oauth.error_description}` : oauth.error;
 }

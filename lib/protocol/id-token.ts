@@ -23,15 +23,16 @@ export interface IdTokenExpectations extends JwtExpectations {
 /** Default accepted algorithms: the asymmetric ones the server advertises, else RS256 (Core §3.1.3.7 step 7). */
 export function resolveIdTokenAlgs(configured: string[] | undefined, advertised: unknown): string[] {
   if (configured) return configured;
-  // Stryker disable next-line ConditionalExpression: isAsymmetricAlg() is false for non-strings too; the typeof narrows the type
-  const list = Array.isArray(advertised) ? advertised.filter((a): a is string => typeof a === 'string' && isAsymmetricAlg(a)) : [];
+  // Stryker disable next-line ConditionalExpression: isAsymmetricAlg() is false for non-strings; the typeof narrows
+  const asymmetric = (a: unknown): a is string => typeof a === 'string' && isAsymmetricAlg(a);
+  const list = Array.isArray(advertised) ? advertised.filter(asymmetric) : [];
   return list.length > 0 ? list : ['RS256'];
 }
 
 /** Core §3.1.3.6: `at_hash` is the left half of the hash of the access token, hash per the JWS alg. */
 export function atHash(accessToken: string, alg: string): string {
   const bits = alg === 'EdDSA' || alg === 'Ed25519' ? 512 : Number(alg.slice(-3));
-  // Stryker disable next-line StringLiteral: access tokens are ASCII (RFC 6749 §A.12), where 'ascii' and the default 'utf8' agree
+  // Stryker disable next-line StringLiteral: access tokens are ASCII (RFC 6749 §A.12): 'ascii' and 'utf8' agree
   const digest = createHash(`sha${bits === 384 || bits === 512 ? bits : 256}`).update(accessToken, 'ascii').digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
@@ -45,7 +46,12 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
     throw new IdTokenError('The ID token is not a JWS compact serialization.');
   }
   // Core §3.1.3.7 step 7: only the expected algorithms; `none` and HMAC only when listed explicitly.
-  if (!expected.algorithms.includes(alg)) throw new IdTokenError(`The ID token is signed with "${safeText(alg, 20)}", which is not in the allowed list (${expected.algorithms.join(', ')}).`);
+  if (!expected.algorithms.includes(alg)) {
+    const allowed = expected.algorithms.join(', ');
+    throw new IdTokenError(
+      `The ID token is signed with "${safeText(alg, 20)}", which is not in the allowed list (${allowed}).`,
+    );
+  }
   const now = expected.now ?? Math.floor(Date.now() / 1000);
   const options = {
     issuer: expected.issuer, // step 2: iss exactly
@@ -63,7 +69,9 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
       // step 8: HMAC keys are the client secret's octets
       payload = (await jwtVerify(idToken, new TextEncoder().encode(expected.clientSecret ?? ''), options)).payload;
     } else {
-      if (!expected.jwks) throw new IdTokenError('The server publishes no jwks_uri, so the ID token signature cannot be checked.');
+      if (!expected.jwks) {
+        throw new IdTokenError('The server publishes no jwks_uri, so the ID token signature cannot be checked.');
+      }
       // jose's key set and claims checks; the signature with node:crypto and a cached KeyObject (crypto/jws.ts)
       payload = await verifyJwt(idToken, expected.jwks, options);
     }
@@ -75,18 +83,31 @@ export async function validateIdToken(idToken: string, expected: IdTokenExpectat
 }
 
 function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: string, now: number): void {
-  if (typeof payload.sub !== 'string' || payload.sub === '') throw new IdTokenError('The ID token has no "sub" (Core §2).');
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    throw new IdTokenError('The ID token has no "sub" (Core §2).');
+  }
   // Stryker disable next-line ArrayDeclaration: only "more than one audience" matters, and [aud] and [] both have fewer
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   // step 4/5: with several audiences azp must be present, and azp when present must be the client_id
-  if (audiences.length > 1 && payload.azp === undefined) throw new IdTokenError('The ID token has several audiences and no "azp" (Core §3.1.3.7).');
-  if (payload.azp !== undefined && payload.azp !== expected.clientID) throw new IdTokenError('The ID token "azp" is not this client (Core §3.1.3.7).');
+  if (audiences.length > 1 && payload.azp === undefined) {
+    throw new IdTokenError('The ID token has several audiences and no "azp" (Core §3.1.3.7).');
+  }
+  if (payload.azp !== undefined && payload.azp !== expected.clientID) {
+    throw new IdTokenError('The ID token "azp" is not this client (Core §3.1.3.7).');
+  }
   // step 3: an audience the client does not trust is refused (trustedAudiences names the ones it does)
-  const untrusted = audiences.filter((aud) => aud !== expected.clientID && !expected.trustedAudiences?.includes(String(aud)));
-  if (untrusted.length > 0) throw new IdTokenError('The ID token "aud" lists an audience this client does not trust (Core §3.1.3.7; see trustedAudiences).');
+  const trusted = expected.trustedAudiences;
+  const untrusted = audiences.filter((aud) => aud !== expected.clientID && !trusted?.includes(String(aud)));
+  if (untrusted.length > 0) {
+    throw new IdTokenError(
+      'The ID token "aud" lists an audience this client does not trust (Core §3.1.3.7; see trustedAudiences).',
+    );
+  }
   // step 10: iat must not be in the future (beyond the clock tolerance)
-  // Stryker disable next-line ConditionalExpression: jose already refuses a missing or non-numeric iat; the typeof narrows the type
-  if (typeof payload.iat !== 'number' || payload.iat > now + expected.clockTolerance) throw new IdTokenError('The ID token "iat" is in the future.');
+  // Stryker disable next-line ConditionalExpression: jose refuses a missing or non-numeric iat; the typeof narrows
+  if (typeof payload.iat !== 'number' || payload.iat > now + expected.clockTolerance) {
+    throw new IdTokenError('The ID token "iat" is in the future.');
+  }
   if (expected.refreshOf) {
     checkRefreshedClaims(payload, expected.refreshOf);
   } else if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) {
@@ -95,12 +116,18 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
   }
   // step 13: auth_time with max_age
   if (expected.maxAge !== undefined) {
-    if (typeof payload.auth_time !== 'number') throw new IdTokenError('The ID token has no "auth_time" although max_age was requested (Core §3.1.3.7).');
-    if (payload.auth_time + expected.maxAge + expected.clockTolerance < now) throw new IdTokenError('The ID token "auth_time" is older than max_age allows.');
+    if (typeof payload.auth_time !== 'number') {
+      throw new IdTokenError('The ID token has no "auth_time" although max_age was requested (Core §3.1.3.7).');
+    }
+    if (payload.auth_time + expected.maxAge + expected.clockTolerance < now) {
+      throw new IdTokenError('The ID token "auth_time" is older than max_age allows.');
+    }
   }
   // Core §3.1.3.6: at_hash is optional in the code flow; check it when present.
   if (payload.at_hash !== undefined && expected.accessToken !== undefined && alg !== 'none') {
-    if (payload.at_hash !== atHash(expected.accessToken, alg)) throw new IdTokenError('The ID token "at_hash" does not match the access token.');
+    if (payload.at_hash !== atHash(expected.accessToken, alg)) {
+      throw new IdTokenError('The ID token "at_hash" does not match the access token.');
+    }
   }
 }
 
@@ -110,10 +137,15 @@ function checkClaims(payload: JWTPayload, expected: IdTokenExpectations, alg: st
  * authentication's; a `nonce`, if present, is the original one. A refresh never switches user.
  */
 function checkRefreshedClaims(payload: JWTPayload, original: JWTPayload): void {
-  if (payload.sub !== original.sub) throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
-  // Stryker disable next-line ArrayDeclaration: a single audience other than the client was refused above (untrusted), so [] and [aud] compare alike
-  const audiences = (value: unknown) => [...new Set(Array.isArray(value) ? value.map(String) : [String(value)])].sort().join(' ');
-  if (audiences(payload.aud) !== audiences(original.aud)) throw new IdTokenError('The refreshed ID token has another "aud" (Core §12.2).');
+  if (payload.sub !== original.sub) {
+    throw new IdTokenError('The refreshed ID token is about another "sub" (Core §12.2).');
+  }
+  // A single audience other than the client was refused above (untrusted), so [] and [aud] compare alike.
+  // Stryker disable next-line ArrayDeclaration: see above
+  const audiences = (v: unknown) => [...new Set(Array.isArray(v) ? v.map(String) : [String(v)])].sort().join(' ');
+  if (audiences(payload.aud) !== audiences(original.aud)) {
+    throw new IdTokenError('The refreshed ID token has another "aud" (Core §12.2).');
+  }
   // an azp, when present, is the original one (a refreshed token may not gain one the original lacked)
   if (payload.azp !== undefined && payload.azp !== original.azp) {
     throw new IdTokenError('The refreshed ID token has another "azp" (Core §12.2).');
@@ -121,7 +153,9 @@ function checkRefreshedClaims(payload: JWTPayload, original: JWTPayload): void {
   if (payload.auth_time !== undefined && original.auth_time !== undefined && payload.auth_time !== original.auth_time) {
     throw new IdTokenError('The refreshed ID token has another "auth_time" (Core §12.2).');
   }
-  if (payload.nonce !== undefined && payload.nonce !== original.nonce) throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
+  if (payload.nonce !== undefined && payload.nonce !== original.nonce) {
+    throw new IdTokenError('The refreshed ID token "nonce" is not the original one (Core §12.2).');
+  }
 }
 
 /** How an ID token that fails verification is told (a key set that cannot be had is the server's failure). */

@@ -29,8 +29,14 @@ type Client = Pick<ResolvedConfig, 'clientID' | 'clockTolerance' | 'trustedAudie
  * way, because adding a property to an object literal that begins with a spread builds a new hidden class
  * each time (bench/README.md, "Object shapes on the hot path").
  */
-export function jwtExpectations(client: Client, issuer: string, algorithms: string[], jwks: JWTVerifyGetKey | undefined): JwtExpectations {
-  const expected: JwtExpectations = { issuer, clientID: client.clientID, algorithms, clockTolerance: client.clockTolerance };
+export function jwtExpectations(
+  client: Client,
+  issuer: string,
+  algorithms: string[],
+  jwks: JWTVerifyGetKey | undefined,
+): JwtExpectations {
+  const { clientID, clockTolerance } = client;
+  const expected: JwtExpectations = { issuer, clientID, algorithms, clockTolerance };
   if (client.trustedAudiences) expected.trustedAudiences = client.trustedAudiences;
   if (jwks) expected.jwks = jwks;
   if (client.clientSecret) expected.clientSecret = client.clientSecret;

@@ -9,15 +9,26 @@ import type { CertificateBinding, MtlsEndpointName, ResolvedTls, ServerMetadata 
 /** RFC 8705 §2: the client authentication methods that are the TLS connection itself. */
 export const TLS_CLIENT_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
 
-const MTLS_ENDPOINTS: MtlsEndpointName[] = ['token_endpoint', 'pushed_authorization_request_endpoint', 'userinfo_endpoint', 'revocation_endpoint', 'introspection_endpoint'];
+const MTLS_ENDPOINTS: MtlsEndpointName[] = [
+  'token_endpoint', 'pushed_authorization_request_endpoint', 'userinfo_endpoint', 'revocation_endpoint',
+  'introspection_endpoint',
+];
 const EXPIRY_NOTICE_MS = 14 * 24 * 3600 * 1000;
+
+type Named = Record<string, unknown>;
 
 /** What to warn about the certificate at `now`: expired, not yet valid, or expiring within 14 days. */
 export function certificateWarnings(tls: Pick<ResolvedTls, 'validFrom' | 'validTo'>, now = Date.now()): string[] {
   const until = tls.validTo.toISOString();
-  if (tls.validTo.getTime() <= now) return [`the client certificate (tls.cert) expired on ${until}: the server will refuse it`];
-  if (tls.validFrom.getTime() > now) return [`the client certificate (tls.cert) is not valid before ${tls.validFrom.toISOString()}`];
-  if (tls.validTo.getTime() - now < EXPIRY_NOTICE_MS) return [`the client certificate (tls.cert) expires on ${until}: renew it and register the new one`];
+  if (tls.validTo.getTime() <= now) {
+    return [`the client certificate (tls.cert) expired on ${until}: the server will refuse it`];
+  }
+  if (tls.validFrom.getTime() > now) {
+    return [`the client certificate (tls.cert) is not valid before ${tls.validFrom.toISOString()}`];
+  }
+  if (tls.validTo.getTime() - now < EXPIRY_NOTICE_MS) {
+    return [`the client certificate (tls.cert) expires on ${until}: renew it and register the new one`];
+  }
   return [];
 }
 
@@ -35,12 +46,23 @@ function isHttpsUrl(value: unknown): value is string {
  * configured) calls the endpoint's `mtls_endpoint_aliases` entry when the server advertises one; any
  * other client, or an endpoint without an (https) alias, uses the plain metadata value.
  */
-export function mtlsEndpoint(metadata: ServerMetadata, name: MtlsEndpointName, useAliases: boolean): string | undefined {
+export function mtlsEndpoint(metadata: ServerMetadata, name: MtlsEndpointName, aliased: boolean): string | undefined {
   const plain = typeof metadata[name] === 'string' ? (metadata[name] as string) : undefined;
-  if (!useAliases) return plain;
+  if (!aliased) return plain;
   const aliases = metadata.mtls_endpoint_aliases;
-  const alias = aliases !== null && typeof aliases === 'object' ? (aliases as Record<string, unknown>)[name] : undefined;
+  const alias = aliases !== null && typeof aliases === 'object' ? (aliases as Named)[name] : undefined;
   return isHttpsUrl(alias) ? alias : plain;
+}
+
+/** RFC 8705 §5: aliases that are not https URLs (the certificate would go to the plain endpoint instead). */
+function aliasProblems(aliases: unknown): string[] {
+  if (aliases === undefined) return [];
+  if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases)) {
+    return ['its mtls_endpoint_aliases is not an object (RFC 8705 §5)'];
+  }
+  const named = aliases as Named;
+  const broken = MTLS_ENDPOINTS.filter((name) => named[name] !== undefined && !isHttpsUrl(named[name]));
+  return broken.map((name) => `its mtls_endpoint_aliases.${name} is not an https URL (RFC 8705 §5)`);
 }
 
 /**
@@ -48,21 +70,17 @@ export function mtlsEndpoint(metadata: ServerMetadata, name: MtlsEndpointName, u
  * problems (the certificate would go to the plain endpoint instead); under FAPI 2.0 with mTLS as the
  * sender constraint, the server must issue certificate-bound tokens (RFC 8705 §3.3 metadata).
  */
-export function assessMtls(config: { tls?: ResolvedTls; dpop: unknown; profile?: string }, metadata: ServerMetadata): { problems: string[]; warnings: string[] } {
-  const problems: string[] = [];
-  if (!config.tls) return { problems, warnings: [] };
-  const aliases = metadata.mtls_endpoint_aliases;
-  if (aliases !== undefined) {
-    if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases)) problems.push('its mtls_endpoint_aliases is not an object (RFC 8705 §5)');
-    else {
-      for (const name of MTLS_ENDPOINTS) {
-        const alias = (aliases as Record<string, unknown>)[name];
-        if (alias !== undefined && !isHttpsUrl(alias)) problems.push(`its mtls_endpoint_aliases.${name} is not an https URL (RFC 8705 §5)`);
-      }
-    }
-  }
+export function assessMtls(
+  config: { tls?: ResolvedTls; dpop: unknown; profile?: string },
+  metadata: ServerMetadata,
+): { problems: string[]; warnings: string[] } {
+  if (!config.tls) return { problems: [], warnings: [] };
+  const problems = aliasProblems(metadata.mtls_endpoint_aliases);
   if (config.profile === 'fapi2' && !config.dpop && metadata.tls_client_certificate_bound_access_tokens !== true) {
-    problems.push('it does not advertise tls_client_certificate_bound_access_tokens (FAPI 2.0 needs sender-constrained tokens: mTLS here, RFC 8705 §3)');
+    problems.push(
+      'it does not advertise tls_client_certificate_bound_access_tokens ' +
+        '(FAPI 2.0 needs sender-constrained tokens: mTLS here, RFC 8705 §3)',
+    );
   }
   return { problems, warnings: certificateWarnings(config.tls) };
 }
@@ -72,7 +90,11 @@ export function assessMtls(config: { tls?: ResolvedTls; dpop: unknown; profile?:
  * the server issues certificate-bound tokens (§3.3 `tls_client_certificate_bound_access_tokens`), and
  * the token is not DPoP-bound (a token has one proof-of-possession mechanism).
  */
-export function certificateBinding(tls: ResolvedTls | undefined, metadata: ServerMetadata, tokenType: string | undefined): CertificateBinding | undefined {
+export function certificateBinding(
+  tls: ResolvedTls | undefined,
+  metadata: ServerMetadata,
+  tokenType: string | undefined,
+): CertificateBinding | undefined {
   if (!tls || metadata.tls_client_certificate_bound_access_tokens !== true) return undefined;
   if (tokenType !== undefined && tokenType.toLowerCase() !== 'bearer') return undefined;
   return { certificateBound: true, cnf: { 'x5t#S256': tls.x5tS256 } };

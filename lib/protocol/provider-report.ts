@@ -15,46 +15,64 @@ export interface ProviderReport {
   warnings: string[];
 }
 
-/** Pure: compares the metadata with the configuration. */
-export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata): ProviderReport {
+type Listed = (field: string, value: string) => boolean;
+
+/** What the configured login needs of the server: PAR, S256, the client authentication and its algorithms. */
+function loginProblems(config: ResolvedConfig, metadata: ServerMetadata, listed: Listed): string[] {
   const problems: string[] = [];
-  const warnings: string[] = [];
-  const listed = (field: string, value: string) => {
-    const list = metadata[field];
-    return !Array.isArray(list) || list.includes(value); // not advertised: assume supported
-  };
-  for (const field of cleartextEndpoints(metadata)) {
-    problems.push(`its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`);
+  if (!metadata.pushed_authorization_request_endpoint) {
+    problems.push('it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)');
   }
-  if (!metadata.pushed_authorization_request_endpoint) problems.push('it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)');
-  if (!listed('code_challenge_methods_supported', 'S256')) problems.push('its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)');
+  if (!listed('code_challenge_methods_supported', 'S256')) {
+    problems.push('its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)');
+  }
   if (!listed('token_endpoint_auth_methods_supported', config.clientAuthMethod)) {
     problems.push(`its token_endpoint_auth_methods_supported lacks "${config.clientAuthMethod}" (clientAuthMethod)`);
   }
   // resolveConfig sets clientAssertionAlg for private_key_jwt and client_secret_jwt only, dpopAlg only with DPoP.
-  if (config.clientAssertionAlg && !listed('token_endpoint_auth_signing_alg_values_supported', config.clientAssertionAlg)) {
-    problems.push(`its token_endpoint_auth_signing_alg_values_supported lacks "${config.clientAssertionAlg}" (clientAssertionSigningAlg)`);
+  const algorithms: Array<[field: string, alg: string | undefined, option: string]> = [
+    ['token_endpoint_auth_signing_alg_values_supported', config.clientAssertionAlg, 'clientAssertionSigningAlg'],
+    ['dpop_signing_alg_values_supported', config.dpopAlg, 'dpop'],
+    ['request_object_signing_alg_values_supported', config.requestObjectAlg, 'requestObjectSigningKey'],
+  ];
+  for (const [field, alg, option] of algorithms) {
+    if (alg && !listed(field, alg)) problems.push(`its ${field} lacks "${alg}" (${option})`);
   }
-  if (config.dpopAlg && !listed('dpop_signing_alg_values_supported', config.dpopAlg)) {
-    problems.push(`its dpop_signing_alg_values_supported lacks "${config.dpopAlg}" (dpop)`);
-  }
-  if (config.requestObjectAlg && !listed('request_object_signing_alg_values_supported', config.requestObjectAlg)) {
-    problems.push(`its request_object_signing_alg_values_supported lacks "${config.requestObjectAlg}" (requestObjectSigningKey)`);
-  }
+  return problems;
+}
+
+/** Pure: compares the metadata with the configuration. */
+export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata): ProviderReport {
+  const listed: Listed = (field, value) => {
+    const list = metadata[field];
+    return !Array.isArray(list) || list.includes(value); // not advertised: assume supported
+  };
+  const cleartext = cleartextEndpoints(metadata).map(
+    (field) => `its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`,
+  );
+  const problems = [...cleartext, ...loginProblems(config, metadata, listed)];
+  const warnings: string[] = [];
   if (metadata.authorization_response_iss_parameter_supported !== true) {
-    const msg = 'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): mix-up protection relies on distinct redirect URIs';
-    (config.profile === 'fapi2' ? problems : warnings).push(msg);
+    const message =
+      'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): ' +
+      'mix-up protection relies on distinct redirect URIs';
+    (config.profile === 'fapi2' ? problems : warnings).push(message);
   }
-  if (config.profile === 'fapi2' && config.dpop && !metadata.dpop_signing_alg_values_supported) problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
+  if (config.profile === 'fapi2' && config.dpop && !metadata.dpop_signing_alg_values_supported) {
+    problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
+  }
   const mtls = assessMtls(config, metadata); // aliases, certificate-bound tokens, certificate expiry
-  return { issuer: metadata.issuer, problems: [...problems, ...mtls.problems], warnings: [...warnings, ...mtls.warnings] };
+  problems.push(...mtls.problems);
+  warnings.push(...mtls.warnings);
+  return { issuer: metadata.issuer, problems, warnings };
 }
 
 /** Throws one error listing every problem; `par_not_supported` when PAR itself is missing. */
 export function assertProviderReady(report: ProviderReport, metadata: ServerMetadata): void {
   if (report.problems.length === 0) return;
   const code = metadata.pushed_authorization_request_endpoint ? 'provider_unsupported' : 'par_not_supported';
-  throw new UpstreamError(code, `The authorization server ${report.issuer} cannot be used as configured: ${report.problems.join('; ')}.`);
+  const problems = report.problems.join('; ');
+  throw new UpstreamError(code, `The authorization server ${report.issuer} cannot be used as configured: ${problems}.`);
 }
 
 /** Endpoints that receive client credentials, codes, tokens or the browser. */

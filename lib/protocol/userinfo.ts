@@ -25,8 +25,8 @@ export interface UserInfoCall {
 
 /** GET the userinfo endpoint with the access token; a DPoP nonce challenge is answered once (RFC 9449 §9). */
 export function userInfoRequest(call: UserInfoCall): Promise<HttpResponse> {
-  const challenged = (res: HttpResponse) =>
-    call.dpop !== undefined && isResourceNonceChallenge(res.status, res.headers['www-authenticate'], res.headers['dpop-nonce']);
+  const challenged = ({ status, headers }: HttpResponse) =>
+    call.dpop !== undefined && isResourceNonceChallenge(status, headers['www-authenticate'], headers['dpop-nonce']);
   return retryOnNonceChallenge(() => attempt(call), challenged);
 }
 
@@ -41,7 +41,7 @@ async function attempt(call: UserInfoCall): Promise<HttpResponse> {
 }
 
 /** Whether the userinfo endpoint refused the access token itself (RFC 6750 §3.1 `invalid_token`). */
-export function isInvalidTokenResponse(res: { status: number; headers: Record<string, string | string[] | undefined> }): boolean {
+export function isInvalidTokenResponse(res: Pick<HttpResponse, 'status' | 'headers'>): boolean {
   return res.status === 401 && challengeError(res.headers['www-authenticate']) === 'invalid_token';
 }
 
@@ -52,29 +52,36 @@ export interface UserInfoExpectations extends JwtExpectations {
   sub: string;
 }
 
+/** The error for an answer that is not a 200: the token refused (401 `invalid_token`), or another failure (502). */
+function refusal(res: HttpResponse, endpoint: string): ParError {
+  if (isInvalidTokenResponse(res)) {
+    const message =
+      'The userinfo endpoint refused the access token (invalid_token): it was revoked or has expired; log in again.';
+    return new ParError('access_token_rejected', 401, message, { error: 'invalid_token', upstreamStatus: 401 });
+  }
+  const oauth = oauthErrorOf(res);
+  const error = challengeError(res.headers['www-authenticate']) ?? oauth.error;
+  const message = `The userinfo endpoint ${endpoint} answered HTTP ${res.status} (${error ?? 'no OAuth error'}).`;
+  const extra = { ...oauth, ...(error ? { error } : {}), upstreamStatus: res.status, details: { endpoint } };
+  return new UpstreamError('userinfo_failed', message, extra);
+}
+
 /**
  * Checks the userinfo answer and returns its claims, or throws: 401 `access_token_rejected` when the
  * token was refused, 502 `userinfo_failed` for another error status, 502 `userinfo_invalid` for a body
  * that is not a JSON object, a signed response that does not verify, or another user's `sub`.
  */
-export async function processUserInfoResponse(res: HttpResponse, expected: UserInfoExpectations): Promise<Record<string, unknown>> {
-  if (isInvalidTokenResponse(res)) {
-    throw new ParError('access_token_rejected', 401, 'The userinfo endpoint refused the access token (invalid_token): it was revoked or has expired; log in again.', {
-      error: 'invalid_token',
-      upstreamStatus: 401,
+export async function processUserInfoResponse(
+  res: HttpResponse,
+  expected: UserInfoExpectations,
+): Promise<Record<string, unknown>> {
+  const { endpoint } = expected;
+  if (res.status !== 200) throw refusal(res, endpoint);
+  const invalid = (what: string) =>
+    new UpstreamError('userinfo_invalid', `The userinfo endpoint ${endpoint} ${what}.`, {
+      upstreamStatus: 200,
+      details: { endpoint },
     });
-  }
-  if (res.status !== 200) {
-    const oauth = oauthErrorOf(res);
-    const error = challengeError(res.headers['www-authenticate']) ?? oauth.error;
-    throw new UpstreamError('userinfo_failed', `The userinfo endpoint ${expected.endpoint} answered HTTP ${res.status} (${error ?? 'no OAuth error'}).`, {
-      ...oauth,
-      ...(error ? { error } : {}),
-      upstreamStatus: res.status,
-      details: { endpoint: expected.endpoint },
-    });
-  }
-  const invalid = (what: string) => new UpstreamError('userinfo_invalid', `The userinfo endpoint ${expected.endpoint} ${what}.`, { upstreamStatus: 200, details: { endpoint: expected.endpoint } });
   const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   let claims: Record<string, unknown>;
   if (type === 'application/jwt') {
@@ -90,23 +97,42 @@ export async function processUserInfoResponse(res: HttpResponse, expected: UserI
   return claims;
 }
 
-/** Core §5.3.2: a signed response is a JWS (alg allow-list, server key or client secret); its `iss` and `aud`, when present, must be the issuer and include the client. */
-async function verifySignedUserInfo(jwt: string, expected: UserInfoExpectations, invalid: (what: string) => UpstreamError): Promise<JWTPayload> {
-  if (jwt.split('.').length !== 3) throw invalid('sent an encrypted or malformed JWT (encrypted userinfo is not supported)');
+/** The JWS's algorithm, when it is a JWS signed with an allowed one. */
+function allowedAlg(jwt: string, expected: UserInfoExpectations, invalid: (what: string) => UpstreamError): string {
+  if (jwt.split('.').length !== 3) {
+    throw invalid('sent an encrypted or malformed JWT (encrypted userinfo is not supported)');
+  }
   let alg: string;
   try {
     alg = String(decodeProtectedHeader(jwt).alg);
   } catch {
     throw invalid('sent an application/jwt body that is not a JWS');
   }
-  if (alg === 'none' || !expected.algorithms.includes(alg)) throw invalid(`signed its answer with "${safeText(alg, 20)}", which is not in the allowed list (${expected.algorithms.join(', ')})`);
+  if (alg === 'none' || !expected.algorithms.includes(alg)) {
+    const allowed = expected.algorithms.join(', ');
+    throw invalid(`signed its answer with "${safeText(alg, 20)}", which is not in the allowed list (${allowed})`);
+  }
+  return alg;
+}
+
+/**
+ * Core §5.3.2: a signed response is a JWS (alg allow-list, server key or client secret); its `iss` and
+ * `aud`, when present, must be the issuer and include the client.
+ */
+async function verifySignedUserInfo(
+  jwt: string,
+  expected: UserInfoExpectations,
+  invalid: (what: string) => UpstreamError,
+): Promise<JWTPayload> {
+  const alg = allowedAlg(jwt, expected, invalid);
+  const options = { algorithms: [alg], clockTolerance: expected.clockTolerance };
   let payload: JWTPayload;
   try {
     if (isHmacAlg(alg)) {
-      payload = (await jwtVerify(jwt, new TextEncoder().encode(expected.clientSecret ?? ''), { algorithms: [alg], clockTolerance: expected.clockTolerance })).payload;
+      payload = (await jwtVerify(jwt, new TextEncoder().encode(expected.clientSecret ?? ''), options)).payload;
     } else {
       if (!expected.jwks) throw invalid('sent a signed answer, and the server publishes no jwks_uri to check it with');
-      payload = (await jwtVerify(jwt, expected.jwks, { algorithms: [alg], clockTolerance: expected.clockTolerance })).payload;
+      payload = (await jwtVerify(jwt, expected.jwks, options)).payload;
     }
   } catch (err) {
     // A key set that cannot be had is the server's failure (5xx); a refused answer is userinfo_invalid.
@@ -116,10 +142,12 @@ async function verifySignedUserInfo(jwt: string, expected: UserInfoExpectations,
     };
     throw verificationError(err, verified);
   }
-  if (payload.iss !== undefined && payload.iss !== expected.issuer) throw invalid('sent a signed answer whose "iss" is not the issuer (Core §5.3.2)');
-  if (payload.aud !== undefined) {
-    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!audiences.includes(expected.clientID)) throw invalid('sent a signed answer whose "aud" does not include this client (Core §5.3.2)');
+  if (payload.iss !== undefined && payload.iss !== expected.issuer) {
+    throw invalid('sent a signed answer whose "iss" is not the issuer (Core §5.3.2)');
+  }
+  const audiences = payload.aud === undefined ? [expected.clientID] : [payload.aud].flat();
+  if (!audiences.includes(expected.clientID)) {
+    throw invalid('sent a signed answer whose "aud" does not include this client (Core §5.3.2)');
   }
   return payload;
 }

@@ -30,9 +30,9 @@ export interface SignInState {
 export type SessionSignIns = Record<string, SignInState>;
 
 /**
- * A pending login as the session keeps it (written and read by transactions.ts only) (the session budget: sessions live in Redis and their cookie
- * comes back on every request). The state is the key, not repeated; the redirect_uri is kept as a short
- * digest, which is all the callback compares; `returnTo` `/` is left out.
+ * A pending login as the session keeps it, written and read by transactions.ts only (the session budget:
+ * sessions live in Redis and their cookie comes back on every request). The state is the key, not repeated;
+ * the redirect_uri is kept as a short digest, which is all the callback compares; `returnTo` `/` is left out.
  */
 export interface StoredTransaction {
   /** nonce */
@@ -128,7 +128,9 @@ export function carryOver(req: SessionHolder, key: string): SessionSignIns | und
     if (name !== key) out[name] = state;
     else {
       const kept: SignInState = {};
-      if (isRecord(state.pending) && Object.keys(state.pending).length > 0) kept.pending = state.pending as Record<string, StoredTransaction>;
+      if (isRecord(state.pending) && Object.keys(state.pending).length > 0) {
+        kept.pending = state.pending as Record<string, StoredTransaction>;
+      }
       if (state.silentAttempted === true) kept.silentAttempted = true;
       if (Object.keys(kept).length > 0) out[name] = kept;
     }

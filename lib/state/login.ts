@@ -12,7 +12,9 @@ const TOKEN_CLAIMS: ReadonlySet<string> = new Set(['claims']);
 const NOTHING: ReadonlySet<string> = new Set();
 
 /** A login as the session holds it: `claims` only when they differ from the ID token's (storeLogin). */
-export type StoredLogin = { [K in keyof LoginSession as Exclude<K, 'claims'>]: LoginSession[K] } & { claims?: Record<string, unknown> };
+export type StoredLogin = { [K in keyof LoginSession as Exclude<K, 'claims'>]: LoginSession[K] } & {
+  claims?: Record<string, unknown>;
+};
 
 /**
  * This sign-in's completed login as stored, when it is well-formed; its `claims` may be absent (they are
@@ -49,10 +51,16 @@ export function idTokenPayload(login: StoredLogin): Record<string, unknown> {
  * was received, and not reshaped by afterCallback), they are not stored twice but read back from the
  * stored ID token when asked for.
  */
-export function storeLogin(req: RequestWithSession, key: string, login: LoginSession, options: { claimsFromIdToken?: boolean } = {}): void {
+export function storeLogin(
+  req: RequestWithSession,
+  key: string,
+  login: LoginSession,
+  options: { claimsFromIdToken?: boolean } = {},
+): void {
   // claimsFromIdToken: the caller knows login.claims is the validated ID token's payload as it came.
   const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : payloadOf(login.idToken);
-  const fromToken = login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload);
+  const fromToken =
+    login.claims === undefined || payload === login.claims || JSON.stringify(login.claims) === JSON.stringify(payload);
   // copyFields leaves the claims out when they are the token's: deleting them from a spread copy left the
   // stored login in V8's dictionary mode, which express-session's change check and the store then
   // serialised on their slow path.
@@ -77,7 +85,8 @@ function payloadOf(jwt: string): Record<string, unknown> | undefined {
  * request, where a lazy accessor (closures, then redefining it as data) was measurable on the page path.
  */
 function tokenClaims(login: LoginSession, payload: Record<string, unknown> | undefined): void {
-  Object.defineProperty(login, 'claims', { value: payload ?? {}, writable: true, enumerable: false, configurable: true });
+  const claims = { value: payload ?? {}, writable: true, enumerable: false, configurable: true };
+  Object.defineProperty(login, 'claims', claims);
 }
 
 /** Ends this sign-in's login; its pending transactions and other sign-ins stay. */
@@ -100,7 +109,9 @@ const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt']);
  */
 export function copyFields(source: object, omit: ReadonlySet<string>): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  for (const field of Object.keys(source)) if (field !== '__proto__' && !omit.has(field)) copy[field] = (source as Record<string, unknown>)[field];
+  for (const field of Object.keys(source)) {
+    if (field !== '__proto__' && !omit.has(field)) copy[field] = (source as Record<string, unknown>)[field];
+  }
   return copy;
 }
 
@@ -109,7 +120,12 @@ export function copyFields(source: object, omit: ReadonlySet<string>): Record<st
  * it), token type, scope, expiry (cleared when the response has none) and, when a validated ID token
  * came back, the ID token and its claims; and whether the new access token is certificate-bound (RFC 8705 §3).
  */
-export function withTokens(base: LoginSession, tokens: Partial<TokenSet>, claims?: JWTPayload, binding?: CertificateBinding): LoginSession {
+export function withTokens(
+  base: LoginSession,
+  tokens: Partial<TokenSet>,
+  claims?: JWTPayload,
+  binding?: CertificateBinding,
+): LoginSession {
   // copyFields, not `{ ...base, tokenType }`: 7 µs per login against 0.2 µs. The binding and expiry of
   // the old tokens are left out (the new response decides them).
   const next = copyFields(base, REPLACED);

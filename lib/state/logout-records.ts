@@ -54,14 +54,20 @@ const subKey = (signIn: string, sub: string) => `${PREFIX}bcl:${signIn}:${h(sub)
 const sidKey = (signIn: string, sid: string) => `${PREFIX}bcl-sid:${signIn}:${h(sid)}`;
 const jtiKey = (signIn: string, jti: string) => `${PREFIX}jti:${signIn}:${h(jti)}`;
 
+/** The record a stored value holds; null for none (or for a value that is no record). */
+function recordIn(value: unknown): LogoutRecord | null {
+  return (value as Stored | null | undefined)?.parLogout ?? null;
+}
+
 function get(store: Store, id: string): Promise<LogoutRecord | null> {
   return new Promise((resolve, reject) => {
-    store.get(id, (err, value) => (err ? reject(err) : resolve((value as Stored | null | undefined)?.parLogout ?? null)));
+    store.get(id, (err, value) => (err ? reject(err) : resolve(recordIn(value))));
   });
 }
 
 function set(store: Store, id: string, record: LogoutRecord, expiresAtMs: number): Promise<void> {
-  const value = { cookie: { expires: new Date(expiresAtMs), originalMaxAge: Math.max(0, expiresAtMs - Date.now()) }, parLogout: record } as unknown as SessionData;
+  const cookie = { expires: new Date(expiresAtMs), originalMaxAge: Math.max(0, expiresAtMs - Date.now()) };
+  const value = { cookie, parLogout: record } as unknown as SessionData;
   return new Promise((resolve, reject) => {
     store.set(id, value, (err?: unknown) => (err ? reject(err) : resolve()));
   });
@@ -106,21 +112,28 @@ export async function alreadyUsed(store: Store, signIn: string, claims: LogoutCl
   return (await get(store, jtiKey(signIn, claims.jti))) !== null;
 }
 
-/** Marks the token used until its end; only once the logout is recorded, so a failed delivery can be retried (§2.8). */
+/** Marks the token used until it ends, only once the logout is recorded: a failed delivery can be retried (§2.8). */
 export function markUsed(store: Store, signIn: string, claims: LogoutClaims): Promise<void> {
   return set(store, jtiKey(signIn, claims.jti), {}, claims.validUntil * 1000);
 }
 
 /**
- * Records the logout for `lifetimeMs`: with `sid`, the logins with that sid; with `sub` only, every login
+ * Records the logout for `lifetime` ms: with `sid`, the logins with that sid; with `sub` only, every login
  * of the user. Idempotent: the same token recorded twice writes the same kind of record.
  */
-export async function recordLogout(store: Store, signIn: string, claims: LogoutClaims, lifetimeMs: number): Promise<void> {
+export async function recordLogout(
+  store: Store,
+  signIn: string,
+  claims: LogoutClaims,
+  lifetime: number,
+): Promise<void> {
   const now = Date.now();
   const record: LogoutRecord = { before: Math.max(claims.iat, Math.floor(now / 1000)) };
   const { sid, sub } = claims;
-  const [key, cacheKey] = sid ? [sidKey(signIn, sid), `${signIn}\ns\n${sid}`] : [subKey(signIn, sub!), `${signIn}\nu\n${sub!}`];
-  await set(store, key, record, now + lifetimeMs);
+  const [key, cacheKey] = sid
+    ? [sidKey(signIn, sid), `${signIn}\ns\n${sid}`]
+    : [subKey(signIn, sub!), `${signIn}\nu\n${sub!}`];
+  await set(store, key, record, now + lifetime);
   cacheOf(store).put(cacheKey, record, now, true);
 }
 
@@ -133,16 +146,21 @@ function ends(bySub: LogoutRecord | null, bySid: LogoutRecord | null, login: Log
 }
 
 /**
- * Whether a recorded logout ends this login: a boolean when the records read no more than `maxStaleness`
+ * Whether a recorded logout ends this login: a boolean when the records read no more than `staleness`
  * ms ago answer it, else a promise (the login's sub and sid records are read in parallel).
  */
-export function loginEnded(store: Store, signIn: string, login: LoginIds, maxStaleness: number): boolean | Promise<boolean> {
+export function loginEnded(
+  store: Store,
+  signIn: string,
+  login: LoginIds,
+  staleness: number,
+): boolean | Promise<boolean> {
   const cache = cacheOf(store);
   const now = Date.now();
   const subCacheKey = login.sub === undefined ? '' : `${signIn}\nu\n${login.sub}`;
   const sidCacheKey = login.sid === undefined ? '' : `${signIn}\ns\n${login.sid}`;
-  const bySub = login.sub === undefined ? null : cache.fresh(subCacheKey, now, maxStaleness);
-  const bySid = login.sid === undefined ? null : cache.fresh(sidCacheKey, now, maxStaleness);
+  const bySub = login.sub === undefined ? null : cache.fresh(subCacheKey, now, staleness);
+  const bySid = login.sid === undefined ? null : cache.fresh(sidCacheKey, now, staleness);
   if (bySub !== undefined && bySid !== undefined) return ends(bySub, bySid, login);
   const read = async (cacheKey: string, key: string) => {
     const record = await get(store, key);

@@ -11,10 +11,10 @@ import { carryOver, hasAnyLogin, restoreSignIns } from './layout.js';
 export function requireSession(req: Request): asserts req is RequestWithSession {
   const session = (req as Partial<RequestWithSession>).session;
   if (!session || typeof session.save !== 'function' || typeof session.regenerate !== 'function') {
-    throw new SetupError(
-      'session_unavailable',
-      'express-par needs a session: add app.use(session({ secret, resave: false, saveUninitialized: false })) from express-session before parAuth() (or passport.authenticate).',
-    );
+    const message =
+      'express-par needs a session: add app.use(session({ secret, resave: false, saveUninitialized: false })) ' +
+      'from express-session before parAuth() (or passport.authenticate).';
+    throw new SetupError('session_unavailable', message);
   }
 }
 
@@ -41,7 +41,8 @@ function callSession(req: RequestWithSession, method: 'save' | 'regenerate', don
   return new Promise((resolve, reject) => {
     req.session[method]((err?: unknown) => {
       if (err) {
-        reject(new SetupError('session_save_failed', `The session could not be ${done}: check that the session store is reachable and writable.`, { cause: err }));
+        const message = `The session could not be ${done}: check that the session store is reachable and writable.`;
+        reject(new SetupError('session_save_failed', message, { cause: err }));
       } else {
         resolve();
       }

@@ -14,7 +14,8 @@ export function redirectDigest(redirectUri: string): string {
   // Stryker disable next-line ConditionalExpression: hashing again when remembered gives the same digest
   if (digest === undefined) {
     digest = createHash('sha256').update(redirectUri).digest('base64url').slice(0, 11);
-    // Stryker disable next-line ConditionalExpression,EqualityOperator,CallExpression: only bounds the memory; every digest is the same whatever the bound
+    // Only bounds the memory: every digest is the same whatever the bound.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,CallExpression: see above
     if (digests.size >= 64) digests.clear();
     // Stryker disable next-line CallExpression: not remembering it only hashes it again, the same
     digests.set(redirectUri, digest);
@@ -27,7 +28,8 @@ const digests = new Map<string, string>();
 // Optional fields are assigned, not spread from conditional literals: on every login, the spreads cost
 // about as much as the rest of saveTransaction.
 function toStored(tx: Transaction): StoredTransaction {
-  const stored: StoredTransaction = { n: tx.nonce, v: tx.codeVerifier, u: redirectDigest(tx.redirectUri), t: tx.createdAt };
+  const u = redirectDigest(tx.redirectUri);
+  const stored: StoredTransaction = { n: tx.nonce, v: tx.codeVerifier, u, t: tx.createdAt };
   if (tx.returnTo !== '/') stored.r = tx.returnTo;
   if (tx.maxAge !== undefined) stored.m = tx.maxAge;
   if (tx.silent) stored.s = 1;
@@ -37,11 +39,13 @@ function toStored(tx: Transaction): StoredTransaction {
 
 /** A stored transaction back as a Transaction, or undefined when it is not well-formed (a tampered store). */
 function fromStored(state: string, stored: unknown, redirectUri: string): Transaction | undefined {
-  // Stryker disable next-line ConditionalExpression,LogicalOperator: a string or number has no n, v and t, so the next line refuses it anyway
+  // A string or number has no n, v and t, so the next line refuses it anyway.
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: see above
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
   const { n, v, r, t, m, s, k } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
-  const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo: typeof r === 'string' ? r : '/', redirectUri, createdAt: t };
+  const returnTo = typeof r === 'string' ? r : '/';
+  const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo, redirectUri, createdAt: t };
   if (typeof m === 'number') tx.maxAge = m;
   if (s === 1) tx.silent = true;
   if (k && typeof k === 'object') tx.dpopJwk = k;
@@ -68,10 +72,11 @@ function store(req: RequestWithSession, key: string): Store {
 
 /** Drops malformed and expired transactions, then the oldest ones beyond the cap (leaving room for one more). */
 function prune(txs: Store, now: number, room: number): void {
-  // Stryker disable next-line ArrayDeclaration: a stray first element compares as equal (NaN), stays first, and deleting it is a no-op
+  // A stray first element compares as equal (NaN), stays first, and deleting it is a no-op.
+  // Stryker disable next-line ArrayDeclaration: see above
   const live: Array<[string, number]> = [];
   for (const [state, tx] of Object.entries(txs)) {
-    // Stryker disable next-line ConditionalExpression: a string or number entry has no numeric t either, and is dropped below
+    // Stryker disable next-line ConditionalExpression: a string or number entry has no numeric t either: dropped below
     const createdAt = tx && typeof tx === 'object' ? tx.t : undefined;
     const fresh = typeof createdAt === 'number' && now - createdAt < TRANSACTION_TTL_MS && now >= createdAt - 60_000;
     if (fresh && STATE_FORMAT.test(state)) live.push([state, createdAt]);
@@ -98,7 +103,13 @@ export function saveTransaction(req: RequestWithSession, key: string, tx: Transa
  * started for `redirectUri`. A transaction started for another redirect_uri (another route of the same
  * client) is left alone for its own callback.
  */
-export function takeTransaction(req: RequestWithSession, key: string, state: string, redirectUri: string, now = Date.now()): Transaction | undefined {
+export function takeTransaction(
+  req: RequestWithSession,
+  key: string,
+  state: string,
+  redirectUri: string,
+  now = Date.now(),
+): Transaction | undefined {
   if (!STATE_FORMAT.test(state)) return undefined;
   const txs = readSignIn(req, key)?.pending;
   if (!txs || typeof txs !== 'object' || Array.isArray(txs)) return undefined;
