@@ -12,10 +12,9 @@
 import type { Request } from 'express';
 import type { JWK } from 'jose';
 import { Strategy } from 'passport';
-import { parseCallbackParams } from './protocol/callback.js';
 import { resolveConfig } from './config/resolve.js';
 import { createEngine, type Engine } from './engine/engine.js';
-import type { LoginResult } from './engine/callback.js';
+import { carriesAuthorizationResponse, type LoginResult } from './engine/callback.js';
 import { RequestError } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { pathOf, singleQueryValue } from './core/url.js';
@@ -213,12 +212,7 @@ export class ParStrategy extends Strategy {
   private isCallback(req: Request): boolean {
     const url = req.originalUrl ?? req.url;
     if (!this.callbackPaths.has(pathOf(url))) return false;
-    try {
-      const params = parseCallbackParams(url);
-      return params.state !== undefined || params.code !== undefined || params.error !== undefined;
-    } catch {
-      return true; // a malformed callback: the engine reports it
-    }
+    return carriesAuthorizationResponse(url);
   }
 
   private async login(req: Request, options: ParAuthenticateOptions): Promise<() => void> {

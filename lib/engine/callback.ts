@@ -29,6 +29,19 @@ export interface LoginResult {
   certificateBinding?: CertificateBinding;
 }
 
+/**
+ * Whether a request to a callback path carries an authorization response (`state`, `code` or `error`), so
+ * it completes a login rather than starting one. A malformed query does: completeLogin() reports it.
+ */
+export function carriesAuthorizationResponse(url: string): boolean {
+  try {
+    const params = parseCallbackParams(url);
+    return params.state !== undefined || params.code !== undefined || params.error !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 /** The callback's parameters and the pending login they name. */
 interface Claimed {
   params: CallbackParams;
