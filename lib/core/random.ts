@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Random bytes come from a 4 KiB block drawn from the CSPRNG at once and handed out once each (as
- * node:crypto's randomUUID does): one randomBytes() call costs ~6 µs whatever its size, and a login
- * needs three to five values. Bytes handed out are zeroed in the block.
+ * node:crypto's randomUUID does): a randomBytes() call costs the same whatever its size, and a login needs
+ * three to five values (bench/README.md, "Cryptography"). Bytes handed out are zeroed in the block.
  */
 const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);

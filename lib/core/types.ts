@@ -1,7 +1,7 @@
 /**
  * Public types: the options of `parAuth()` / `ParStrategy`, what is stored in the session, and what
  * `req.oidc` offers. Module augmentation for `express-session` and Express's `Request` lives in
- * `augment.ts`.
+ * `express/augment.ts`; the types the layers share inside the library are in `model.ts`.
  */
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';

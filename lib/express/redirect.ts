@@ -3,8 +3,8 @@
  * same way. RFC 9110 §15.4.3 asks a 302 for the Location only; the body is an optional note.
  *
  * Express's `res.redirect()` also negotiates that note against `Accept` (an HTML or a text body, MIME
- * lookups, `Vary: Accept`). Measured on the bench's 2-core VM, one request in flight, that cost ~60-90 µs
- * of server CPU per redirect against this function, and every login makes two (bench/README.md).
+ * lookups, `Vary: Accept`), which costs far more CPU than this function, and every login makes two
+ * redirects (bench/README.md, "Redirects").
  */
 import type { Response } from 'express';
 

@@ -67,9 +67,9 @@ export interface RequestContext {
 }
 
 /**
- * One small object per request: the getters and methods live on the prototype (an object literal with
- * nine accessors and closures cost ~4 µs per request to build and read, this ~0.05 µs). It also holds
- * what the other middleware need about the request (request-keys.ts).
+ * One small object per request: the getters and methods live on the prototype, not in an object literal of
+ * accessors and closures built per request (bench/README.md, "Object shapes on the hot path"). It also
+ * holds what the other middleware need about the request (request-keys.ts).
  */
 export function createRequestContext(req: Request, engine: Engine): RequestContext {
   // A session loaded before another request rotated its tokens must not write the old ones back.

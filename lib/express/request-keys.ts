@@ -2,7 +2,7 @@
  * What `parAuth()` records about a request, kept on the request's own `req.oidc` object rather than as
  * extra properties of `req` or in a per-request WeakMap: an authenticated page then adds exactly one
  * property to `req` and one to `res` (`oidc`, the contract's), which keeps Express's and Node's request
- * objects in fewer shapes (the bench's page path measured each extra property and WeakMap entry).
+ * objects in fewer shapes (bench/README.md, "Object shapes on the hot path").
  * `Symbol.for`: the ESM and CommonJS builds of express-par, both loaded in one app, read each other's.
  */
 import type { Request } from 'express';

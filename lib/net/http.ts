@@ -1,7 +1,8 @@
 /**
  * The one way express-par talks to the authorization server: `node:http(s)` with keep-alive agents, a
  * whole-request deadline (`httpTimeout`), a response size cap, no redirects followed, and a user-agent.
- * Everything the library fetches (metadata, PAR, token, JWKS) goes through `request()`.
+ * Everything the library asks the server (metadata, JWKS, PAR, token, userinfo) goes through `request()`;
+ * `req.oidc.fetch()` calls the app's own APIs with global fetch (express/resource-fetch.ts).
  */
 import http from 'node:http';
 import https from 'node:https';

@@ -43,8 +43,8 @@ function remember(d: string, key: DpopKey): DpopKey {
  * starts a GC that finalises the key-generation job, the job's destructor waits for the same mutex,
  * forever (seen under gdb: ExportJWKEcKey -> GC -> ~KeyGenJob -> uv_mutex_lock; a loop of the pair hung
  * within about 1,000 to 3,000 keys). The key is exported as SEC1 DER instead (80,000 in a row did not
- * hang), whose fixed P-256 layout holds d, x and y; that is also the cheapest way found (~75 µs a key,
- * against ~95 µs for ECDH plus a JWK import).
+ * hang), whose fixed P-256 layout holds d, x and y; that is also the cheapest way found (bench/README.md,
+ * "Cryptography").
  */
 export async function generateDpopKey(): Promise<{ jwk: JWK; key: DpopKey }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

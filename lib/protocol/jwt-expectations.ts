@@ -26,8 +26,8 @@ type Client = Pick<ResolvedConfig, 'clientID' | 'clockTolerance' | 'trustedAudie
 
 /**
  * A fresh object per JWT, its optional fields assigned: callers add theirs (nonce, refreshOf) the same
- * way, because adding a property to an object literal that begins with a spread builds a new hidden class
- * each time (bench/README.md, "Object shapes on the hot path").
+ * way. Assignment, not spread: a spread literal gets a new hidden class per added property (bench/README.md,
+ * "Object shapes on the hot path").
  */
 export function jwtExpectations(
   client: Client,

@@ -1,6 +1,8 @@
 /**
- * Start-up self-check: what the authorization server lacks for the configured login, reported in one
- * readable error (PAR endpoint, S256, the client auth method, DPoP and request object algorithms).
+ * The provider report, pure: what the authorization server's metadata lacks for the configured login
+ * (PAR endpoint, S256, the client auth method, DPoP and request object algorithms, https endpoints, the
+ * mTLS set-up), reported in one readable error. The engine runs it on first use (engine/context.ts
+ * `ready()`); `checkProvider()` runs it on its own (engine/check-provider.ts).
  */
 import type { ResolvedConfig, ServerMetadata } from '../core/model.js';
 import { isLoopbackHost } from '../core/url.js';
@@ -101,7 +103,7 @@ export function cleartextEndpoints(metadata: ServerMetadata): string[] {
     found.push(field);
   };
   for (const field of ENDPOINT_FIELDS) check(field, metadata[field]);
-  return found; // mtls_endpoint_aliases (used only with a client certificate) are checked in tls.ts
+  return found; // mtls_endpoint_aliases (used only with a client certificate) are checked in mtls.ts
 }
 
 function isHttpLoopback(value: string): boolean {

@@ -103,8 +103,8 @@ const REPLACED = new Set(['certificateBound', 'cnf', 'expiresAt']);
 
 /**
  * The enumerable own fields of a stored login but those in `omit`, assigned one by one. Not a spread
- * copy: on Node 20, every property added to or deleted from a spread copy either costs ~1.2 µs (V8 builds
- * a new hidden class each time) or leaves the object in V8's slow dictionary mode. A `__proto__` key (a
+ * copy: a property added to or deleted from a spread copy gets a new hidden class or leaves the object in
+ * V8's slow dictionary mode (bench/README.md, "Object shapes on the hot path"). A `__proto__` key (a
  * tampered store) is never copied: an assignment would set the copy's prototype.
  */
 export function copyFields(source: object, omit: ReadonlySet<string>): Record<string, unknown> {
@@ -126,8 +126,8 @@ export function withTokens(
   claims?: JWTPayload,
   binding?: CertificateBinding,
 ): LoginSession {
-  // copyFields, not `{ ...base, tokenType }`: 7 µs per login against 0.2 µs. The binding and expiry of
-  // the old tokens are left out (the new response decides them).
+  // copyFields, not `{ ...base, tokenType }` (see copyFields). The binding and expiry of the old tokens are
+  // left out (the new response decides them).
   const next = copyFields(base, REPLACED);
   // claims may be read lazily from the ID token (not enumerable): copied explicitly
   next.claims = base.claims;
