@@ -47,7 +47,7 @@ export interface Engine {
   /**
    * The URL of a server endpoint called with client credentials or the access token: its
    * `mtls_endpoint_aliases` entry when a client certificate is configured (RFC 8705 §5). Requests to it
-   * go through `request()` with `agent: config.tls?.agent`.
+   * must present that certificate (`config.tls.agent`, as the engine's own requests do).
    */
   endpoint(name: MtlsEndpointName): Promise<string | undefined>;
   /** How a request presents this login's access token: its DPoP key and nonces, or undefined (Bearer). */

@@ -37,7 +37,7 @@ export async function tokenRequest(
   dpopJwk: Transaction['dpopJwk'],
   requireIdToken: boolean,
 ): Promise<TokenAnswer> {
-  const key = await dpopKey(ctx, dpopJwk);
+  const key = ctx.config.dpop ? await dpopKey(ctx, dpopJwk) : undefined;
   const url = endpointOf(ctx, metadata, 'token_endpoint')!;
   const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'token endpoint', params, key });
   const tokens = processTokenResponse(res, { endpoint: url, dpop: !!key, requireIdToken });
