@@ -9,7 +9,7 @@ import { resolveConfig } from '../lib/config/resolve.js';
 import { mergeAuthorizationParams } from '../lib/config/params.js';
 import { endSessionUrl } from '../lib/protocol/end-session.js';
 import { resolveLogout } from '../lib/config/logout.js';
-import { isPageLoad } from '../lib/protocol/browser.js';
+import { isPageLoad, refusesCrossSiteLogin } from '../lib/protocol/browser.js';
 import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
 import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';
 import type { RequestWithSession } from '../lib/core/model.js';
@@ -104,6 +104,7 @@ describe('isPageLoad: the one browser rule (requiresAuth() and attemptSilentLogi
     ['GET', { accept: 'text/html,application/xhtml+xml' }, true],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate' }, true],
     ['GET', { accept: 'TEXT/HTML', 'sec-fetch-dest': 'Document' }, true],
+    ['GET', { accept: 'text/html', 'sec-fetch-dest': ' document ' }, true],
     ['HEAD', { accept: 'text/html' }, false],
     ['POST', { accept: 'text/html' }, false],
     ['GET', { accept: '*/*' }, false],
@@ -125,6 +126,24 @@ describe('isPageLoad: the one browser rule (requiresAuth() and attemptSilentLogi
   ])('a prefetch %p is a page load to guard, not one to spend the silent attempt on', (headers) => {
     expect(isPageLoad(req('GET', headers))).toBe(true);
     expect(isPageLoad(req('GET', headers), { forSilentLogin: true })).toBe(false);
+  });
+});
+
+describe('refusesCrossSiteLogin: profile fapi2 refuses a login another site started (Fetch Metadata)', () => {
+  const req = (method: string, site?: string) =>
+    ({ method, headers: site === undefined ? {} : { 'sec-fetch-site': site } }) as unknown as Request;
+  it.each<[string | undefined, string, string | undefined, boolean]>([
+    ['fapi2', 'GET', 'cross-site', true],
+    ['fapi2', 'HEAD', 'cross-site', true],
+    ['fapi2', 'GET', ' Cross-Site ', true],
+    ['fapi2', 'POST', 'cross-site', false],
+    ['fapi2', 'GET', 'same-origin', false],
+    ['fapi2', 'GET', 'same-site', false],
+    ['fapi2', 'GET', 'none', false],
+    ['fapi2', 'GET', undefined, false],
+    [undefined, 'GET', 'cross-site', false],
+  ])('profile %p, %s with Sec-Fetch-Site %p → %p', (profile, method, site, expected) => {
+    expect(refusesCrossSiteLogin(profile, req(method, site))).toBe(expected);
   });
 });
 

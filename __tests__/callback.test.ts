@@ -68,7 +68,10 @@ describe('checkIss (RFC 9207 §2.4)', () => {
     expect(() => checkIss({}, 'https://as.example', false)).not.toThrow();
     const err = thrown(() => checkIss({}, 'https://as.example', true));
     expect(err).toMatchObject({ code: 'iss_missing', status: 400 });
-    expect(err.message).toContain('authorization_response_iss_parameter_supported');
+    expect(err.message).toBe(
+      'The authorization response has no "iss" although the server advertises ' +
+        'authorization_response_iss_parameter_supported (RFC 9207 §2.4).',
+    );
   });
 
   it.each(['https://as.example/', 'https://AS.example', 'https://as.example.evil', ''])('refuses iss=%j, naming both issuers', (iss) => {

@@ -38,6 +38,10 @@ describe('RequestError and CallbackError', () => {
   it('a 403 for a login another site started is a RequestError, not a callback error', () => {
     const err = crossSiteLoginError();
     expect(err).toMatchObject({ name: 'RequestError', code: 'cross_site_login', status: 403 });
+    expect(err.message).toBe(
+      'Another site started this login, which profile \u201cfapi2\u201d refuses (Sec-Fetch-Site: cross-site): ' +
+        'start the login from a page of this app.',
+    );
     expect(err).toBeInstanceOf(CallbackError); // code written against the old name still catches it
   });
 });

@@ -46,7 +46,10 @@ describe('requireSession', () => {
     }
     expect(error).toBeInstanceOf(ParError);
     expect(error).toMatchObject({ code: 'session_unavailable', status: 500 });
-    expect((error as Error).message).toContain('express-session before parAuth()');
+    expect((error as Error).message).toBe(
+      'express-par needs a session: add app.use(session({ secret, resave: false, saveUninitialized: false })) ' +
+        'from express-session before parAuth() (or passport.authenticate).',
+    );
   });
 });
 

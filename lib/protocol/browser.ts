@@ -28,11 +28,13 @@ function header(req: BrowserRequest, name: string): string | undefined {
 export function isPageLoad(req: BrowserRequest, options: { forSilentLogin?: boolean } = {}): boolean {
   if (req.method !== 'GET') return false;
   if (header(req, 'x-requested-with') === 'xmlhttprequest') return false;
+  // Stryker disable next-line StringLiteral: any text without text/html is as good as '' here
   if (!(header(req, 'accept') ?? '').includes('text/html')) return false;
   const dest = header(req, 'sec-fetch-dest');
   if (dest !== undefined && dest !== 'document') return false;
   if (!options.forSilentLogin) return true;
   const purpose = header(req, 'sec-purpose') ?? header(req, 'purpose');
+  // Stryker disable next-line StringLiteral: any text without prefetch is as good as '' here
   return !(purpose ?? '').includes('prefetch');
 }
 
