@@ -5,11 +5,14 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
-import { endSessionUrl, resolveLogout } from '../lib/protocol/end-session.js';
-import { isBrowserNavigation } from '../lib/adapters/silent-login.js';
-import { carryOver, clearLogin, markSilentAttempted, readLogin, readStoredLogin, silentAttempted, storeLogin } from '../lib/plumbing/sign-in-state.js';
-import type { RequestWithSession } from '../lib/plumbing/session.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import { mergeAuthorizationParams } from '../lib/config/params.js';
+import { endSessionUrl } from '../lib/protocol/end-session.js';
+import { resolveLogout } from '../lib/config/logout.js';
+import { isPageLoad, refusesCrossSiteLogin } from '../lib/protocol/browser.js';
+import { carryOver, markSilentAttempted, silentAttempted } from '../lib/state/layout.js';
+import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../lib/state/login.js';
+import type { RequestWithSession } from '../lib/core/model.js';
 
 const config = resolveConfig({
   issuerBaseURL: 'https://op.example.com',
@@ -95,23 +98,52 @@ describe('resolveLogout and endSessionUrl', () => {
   });
 });
 
-describe('isBrowserNavigation', () => {
+describe('isPageLoad: the one browser rule (requiresAuth() and attemptSilentLogin())', () => {
   const req = (method: string, headers: Record<string, string>) => ({ method, headers }) as unknown as Request;
   it.each([
     ['GET', { accept: 'text/html,application/xhtml+xml' }, true],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate' }, true],
+    ['GET', { accept: 'TEXT/HTML', 'sec-fetch-dest': 'Document' }, true],
+    ['GET', { accept: 'text/html', 'sec-fetch-dest': ' document ' }, true],
     ['HEAD', { accept: 'text/html' }, false],
     ['POST', { accept: 'text/html' }, false],
     ['GET', { accept: '*/*' }, false],
+    ['GET', { accept: '' }, false],
     ['GET', {}, false],
     ['GET', { accept: 'application/json' }, false],
     ['GET', { accept: 'text/html', 'x-requested-with': 'XMLHttpRequest' }, false],
+    ['GET', { accept: 'text/html', 'x-requested-with': 'xmlhttprequest' }, false],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'empty' }, false],
     ['GET', { accept: 'text/html', 'sec-fetch-dest': 'iframe' }, false],
-    ['GET', { accept: 'text/html', 'sec-purpose': 'prefetch;prerender' }, false],
-    ['GET', { accept: 'text/html', purpose: 'prefetch' }, false],
   ])('%s %p → %p', (method, headers, expected) => {
-    expect(isBrowserNavigation(req(method, headers))).toBe(expected);
+    expect(isPageLoad(req(method, headers))).toBe(expected);
+    expect(isPageLoad(req(method, headers), { forSilentLogin: true })).toBe(expected);
+  });
+
+  it.each([
+    [{ accept: 'text/html', 'sec-purpose': 'prefetch;prerender' }],
+    [{ accept: 'text/html', purpose: 'prefetch' }],
+  ])('a prefetch %p is a page load to guard, not one to spend the silent attempt on', (headers) => {
+    expect(isPageLoad(req('GET', headers))).toBe(true);
+    expect(isPageLoad(req('GET', headers), { forSilentLogin: true })).toBe(false);
+  });
+});
+
+describe('refusesCrossSiteLogin: profile fapi2 refuses a login another site started (Fetch Metadata)', () => {
+  const req = (method: string, site?: string) =>
+    ({ method, headers: site === undefined ? {} : { 'sec-fetch-site': site } }) as unknown as Request;
+  it.each<[string | undefined, string, string | undefined, boolean]>([
+    ['fapi2', 'GET', 'cross-site', true],
+    ['fapi2', 'HEAD', 'cross-site', true],
+    ['fapi2', 'GET', ' Cross-Site ', true],
+    ['fapi2', 'POST', 'cross-site', false],
+    ['fapi2', 'GET', 'same-origin', false],
+    ['fapi2', 'GET', 'same-site', false],
+    ['fapi2', 'GET', 'none', false],
+    ['fapi2', 'GET', undefined, false],
+    [undefined, 'GET', 'cross-site', false],
+  ])('profile %p, %s with Sec-Fetch-Site %p → %p', (profile, method, site, expected) => {
+    expect(refusesCrossSiteLogin(profile, req(method, site))).toBe(expected);
   });
 });
 

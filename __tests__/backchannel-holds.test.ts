@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import session, { type SessionData, type Store } from 'express-session';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { TestBrowser } from './helpers/browser.js';
 import type { StartAppOptions } from './helpers/app.js';
 import type { FaultyServer } from './helpers/faulty-server.js';

@@ -1,5 +1,5 @@
 /**
- * lib/plumbing/backchannel-logout.ts on its own, against express-session's own MemoryStore: the records a
+ * lib/state/logout-records.ts on its own, against express-session's own MemoryStore: the records a
  * logout token leaves (their keys, contents and expiry), which logins they end, and the per-store cache.
  * The route and the several-instances case are in backchannel-logout.test.ts, backchannel-holds.test.ts
  * and instances.redis.test.ts.
@@ -7,8 +7,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import session, { type SessionData } from 'express-session';
-import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../lib/plumbing/backchannel-logout.js';
-import type { LogoutClaims } from '../lib/protocol/logout-token.js';
+import { alreadyUsed, loginEnded, markUsed, recordLogout, type LoginIds } from '../lib/state/logout-records.js';
+import type { LogoutClaims } from '../lib/core/model.js';
 
 const SIGN_IN = 'https://op.example|client-1';
 const HOUR = 3600_000;

@@ -1,10 +1,10 @@
 /**
- * The authorization response at the callback, as pure functions (lib/callback.ts): RFC 6749 §3.1 (no
+ * The authorization response at the callback, as pure functions (lib/protocol/callback.ts): RFC 6749 §3.1 (no
  * repeated parameters), §4.1.2.1 (error responses) and RFC 9207 §2.4 (iss).
  */
 import { describe, expect, it } from '@jest/globals';
 import { checkAuthorizationError, checkIss, parseCallbackParams } from '../lib/protocol/callback.js';
-import { CallbackError } from '../lib/plumbing/errors.js';
+import { CallbackError } from '../lib/core/errors.js';
 
 function thrown(fn: () => unknown): CallbackError {
   try {
@@ -68,7 +68,10 @@ describe('checkIss (RFC 9207 §2.4)', () => {
     expect(() => checkIss({}, 'https://as.example', false)).not.toThrow();
     const err = thrown(() => checkIss({}, 'https://as.example', true));
     expect(err).toMatchObject({ code: 'iss_missing', status: 400 });
-    expect(err.message).toContain('authorization_response_iss_parameter_supported');
+    expect(err.message).toBe(
+      'The authorization response has no "iss" although the server advertises ' +
+        'authorization_response_iss_parameter_supported (RFC 9207 §2.4).',
+    );
   });
 
   it.each(['https://as.example/', 'https://AS.example', 'https://as.example.evil', ''])('refuses iss=%j, naming both issuers', (iss) => {

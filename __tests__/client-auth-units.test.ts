@@ -5,7 +5,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { CLIENT_ASSERTION_TYPE, clientAuthentication } from '../lib/protocol/client-auth.js';
-import { resolveConfig, type ResolvedConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ResolvedConfig } from '../lib/core/model.js';
 
 const base = { issuerBaseURL: 'https://op.example.com', baseURL: 'https://app.example.com' };
 const ISSUER = 'https://op.example.com';

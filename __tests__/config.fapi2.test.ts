@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, type TestCertificates } from './helpers/certs.js';
 
 const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
@@ -101,7 +101,7 @@ describe('profile "fapi2" refuses what FAPI 2.0 forbids', () => {
     ['an EC P-384 key (ES384)', { clientAssertionSigningKey: p384 }, /"clientAssertionSigningAlg" must be PS256, ES256 or EdDSA under profile "fapi2" \(got "ES384"\)/],
     ['an RSA key under 2048 bits', { clientAssertionSigningKey: rsa1024 }, /"clientAssertionSigningAlg": the key is too weak for profile "fapi2"/],
     ['an RSASSA-PSS key under 2048 bits', { clientAssertionSigningKey: generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).privateKey }, /"clientAssertionSigningAlg": the key is too weak for profile "fapi2"/],
-    ['DPoP turned off without a client certificate', { dpop: false }, /"dpop" cannot be false under profile "fapi2" without "tls"/],
+    ['DPoP turned off without a client certificate', { dpop: false }, /"dpop" cannot be false under profile "fapi2" without "tls": .+ \(DPoP, or mTLS with a client certificate\)$/],
     ['an RS256 DPoP key', { dpop: { ...jwk(rsa2048), alg: 'RS256' } }, /"dpop" must be PS256, ES256 or EdDSA under profile "fapi2"/],
     ['a weak DPoP key', { dpop: rsa1024 }, /"dpop": the key is too weak/],
     ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256'] }, /"idTokenSigningAlgs" may only hold PS256, ES256 or EdDSA under profile "fapi2"/],

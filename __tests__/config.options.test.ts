@@ -4,8 +4,10 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { isLoopbackHost, isReservedParam, mergeAuthorizationParams, resolveConfig } from '../lib/plumbing/config.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import { isReservedParam, mergeAuthorizationParams } from '../lib/config/params.js';
+import { isLoopbackHost } from '../lib/core/url.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 
 const valid: ParAuthConfig = { issuerBaseURL: 'https://op.example', baseURL: 'https://app.example', clientID: 'abc', clientSecret: 'shh' };
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;

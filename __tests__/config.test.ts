@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import { parAuth } from '../lib/index.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 
 const valid: ParAuthConfig = { issuerBaseURL: 'https://tenant.auth0.com', baseURL: 'https://app.example.com', clientID: 'abc', clientSecret: 'shh' };
 

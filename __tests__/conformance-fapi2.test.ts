@@ -10,7 +10,7 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { type Faults, type FaultyServer } from './helpers/faulty-server.js';
 import { expectFailure, hostileLogin, useFaultyServer, type HostileLoginOptions, type HostileRun } from './helpers/hostile.js';
 

@@ -1,5 +1,5 @@
 /**
- * How long metadata is kept (lib/discovery.ts), against the faulty authorization server with a frozen
+ * How long metadata is kept (lib/protocol/discovery.ts), against the faulty authorization server with a frozen
  * clock: healthy metadata is cached and refreshed in the background after its TTL while the old copy keeps
  * serving; a failed refresh keeps the old copy; metadata the self-check refused is asked for again after
  * RECHECK_MS; a failed lookup is not kept at all.
@@ -25,7 +25,7 @@ beforeEach(() => {
 });
 
 const lookups = () => server.requestsTo('/.well-known/openid-configuration').length;
-const discover = () => createDiscovery(server.issuer, 2000, { now });
+const discover = () => createDiscovery(server.issuer, { timeout: 2000 }, { now });
 
 /** Waits (bounded) for a background fetch to land: polls, no fixed sleep. */
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {

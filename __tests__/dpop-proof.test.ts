@@ -1,12 +1,15 @@
 /**
- * lib/dpop.ts keys and proofs (RFC 9449 §4.2), signed with node:crypto: what a server checks in a proof,
- * for per-session and configured keys. End-to-end DPoP against oidc-provider is in dpop.test.ts.
+ * lib/protocol/dpop.ts keys and proofs (RFC 9449 §4.2), signed with node:crypto: what a server checks in a proof,
+ * for per-session and configured keys; the Authorization header and the one nonce retry every request shares. End-to-end DPoP against oidc-provider is in dpop.test.ts.
  */
 import { describe, expect, it } from '@jest/globals';
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
-import { createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, ecdhKeyPair, generateDpopKey, scalar32, sec1P256, thumbprint } from '../lib/protocol/dpop.js';
+import {
+  accessTokenHeaders, createProof, dpopKeyFromJwk, dpopKeyFromKeyObject, DpopNonces, ecdhKeyPair, generateDpopKey, retryOnNonceChallenge, scalar32,
+  sec1P256, thumbprint,
+} from '../lib/protocol/dpop.js';
 
 async function checkProof(proof: string, alg: string) {
   // What a server does (RFC 9449 §4.3): typ, alg, signature by the embedded public key.
@@ -265,5 +268,64 @@ describe('per-session key material (generateDpopKey and its fallback)', () => {
     expect(Buffer.from(scalar32(Buffer.alloc(30, 9)), 'base64url')).toEqual(Buffer.concat([Buffer.alloc(2), Buffer.alloc(30, 9)]));
     const full = Buffer.alloc(32, 5);
     expect(scalar32(full)).toBe(full.toString('base64url'));
+  });
+});
+
+describe('accessTokenHeaders: how every request presents the access token', () => {
+  it('is a Bearer header without a DPoP key (RFC 6750 §2.1)', async () => {
+    expect(await accessTokenHeaders('at-1', 'get', 'https://rs.example/api', undefined)).toEqual({ authorization: 'Bearer at-1' });
+  });
+
+  it('is DPoP with a proof for the method (upper-cased), the URL, the token and the origin\'s nonce (RFC 9449 §7.1)', async () => {
+    const { key } = await generateDpopKey();
+    const nonces = new DpopNonces();
+    nonces.remember('https://rs.example/other', { 'dpop-nonce': 'n-7' });
+    const headers = await accessTokenHeaders('at-2', 'post', 'https://rs.example/api?x=1', { key, nonces });
+    expect(Object.keys(headers)).toEqual(['authorization', 'dpop']);
+    expect(headers.authorization).toBe('DPoP at-2');
+    const { payload } = await checkProof((headers as { dpop: string }).dpop, 'ES256');
+    expect(payload).toMatchObject({ htm: 'POST', htu: 'https://rs.example/api', nonce: 'n-7', ath: createHash('sha256').update('at-2').digest('base64url') });
+  });
+
+  it('leaves the nonce out for an origin that has given none', async () => {
+    const { key } = await generateDpopKey();
+    const headers = await accessTokenHeaders('at-3', 'GET', 'https://rs.example/', { key, nonces: new DpopNonces() });
+    const { payload } = await checkProof((headers as { dpop: string }).dpop, 'ES256');
+    expect(payload).not.toHaveProperty('nonce');
+  });
+});
+
+describe('retryOnNonceChallenge: one more attempt after a nonce challenge, never two (RFC 9449 §8, §9)', () => {
+  const run = async (answers: string[], withRelease = true) => {
+    const sent: string[] = [];
+    const released: string[] = [];
+    let next = 0;
+    const attempt = async () => {
+      const answer = answers[next++]!;
+      sent.push(answer);
+      return answer;
+    };
+    const release = async (res: string) => {
+      released.push(res);
+    };
+    const res = await retryOnNonceChallenge(attempt, (r) => r === 'challenge', withRelease ? release : undefined);
+    return { res, sent, released };
+  };
+
+  it('returns the first answer when it is no challenge, and releases nothing', async () => {
+    expect(await run(['ok', 'unused'])).toEqual({ res: 'ok', sent: ['ok'], released: [] });
+  });
+
+  it('releases the challenge and returns the second answer, whatever it is', async () => {
+    expect(await run(['challenge', 'ok'])).toEqual({ res: 'ok', sent: ['challenge', 'ok'], released: ['challenge'] });
+    expect(await run(['challenge', 'challenge', 'never'])).toEqual({ res: 'challenge', sent: ['challenge', 'challenge'], released: ['challenge'] });
+  });
+
+  it('retries without a release function too', async () => {
+    expect(await run(['challenge', 'ok'], false)).toEqual({ res: 'ok', sent: ['challenge', 'ok'], released: [] });
+  });
+
+  it('passes a failing attempt\'s error on', async () => {
+    await expect(retryOnNonceChallenge(() => Promise.reject(new Error('down')), () => true)).rejects.toThrow('down');
   });
 });

@@ -11,7 +11,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, 
 import { parAuth, requiresAuth, type ParAuthConfig } from '../lib/index.js';
 import { processTokenResponse } from '../lib/protocol/token.js';
 import { postToEndpoint } from '../lib/protocol/endpoint.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
+import { resolveConfig } from '../lib/config/resolve.js';
 import { DpopNonces, dpopKeyFromJwk, generateDpopKey } from '../lib/protocol/dpop.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -250,7 +250,7 @@ describe('the use_dpop_nonce retry at an endpoint', () => {
   async function call(url: string) {
     const config = resolveConfig({ issuerBaseURL: 'http://127.0.0.1', baseURL: 'http://127.0.0.1:1', clientID: 'c', clientSecret: TEST_CLIENT_SECRET, dpop: true });
     const key = await dpopKeyFromJwk((await generateDpopKey()).jwk);
-    return postToEndpoint({ config, issuer: 'http://127.0.0.1', url, step: 'token endpoint', params: new URLSearchParams({ grant_type: 'x' }), dpop: { key, nonces: new DpopNonces() } });
+    return postToEndpoint({ config, transport: { timeout: config.httpTimeout }, issuer: 'http://127.0.0.1', url, step: 'token endpoint', params: new URLSearchParams({ grant_type: 'x' }), dpop: { key, nonces: new DpopNonces() } });
   }
 
   it('sends the same request again with the nonce from the DPoP-Nonce header, and a fresh jti', async () => {

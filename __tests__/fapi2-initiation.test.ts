@@ -11,7 +11,7 @@ import type { Express } from 'express';
 import { Passport } from 'passport';
 import { attemptSilentLogin, claimEquals, parAuth, requiresAuth } from '../lib/index.js';
 import { ParStrategy } from '../lib/passport.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { type FaultyServer } from './helpers/faulty-server.js';
 import { HOSTILE_TIMEOUT_MS, useFaultyServer } from './helpers/hostile.js';

@@ -7,7 +7,7 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { parseCallbackParams } from '../lib/protocol/callback.js';
-import { CallbackError } from '../lib/plumbing/errors.js';
+import { CallbackError } from '../lib/core/errors.js';
 import { safeReturnTo } from '../lib/protocol/return-to.js';
 import { TestBrowser } from './helpers/browser.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';

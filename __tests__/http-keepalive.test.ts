@@ -1,12 +1,12 @@
 /**
- * lib/plumbing/http.ts and kept-alive connections: a pooled connection that the server drops just as it is reused
+ * lib/net/http.ts and kept-alive connections: a pooled connection that the server drops just as it is reused
  * (its keep-alive timeout racing our next request) must not cost a login. The request is sent once more on a
  * fresh connection; a failure on a fresh connection is not retried, and a retry is never retried.
  * A raw TCP server plays the HTTP server so the reset is exact.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
-import { request } from '../lib/plumbing/http.js';
+import { request } from '../lib/net/http.js';
 
 interface RawServer {
   url: string;

@@ -1,11 +1,11 @@
 /**
- * ID token validation as a unit (lib/id-token.ts), OpenID Connect Core 1.0 §3.1.3.7 step by step, with
+ * ID token validation as a unit (lib/protocol/id-token.ts), OpenID Connect Core 1.0 §3.1.3.7 step by step, with
  * a frozen clock and a local key set. hostile-token-idtoken.test.ts runs the same rules over HTTP.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, errors as joseErrors, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { atHash, resolveIdTokenAlgs, validateIdToken, type IdTokenExpectations } from '../lib/protocol/id-token.js';
-import { UpstreamError } from '../lib/plumbing/errors.js';
+import { UpstreamError } from '../lib/core/errors.js';
 
 const NOW = 1_700_000_000;
 const ISSUER = 'https://as.example';

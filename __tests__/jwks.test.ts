@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { errors as joseErrors } from 'jose';
-import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE, type KeySet } from '../lib/protocol/jwks.js';
+import { createKeySet, JWKS_MAX_AGE_MS, JWKS_REFETCHES_PER_MINUTE } from '../lib/protocol/jwks.js';
+import type { KeySet } from '../lib/core/model.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 
 let server: FaultyServer;
@@ -26,7 +27,7 @@ beforeEach(() => {
 });
 
 const fetches = () => server.requestsTo('/jwks').length;
-const keySet = (opts: { timeout?: number } = {}) => createKeySet({ uri: server.url('/jwks'), timeout: opts.timeout ?? 2000, now });
+const keySet = (opts: { timeout?: number } = {}) => createKeySet({ uri: server.url('/jwks'), transport: { timeout: opts.timeout ?? 2000 }, now });
 const rsa = (kid: string) => ({ alg: 'RS256', kid });
 const modulus = (key: KeyObject) => key.export({ format: 'jwk' }).n;
 

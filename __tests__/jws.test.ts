@@ -1,5 +1,5 @@
 /**
- * lib/protocol/jws.ts: ID token signatures checked with node:crypto (a KeyObject per key of jose's remote key set)
+ * lib/crypto/jws.ts: ID token signatures checked with node:crypto (a KeyObject per key of jose's remote key set)
  * and DPoP-style signing, held against jose itself: every token gets the outcome jose's jwtVerify gives.
  * The key set is served over real HTTP on 127.0.0.1.
  */
@@ -9,7 +9,7 @@ import { generateKeyPairSync } from './helpers/keys.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify, SignJWT, type JWK, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
-import { canSign, encodeHeader, jwkThumbprint, signCompact, verifyJwt } from '../lib/protocol/jws.js';
+import { canSign, encodeHeader, jwkThumbprint, signCompact, verifyJwt } from '../lib/crypto/jws.js';
 
 const ISSUER = 'https://op.example';
 const CLIENT = 'client-1';

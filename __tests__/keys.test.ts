@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { algFitsKey, algForKey, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../lib/plumbing/keys.js';
-import type { PrivateKeyInput } from '../lib/plumbing/types.js';
+import { algFitsKey, algForKey, jwkAlgOf, jwkKidOf, keyBits, toPrivateKey } from '../lib/crypto/keys.js';
+import type { PrivateKeyInput } from '../lib/core/types.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const rsaPss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey;

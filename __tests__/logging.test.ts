@@ -7,7 +7,7 @@ import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } 
 // The loggers read DEBUG when the library's modules load, so set it before importing them.
 process.env.DEBUG = 'express-par:*,-express-par:discovery';
 const lib = await import('../lib/index.js');
-const { createLogger } = await import('../lib/plumbing/log.js');
+const { createLogger } = await import('../lib/core/log.js');
 
 let provider: TestProvider;
 let app: TestApp;

@@ -1,7 +1,7 @@
-/** lib/login-session.ts: the stored login built from, or updated by, a token response. */
+/** lib/state/login.ts: the stored login built from, or updated by, a token response. */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { withTokens } from '../lib/plumbing/login-session.js';
-import type { LoginSession } from '../lib/plumbing/types.js';
+import { withTokens } from '../lib/state/login.js';
+import type { LoginSession } from '../lib/core/types.js';
 
 const NOW_MS = 1_700_000_000_000;
 const base: LoginSession = { idToken: 'id-1', claims: { sub: 'u1' }, accessToken: 'at-1', refreshToken: 'rt-1', tokenType: 'Bearer', scope: 'openid', expiresAt: 1, dpopJwk: { kty: 'EC' } };

@@ -206,6 +206,28 @@ describe('requiresAuth()', () => {
     expect(res.status).toBe(401);
     expect(((await res.json()) as { code: string }).code).toBe('login_required');
   });
+
+  // Issue #25: one browser rule, attemptSilentLogin()'s. fetch() and curl send Accept: */* and get the 401
+  // they can act on; a HEAD, a script or a frame is no page load either.
+  it.each<[string, string, Record<string, string>]>([
+    ['fetch() and curl (Accept: */*)', 'GET', { accept: '*/*' }],
+    ['a HEAD, even one that asks for HTML', 'HEAD', { accept: 'text/html' }],
+    ['a browser\'s fetch() (Sec-Fetch-Dest: empty)', 'GET', { accept: 'text/html', 'sec-fetch-dest': 'empty' }],
+    ['a frame (Sec-Fetch-Dest: iframe)', 'GET', { accept: 'text/html', 'sec-fetch-dest': 'iframe' }],
+    ['XHR, whatever the case of X-Requested-With', 'GET', { accept: 'text/html', 'x-requested-with': 'xmlhttprequest' }],
+  ])('answers 401 login_required, not a redirect, to %s', async (_name, method, headers) => {
+    const res = await fetch(`${app.url}/me`, { method, headers, redirect: 'manual' });
+    expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 401, location: null });
+    if (method === 'GET') expect(((await res.json()) as { code: string }).code).toBe('login_required');
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['a browser\'s page load', { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate' }],
+    ['a page load without Fetch Metadata', { accept: 'text/html' }],
+  ])('redirects %s to the login route', async (_name, headers) => {
+    const res = await fetch(`${app.url}/me`, { headers, redirect: 'manual' });
+    expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 302, location: `/login?returnTo=${encodeURIComponent('/me')}` });
+  });
 });
 
 describe('GET /logout', () => {

@@ -20,8 +20,8 @@ import { serveClientJwks, type ClientJwksServer } from './helpers/provider.js';
 // The loggers read DEBUG when the library loads: on, so a test can check that no key or certificate is logged.
 process.env.DEBUG = 'express-par:*';
 const { checkProvider, parAuth, requiresAuth } = await import('../lib/index.js');
-const { request } = await import('../lib/plumbing/http.js');
-const requestKeys = await import('../lib/adapters/request-keys.js');
+const { request } = await import('../lib/net/http.js');
+const requestKeys = await import('../lib/express/request-keys.js');
 const engineOf = (req: Request) => requestKeys.engineOf(req)!;
 const logLines: string[] = [];
 const originalWrite = process.stderr.write.bind(process.stderr);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { install, pack, PEERS_AND_TYPES, root, run, tsc } from './helpers/pack.js';
 
-const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
+const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'RequestError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
 
 let work: string;
 let scratch: string;
@@ -166,8 +166,8 @@ describe('the published package', () => {
   it('publishes the type augmentation with the entry point', async () => {
     for (const build of ['esm', 'cjs']) {
       const index = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'index.d.ts'), 'utf8');
-      expect(index).toContain("import './plumbing/augment.js'");
-      const augment = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'plumbing/augment.d.ts'), 'utf8');
+      expect(index).toContain("import './express/augment.js'");
+      const augment = await readFile(join(scratch, 'node_modules/express-par/dist', build, 'express/augment.d.ts'), 'utf8');
       expect(augment).toContain("declare module 'express-session'");
     }
   });

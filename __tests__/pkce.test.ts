@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { codeChallengeS256, createCodeVerifier, randomToken } from '../lib/protocol/pkce.js';
+import { codeChallengeS256, createCodeVerifier } from '../lib/protocol/pkce.js';
+import { randomToken } from '../lib/core/random.js';
 
 describe('PKCE (RFC 7636)', () => {
   it('computes the S256 challenge of the Appendix B test vector', () => {

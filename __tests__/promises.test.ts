@@ -7,8 +7,8 @@ import './helpers/capture-logs.js'; // first: turns the debug log on before lib/
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { checkProvider, requiresAuth } from '../lib/index.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';
 import { attemptLogin, expectFailure, hostileLogin, startHostileApp, useFaultyServer, whoami, type HostileApp } from './helpers/hostile.js';

@@ -4,7 +4,7 @@ import { checkAuthorizationError, checkIss, parseCallbackParams } from '../lib/p
 import { processPushedAuthorizationResponse } from '../lib/protocol/par.js';
 import { processTokenResponse } from '../lib/protocol/token.js';
 import { atHash } from '../lib/protocol/id-token.js';
-import type { HttpResponse } from '../lib/plumbing/http.js';
+import type { HttpResponse } from '../lib/net/http.js';
 
 const res = (status: number, body: unknown): HttpResponse => ({ status, headers: {}, body: typeof body === 'string' ? body : JSON.stringify(body) });
 const parCtx = { endpoint: 'https://as/par', redirectUri: 'https://app/callback', clientAuthMethod: 'client_secret_basic' };

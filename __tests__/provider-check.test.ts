@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
-import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ServerMetadata } from '../lib/protocol/discovery.js';
-import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-requirements.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ServerMetadata } from '../lib/core/model.js';
+import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-report.js';
 
 const config = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's' });
 const complete: ServerMetadata = {

@@ -1,5 +1,5 @@
 /**
- * Every redirect the middleware sends (lib/adapters/redirect.ts): 302, the Location as Express would
+ * Every redirect the middleware sends (lib/express/redirect.ts): 302, the Location as Express would
  * write it, `Content-Length: 0` and no body, the session cookie kept, over real logins against
  * oidc-provider.
  */
@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express, { type Response } from 'express';
 import { parAuth, requiresAuth } from '../lib/index.js';
-import { redirect } from '../lib/adapters/redirect.js';
+import { redirect } from '../lib/express/redirect.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
@@ -126,13 +126,16 @@ describe('the middleware\'s redirects', () => {
     expect((await browser.get(`${app.url}/page`)).status).toBe(302);
   });
 
-  it('requiresAuth(): the login route with returnTo, for GET and HEAD, as Express would encode it', async () => {
-    for (const method of ['GET', 'HEAD']) {
-      const res = await fetch(`${app.url}/page?q="<b>"&x=caf\u00e9`, { method, headers: { accept: 'text/html' }, redirect: 'manual' });
-      const location = expectBareRedirect({ status: res.status, headers: res.headers, body: await res.text() });
-      const originalUrl = '/page?q=%22%3Cb%3E%22&x=caf%C3%A9'; // as fetch sends it
-      expect(location).toBe(encodeUrl(`/login?returnTo=${encodeURIComponent(originalUrl)}`));
-    }
+  it('requiresAuth(): the login route with returnTo, as Express would encode it', async () => {
+    const res = await fetch(`${app.url}/page?q="<b>"&x=caf\u00e9`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    const location = expectBareRedirect({ status: res.status, headers: res.headers, body: await res.text() });
+    const originalUrl = '/page?q=%22%3Cb%3E%22&x=caf%C3%A9'; // as fetch sends it
+    expect(location).toBe(encodeUrl(`/login?returnTo=${encodeURIComponent(originalUrl)}`));
+  });
+
+  it('requiresAuth(): a HEAD is no page load (issue #25): 401, no redirect', async () => {
+    const res = await fetch(`${app.url}/page`, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect({ status: res.status, location: res.headers.get('location') }).toEqual({ status: 401, location: null });
   });
 
   it('res.oidc.login() from a custom route', async () => {

@@ -5,10 +5,10 @@
  * over `http:` (development) may use loopback endpoints, and nothing else in the clear.
  */
 import { describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ServerMetadata } from '../lib/protocol/discovery.js';
-import { ParError } from '../lib/plumbing/errors.js';
-import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-requirements.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ServerMetadata } from '../lib/core/model.js';
+import { ParError } from '../lib/core/errors.js';
+import { assertProviderReady, assessProvider, cleartextEndpoints } from '../lib/protocol/provider-report.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';
 import { startHostileApp, useFaultyServer } from './helpers/hostile.js';

@@ -13,7 +13,7 @@ import type { ErrorRequestHandler, Express } from 'express';
 import { Passport } from 'passport';
 import { parAuth } from '../lib/index.js';
 import { ParStrategy } from '../lib/passport.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { TestBrowser, type BrowserResponse } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';

@@ -9,7 +9,7 @@ import type { Express } from 'express';
 import session from 'express-session';
 import { parAuth } from '../lib/index.js';
 import { normalizeIssuer, sameIssuer } from '../lib/protocol/issuer.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { listen } from './helpers/app.js';
 import { TestBrowser } from './helpers/browser.js';
 import { type FaultyServer } from './helpers/faulty-server.js';
@@ -180,7 +180,7 @@ describe('sessions that hold only pending logins', () => {
   });
 });
 
-describe('the issuer trailing-slash rule (lib/issuer.ts)', () => {
+describe('the issuer trailing-slash rule (lib/protocol/issuer.ts)', () => {
   it('compares issuers with one trailing slash aside, in both directions, and nothing else aside', () => {
     expect(sameIssuer('https://tenant.auth0.com', 'https://tenant.auth0.com/')).toBe(true);
     expect(sameIssuer('https://tenant.auth0.com/', 'https://tenant.auth0.com')).toBe(true);

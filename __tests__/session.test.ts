@@ -1,8 +1,9 @@
-/** lib/session.ts: express-session must be there, and save/regenerate errors become session_save_failed. */
+/** lib/state/session.ts: express-session must be there, and save/regenerate errors become session_save_failed. */
 import { describe, expect, it } from '@jest/globals';
 import type { Request } from 'express';
-import { ParError } from '../lib/plumbing/errors.js';
-import { limitPendingOnlySession, regenerateSession, requireSession, saveSession, type RequestWithSession } from '../lib/plumbing/session.js';
+import { ParError } from '../lib/core/errors.js';
+import { limitPendingOnlySession, regenerateSession, requireSession, rotateSession, saveSession } from '../lib/state/session.js';
+import type { RequestWithSession } from '../lib/core/model.js';
 
 type Callback = (err?: unknown) => void;
 
@@ -45,7 +46,10 @@ describe('requireSession', () => {
     }
     expect(error).toBeInstanceOf(ParError);
     expect(error).toMatchObject({ code: 'session_unavailable', status: 500 });
-    expect((error as Error).message).toContain('express-session before parAuth()');
+    expect((error as Error).message).toBe(
+      'express-par needs a session: add app.use(session({ secret, resave: false, saveUninitialized: false })) ' +
+        'from express-session before parAuth() (or passport.authenticate).',
+    );
   });
 });
 
@@ -65,6 +69,49 @@ describe('saveSession and regenerateSession', () => {
     await expect(saveSession(saving.req)).rejects.toMatchObject({ code: 'session_save_failed', status: 500, cause, message: 'The session could not be saved: check that the session store is reachable and writable.' });
     const regenerating = fakeSession({ regenerate: cause });
     await expect(regenerateSession(regenerating.req)).rejects.toMatchObject({ code: 'session_save_failed', cause, message: 'The session could not be regenerated: check that the session store is reachable and writable.' });
+  });
+});
+
+describe('rotateSession: a new session id that keeps what other sign-ins and tabs hold', () => {
+  /** express-session's regenerate(): a new, empty session object on the request (or the store's error). */
+  function regeneratingRequest(par: unknown, error?: unknown) {
+    const req = { session: undefined as unknown } as { session: unknown };
+    const session = (fields: Record<string, unknown>) => ({
+      ...fields,
+      save(cb: Callback) {
+        cb();
+      },
+      regenerate(cb: Callback) {
+        if (!error) req.session = session({});
+        cb(error);
+      },
+    });
+    req.session = session({ par, cart: ['book'] });
+    return req as unknown as RequestWithSession;
+  }
+  const login = { idToken: 'eyJ.x.y', claims: { sub: 'alice' } };
+  const tx = { n: 'n', v: 'v', u: 'u', t: 1 };
+
+  it('drops this sign-in\'s login and the rest of the old session; keeps its pending logins and silent mark, and other sign-ins', async () => {
+    const req = regeneratingRequest({ mine: { login, pending: { s1: tx }, silentAttempted: true }, other: { login } });
+    const before = req.session;
+    await rotateSession(req, 'mine');
+    expect(req.session).not.toBe(before);
+    expect(req.session.par).toEqual({ mine: { pending: { s1: tx }, silentAttempted: true }, other: { login } });
+    expect(req.session).not.toHaveProperty('cart');
+  });
+
+  it('leaves no "par" when nothing is kept', async () => {
+    const req = regeneratingRequest({ mine: { login } });
+    await rotateSession(req, 'mine');
+    expect(req.session).not.toHaveProperty('par');
+  });
+
+  it('rejects with session_save_failed when the store cannot regenerate, the old session as it was', async () => {
+    const par = { mine: { login } };
+    const req = regeneratingRequest(par, new Error('redis is down'));
+    await expect(rotateSession(req, 'mine')).rejects.toMatchObject({ code: 'session_save_failed' });
+    expect(req.session.par).toBe(par);
   });
 });
 

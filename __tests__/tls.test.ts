@@ -3,11 +3,13 @@
  * (§5), certificate-bound tokens (§3), the self-check, and how TLS failures are told apart.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { resolveConfig } from '../lib/plumbing/config.js';
-import type { ServerMetadata } from '../lib/protocol/discovery.js';
-import { assessProvider } from '../lib/protocol/provider-requirements.js';
-import { certificateBinding, certificateWarnings, mtlsEndpoint, resolveTls, tlsFailure, type ResolvedTls } from '../lib/protocol/tls.js';
-import type { ParAuthConfig } from '../lib/plumbing/types.js';
+import { resolveConfig } from '../lib/config/resolve.js';
+import type { ResolvedTls, ServerMetadata } from '../lib/core/model.js';
+import { assessProvider } from '../lib/protocol/provider-report.js';
+import { certificateBinding, certificateWarnings, mtlsEndpoint } from '../lib/protocol/mtls.js';
+import { resolveTls } from '../lib/config/tls.js';
+import { tlsFailure } from '../lib/net/tls-failure.js';
+import type { ParAuthConfig } from '../lib/core/types.js';
 import { makeTestCertificates, x5tS256, type TestCertificates } from './helpers/certs.js';
 
 let certs: TestCertificates;
@@ -42,6 +44,11 @@ describe('the "tls" option', () => {
       expect(resolved.validTo.getTime()).toBeGreaterThan(Date.now());
       expect(resolved.agent.options).toMatchObject({ keepAlive: true });
     }
+  });
+
+  it('keeps connections alive as the requests without a certificate do, the idle timeout included (issue #25)', () => {
+    // The timeout closes idle pooled sockets and makes Node honour the server's Keep-Alive hint (net/agent.ts).
+    expect(resolveTls(certs.client)!.agent.options).toMatchObject({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64, timeout: 30_000 });
   });
 
   it('adds "ca" to the bundled roots instead of replacing them', () => {

@@ -1,12 +1,12 @@
 /**
- * lib/transactions.ts with the clock injected: single use, at most 10 pending (the newest), 15 minutes
+ * lib/state/transactions.ts with the clock injected: single use, at most 10 pending (the newest), 15 minutes
  * each, a tampered store survived. The numbers are the README's, stated here rather than imported.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { countTransactions, redirectDigest, saveTransaction, takeTransaction, type StoredTransaction, type Transaction } from '../lib/plumbing/transactions.js';
-import { carryOver } from '../lib/plumbing/sign-in-state.js';
-import type { RequestWithSession } from '../lib/plumbing/session.js';
+import { countTransactions, redirectDigest, saveTransaction, takeTransaction } from '../lib/state/transactions.js';
+import type { RequestWithSession, Transaction } from '../lib/core/model.js';
+import { carryOver, type StoredTransaction } from '../lib/state/layout.js';
 
 const MAX_PENDING_TRANSACTIONS = 10;
 const TRANSACTION_TTL_MS = 15 * 60 * 1000;

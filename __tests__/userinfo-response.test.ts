@@ -6,9 +6,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from './helpers/keys.js';
 import { createLocalJWKSet, errors as joseErrors, SignJWT, type JWK, type JWTPayload } from 'jose';
-import { UpstreamError } from '../lib/plumbing/errors.js';
+import { UpstreamError } from '../lib/core/errors.js';
 import { processUserInfoResponse, type UserInfoExpectations } from '../lib/protocol/userinfo.js';
-import type { HttpResponse } from '../lib/plumbing/http.js';
+import type { HttpResponse } from '../lib/net/http.js';
 
 const ENDPOINT = 'https://op.example/userinfo';
 const SECRET = 'a-client-secret-of-at-least-32-bytes!';

@@ -131,7 +131,7 @@ describe('userInfoRequest() with DPoP (RFC 9449 §7, §9)', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/userinfo`;
       const { key } = await generateDpopKey();
-      const res = await userInfoRequest({ url, accessToken: 'at-123', dpop: { key, nonces: new DpopNonces() }, timeout: 2000 });
+      const res = await userInfoRequest({ url, accessToken: 'at-123', dpop: { key, nonces: new DpopNonces() }, transport: { timeout: 2000 } });
       expect(res.status).toBe(200);
       expect(seen).toHaveLength(2);
       expect(seen[0]).toMatchObject({ htm: 'GET', htu: url, authorization: 'DPoP at-123', ath: createHash('sha256').update('at-123').digest('base64url') });

@@ -18,7 +18,7 @@ import express from 'express';
 import session from 'express-session';
 import signature from 'cookie-signature';
 import { parAuth, requiresAuth } from '../dist/esm/index.js';
-import { signInKey } from '../dist/esm/plumbing/sign-in-state.js';
+import { signInKey } from '../dist/esm/state/layout.js';
 
 const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, requests: { type: 'string', default: '4000' } } });
 const ROUNDS = Number(opts.rounds);

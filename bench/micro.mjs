@@ -14,11 +14,22 @@ import { parseArgs } from 'node:util';
 import { createRemoteJWKSet, SignJWT } from 'jose';
 
 const { values: opts } = parseArgs({ options: { base: { type: 'string' }, rounds: { type: 'string', default: '7' } } });
+/** The first of `paths` (under dist/esm) that exists: a --base build from before issue #25 has the old layout. */
+const first = async (dist, ...paths) => {
+  for (const path of paths) {
+    try {
+      return await import(pathToFileURL(join(dist, 'esm', path)).href);
+    } catch (err) {
+      if (err.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    }
+  }
+  throw new Error(`none of ${paths.join(', ')} in ${dist}`);
+};
 const load = async (dist) => ({
-  idToken: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'id-token.js')).href),
-  dpop: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'dpop.js')).href),
-  context: await import(pathToFileURL(join(dist, 'esm', 'adapters', 'request-context.js')).href),
-  pkce: await import(pathToFileURL(join(dist, 'esm', 'protocol', 'pkce.js')).href),
+  idToken: await first(dist, 'protocol/id-token.js'),
+  dpop: await first(dist, 'protocol/dpop.js'),
+  context: await first(dist, 'express/request-context.js', 'adapters/request-context.js'),
+  random: await first(dist, 'core/random.js', 'protocol/pkce.js'),
 });
 const builds = { current: await load(new URL('../dist', import.meta.url).pathname) };
 if (opts.base) builds.base = await load(opts.base);
@@ -49,7 +60,7 @@ const cases = {
     const ctx = b.context.createRequestContext(req, {});
     return ctx.isAuthenticated() && ctx.user;
   },
-  'three random values (state, nonce, verifier)': (b) => [b.pkce.randomToken(), b.pkce.randomToken(), b.pkce.randomToken()],
+  'three random values (state, nonce, verifier)': (b) => [b.random.randomToken(), b.random.randomToken(), b.random.randomToken()],
 };
 
 async function measure(fn, build, n) {

@@ -12,15 +12,16 @@
 import type { Request } from 'express';
 import type { JWK } from 'jose';
 import { Strategy } from 'passport';
-import { parseCallbackParams } from './protocol/callback.js';
-import { resolveConfig } from './plumbing/config.js';
-import { createEngine, type Engine, type LoginResult } from './engine.js';
-import { CallbackError } from './plumbing/errors.js';
-import { createLogger } from './plumbing/log.js';
-import { regenerateSession, type RequestWithSession } from './plumbing/session.js';
-import { resolveLogout, type LogoutOptions } from './protocol/end-session.js';
-import type { CertificateBinding } from './protocol/tls.js';
-import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './plumbing/types.js';
+import { resolveConfig } from './config/resolve.js';
+import { createEngine, type Engine } from './engine/engine.js';
+import { carriesAuthorizationResponse, type LoginResult } from './engine/callback.js';
+import { RequestError } from './core/errors.js';
+import { createLogger } from './core/log.js';
+import { pathOf, singleQueryValue } from './core/url.js';
+import { regenerateSession } from './state/session.js';
+import type { CertificateBinding, RequestWithSession } from './core/model.js';
+import { resolveLogout, type LogoutOptions } from './config/logout.js';
+import type { AuthorizationParamValue, ParAuthConfig, TokenSet } from './core/types.js';
 
 const log = createLogger('passport');
 
@@ -33,11 +34,19 @@ export type ParTokenSet = TokenSet & { dpopJwk?: JWK } & Partial<CertificateBind
 /** The validated ID token claims. */
 export type ParClaims = LoginResult['claims'];
 
+/** The user verify hands to Passport; `false` (or nothing) refuses the login. */
+type StrategyUser = Express.User | false | null;
+
 /** `done(err)`, `done(null, false, info)` (the login is refused) or `done(null, user, info)`. */
-export type ParVerifyCallback = (err: unknown, user?: Express.User | false | null, info?: Record<string, unknown>) => void;
+export type ParVerifyCallback = (err: unknown, user?: StrategyUser, info?: Record<string, unknown>) => void;
 
 export type ParVerifyFunction = (tokens: ParTokenSet, claims: ParClaims, done: ParVerifyCallback) => unknown;
-export type ParVerifyFunctionWithRequest = (req: Request, tokens: ParTokenSet, claims: ParClaims, done: ParVerifyCallback) => unknown;
+export type ParVerifyFunctionWithRequest = (
+  req: Request,
+  tokens: ParTokenSet,
+  claims: ParClaims,
+  done: ParVerifyCallback,
+) => unknown;
 
 /** `passport.authenticate('par', options)`: Passport's own options plus these, per request. */
 export interface ParAuthenticateOptions {
@@ -71,7 +80,40 @@ export interface ParStrategyOptionsWithRequest extends Omit<ParAuthConfig, 'afte
  * including `authorization_error` (the server rejected the request: usually a configuration problem),
  * goes to `error()` and so to Express's error handling.
  */
-const FAIL_CODES = new Set(['access_denied', 'login_required', 'state_missing', 'state_mismatch', 'callback_params_invalid', 'iss_missing', 'iss_mismatch', 'code_missing']);
+/** The strategy's own options, checked before the shared ones (resolveConfig). */
+function checkStrategyOptions(
+  config: Record<string, unknown>,
+  own: { callbackPath?: unknown; passReqToCallback?: unknown; name?: unknown },
+): void {
+  if ('afterCallback' in config) {
+    throw new TypeError('"afterCallback" is not used by ParStrategy: shape the user in the verify function');
+  }
+  if ('backchannelLogout' in config) {
+    const message = '"backchannelLogout" is a parAuth() option: ParStrategy leaves the login to passport.session()';
+    throw new TypeError(message);
+  }
+  const { callbackPath, passReqToCallback, name } = own;
+  if (callbackPath !== undefined && typeof callbackPath !== 'string') {
+    throw new TypeError('"callbackPath" must be a path starting with "/"');
+  }
+  if (passReqToCallback !== undefined && typeof passReqToCallback !== 'boolean') {
+    throw new TypeError('"passReqToCallback" must be a boolean');
+  }
+  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+    throw new TypeError('"name" must be a non-empty string');
+  }
+}
+
+/** What verify decided: the user (or a refusal) and Passport's info. */
+interface VerifyOutcome {
+  user: StrategyUser | undefined;
+  info: Record<string, unknown> | undefined;
+}
+
+const FAIL_CODES = new Set([
+  'access_denied', 'login_required', 'state_missing', 'state_mismatch', 'callback_params_invalid', 'iss_missing',
+  'iss_mismatch', 'code_missing',
+]);
 
 /**
  * Passport strategy for OpenID Connect with Pushed Authorization Requests (RFC 9126), PKCE and RFC 9207.
@@ -84,22 +126,24 @@ export class ParStrategy extends Strategy {
   private readonly engine: Engine;
   private readonly verify: ParVerifyFunction | ParVerifyFunctionWithRequest;
   private readonly passReqToCallback: boolean;
-  /** Where a callback may arrive: the redirect_uri's path, and `callbackPath` for apps behind a prefix-stripping proxy. */
+  /** Where a callback may arrive: the redirect_uri's path, and `callbackPath` behind a prefix-stripping proxy. */
   private readonly callbackPaths: ReadonlySet<string>;
 
   constructor(options: ParStrategyOptions, verify: ParVerifyFunction);
   constructor(options: ParStrategyOptionsWithRequest, verify: ParVerifyFunctionWithRequest);
-  constructor(options: ParStrategyOptions | ParStrategyOptionsWithRequest, verify: ParVerifyFunction | ParVerifyFunctionWithRequest) {
+  constructor(
+    options: ParStrategyOptions | ParStrategyOptionsWithRequest,
+    verify: ParVerifyFunction | ParVerifyFunctionWithRequest,
+  ) {
     super();
     if (!options || typeof options !== 'object') throw new TypeError('ParStrategy options must be an object');
-    if (typeof verify !== 'function') throw new TypeError('ParStrategy needs a verify function: (tokens, claims, done) => done(null, user)');
+    if (typeof verify !== 'function') {
+      throw new TypeError('ParStrategy needs a verify function: (tokens, claims, done) => done(null, user)');
+    }
     const { callbackPath, passReqToCallback, name, ...config } = options;
-    if ('afterCallback' in config) throw new TypeError('"afterCallback" is not used by ParStrategy: shape the user in the verify function');
-    if ('backchannelLogout' in config) throw new TypeError('"backchannelLogout" is a parAuth() option: ParStrategy leaves the login to passport.session()');
-    if (callbackPath !== undefined && typeof callbackPath !== 'string') throw new TypeError('"callbackPath" must be a path starting with "/"');
-    if (passReqToCallback !== undefined && typeof passReqToCallback !== 'boolean') throw new TypeError('"passReqToCallback" must be a boolean');
-    if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) throw new TypeError('"name" must be a non-empty string');
-    this.engine = createEngine(resolveConfig(config as ParAuthConfig, callbackPath !== undefined ? { callbackPath } : {}));
+    checkStrategyOptions(config, { callbackPath, passReqToCallback, name });
+    const resolved = resolveConfig(config as ParAuthConfig, callbackPath !== undefined ? { callbackPath } : {});
+    this.engine = createEngine(resolved);
     this.name = name ?? 'par';
     this.verify = verify;
     this.passReqToCallback = passReqToCallback === true;
@@ -125,7 +169,8 @@ export class ParStrategy extends Strategy {
    * give a `TypeError` through `error()`), and `options.returnTo` is where the login returns to.
    *
    * @example
-   * app.get('/signup', passport.authenticate('par', { authorizationParams: { screen_hint: 'signup' }, returnTo: '/welcome' }));
+   * const signup = { authorizationParams: { screen_hint: 'signup' }, returnTo: '/welcome' };
+   * app.get('/signup', passport.authenticate('par', signup));
    */
   override authenticate(req: Request, options?: ParAuthenticateOptions): void {
     // Contract, "Methods": only GET starts a login or completes a callback. A HEAD (link prefetchers,
@@ -166,18 +211,14 @@ export class ParStrategy extends Strategy {
   /** A callback carries `state`, `code` or `error`, and arrives on the callback path (else it is a login start). */
   private isCallback(req: Request): boolean {
     const url = req.originalUrl ?? req.url;
-    const query = url.indexOf('?');
-    if (!this.callbackPaths.has(query === -1 ? url : url.slice(0, query))) return false;
-    try {
-      const params = parseCallbackParams(url);
-      return params.state !== undefined || params.code !== undefined || params.error !== undefined;
-    } catch {
-      return true; // a malformed callback: the engine reports it
-    }
+    if (!this.callbackPaths.has(pathOf(url))) return false;
+    return carriesAuthorizationResponse(url);
   }
 
   private async login(req: Request, options: ParAuthenticateOptions): Promise<() => void> {
-    if (options.returnTo !== undefined && typeof options.returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/profile"');
+    if (options.returnTo !== undefined && typeof options.returnTo !== 'string') {
+      throw new TypeError('"returnTo" must be a path string such as "/profile"');
+    }
     const returnTo = options.returnTo ?? queryReturnTo(req) ?? (req as Partial<RequestWithSession>).session?.returnTo;
     const url = await this.engine.startLogin(req, { returnTo, authorizationParams: options.authorizationParams });
     return () => this.redirect(url);
@@ -188,7 +229,7 @@ export class ParStrategy extends Strategy {
     try {
       result = await this.engine.completeLogin(req);
     } catch (err) {
-      if (err instanceof CallbackError && FAIL_CODES.has(err.code)) {
+      if (err instanceof RequestError && FAIL_CODES.has(err.code)) {
         return () => this.fail({ message: err.message, code: err.code }, err.status);
       }
       throw err;
@@ -214,15 +255,18 @@ export class ParStrategy extends Strategy {
   }
 
   /** Calls verify once with a `done` that settles a promise; a throw or rejection is an error. */
-  private runVerify(req: Request, result: LoginResult): Promise<{ user: Express.User | false | null | undefined; info: Record<string, unknown> | undefined }> {
-    const tokens: ParTokenSet = { ...result.tokens, ...(result.dpopJwk ? { dpopJwk: result.dpopJwk } : {}), ...result.certificateBinding };
+  private runVerify(req: Request, result: LoginResult): Promise<VerifyOutcome> {
+    const { tokens: issued, dpopJwk, certificateBinding } = result;
+    const tokens: ParTokenSet = { ...issued, ...(dpopJwk ? { dpopJwk } : {}), ...certificateBinding };
     return new Promise((resolve, reject) => {
       const done: ParVerifyCallback = (err, user, info) => (err ? reject(err) : resolve({ user, info }));
       try {
         const returned = this.passReqToCallback
           ? (this.verify as ParVerifyFunctionWithRequest)(req, tokens, result.claims, done)
           : (this.verify as ParVerifyFunction)(tokens, result.claims, done);
-        if (returned && typeof (returned as Promise<unknown>).then === 'function') (returned as Promise<unknown>).then(undefined, reject);
+        if (returned && typeof (returned as Promise<unknown>).then === 'function') {
+          (returned as Promise<unknown>).then(undefined, reject);
+        }
       } catch (err) {
         reject(err);
       }
@@ -270,9 +314,9 @@ async function dropSession(req: Request): Promise<void> {
   }
 }
 
+/** `?returnTo=`, read from the raw query as the login route reads it (a repeated value is none). */
 function queryReturnTo(req: Request): string | undefined {
-  const value = (req.query as Record<string, unknown> | undefined)?.returnTo;
-  return typeof value === 'string' ? value : undefined;
+  return singleQueryValue(req.originalUrl ?? req.url, 'returnTo');
 }
 
 declare module 'express-session' {
@@ -281,7 +325,7 @@ declare module 'express-session' {
     returnTo?: string;
   }
 }
-export type { LogoutOptions } from './protocol/end-session.js';
+export type { LogoutOptions } from './config/logout.js';
 
 declare module 'passport' {
   interface AuthenticateOptions {

@@ -11,7 +11,7 @@ import { logLines } from './capture-logs.js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import type { ErrorRequestHandler, Express } from 'express';
 import { parAuth } from '../../lib/index.js';
-import type { ParAuthConfig } from '../../lib/plumbing/types.js';
+import type { ParAuthConfig } from '../../lib/core/types.js';
 import { startApp, type StartAppOptions, type TestApp } from './app.js';
 import { TestBrowser, type BrowserResponse } from './browser.js';
 import { startFaultyServer, type Faults, type FaultyServer } from './faulty-server.js';

@@ -5,8 +5,8 @@
  * certificate on the connection does the work).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from '../plumbing/config.js';
-import { randomToken } from './pkce.js';
+import type { ResolvedConfig } from '../core/model.js';
+import { randomToken } from '../core/random.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -17,7 +17,8 @@ export interface ClientAuth {
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined for Basic. */
 function formEncode(value: string): string {
-  return encodeURIComponent(value).replace(/%20/g, '+').replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const percent = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+  return encodeURIComponent(value).replace(/%20/g, '+').replace(/[!'()*~]/g, percent);
 }
 
 /**
@@ -25,8 +26,9 @@ function formEncode(value: string): string {
  * an accepted `aud` for PAR and token endpoints alike, so it is what we send.
  */
 async function clientAssertion(config: ResolvedConfig, audience: string): Promise<string> {
+  const kid = config.clientAssertionKid;
   const jwt = new SignJWT({})
-    .setProtectedHeader({ alg: config.clientAssertionAlg!, typ: 'JWT', ...(config.clientAssertionKid ? { kid: config.clientAssertionKid } : {}) })
+    .setProtectedHeader({ alg: config.clientAssertionAlg!, typ: 'JWT', ...(kid ? { kid } : {}) })
     .setIssuer(config.clientID)
     .setSubject(config.clientID)
     .setAudience(audience)
@@ -45,7 +47,8 @@ function basicAuthorization(config: ResolvedConfig): string {
   let header = basicHeaders.get(config);
   // Stryker disable next-line ConditionalExpression: building it again gives the same header
   if (header === undefined) {
-    header = `Basic ${Buffer.from(`${formEncode(config.clientID)}:${formEncode(config.clientSecret!)}`).toString('base64')}`;
+    const credentials = `${formEncode(config.clientID)}:${formEncode(config.clientSecret!)}`;
+    header = `Basic ${Buffer.from(credentials).toString('base64')}`;
     // Stryker disable next-line CallExpression: not remembering it only builds it again, the same
     basicHeaders.set(config, header);
   }
@@ -63,7 +66,11 @@ export async function clientAuthentication(config: ResolvedConfig, audience: str
     case 'private_key_jwt':
       return {
         headers: {},
-        params: { client_id: config.clientID, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await clientAssertion(config, audience) },
+        params: {
+          client_id: config.clientID,
+          client_assertion_type: CLIENT_ASSERTION_TYPE,
+          client_assertion: await clientAssertion(config, audience),
+        },
       };
     // RFC 8705 §2: with mTLS the certificate on the connection authenticates; client_id is still sent.
     case 'none':

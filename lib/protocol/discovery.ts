@@ -2,39 +2,16 @@
  * Authorization server metadata: OpenID Connect Discovery 1.0, falling back to RFC 8414. Cached per
  * issuer as a promise (one fetch however many requests arrive at once), evicted when it fails,
  * refreshed in the background after an hour, and asked again within seconds when the self-check refused
- * it. Also hands out the issuer's key set (`lib/jwks.ts`).
+ * it. Also hands out the issuer's key set (jwks.ts), kept while `jwks_uri` stays the same.
  */
-import type { Agent } from 'node:https';
-import { safeText, UpstreamError } from '../plumbing/errors.js';
-import { parseJsonObject, request } from '../plumbing/http.js';
+import { safeText, UpstreamError } from '../core/errors.js';
+import { parseJsonObject, request, type Transport } from '../net/http.js';
 import { sameIssuer } from './issuer.js';
-import { createKeySet, type KeySet } from './jwks.js';
-import { createLogger } from '../plumbing/log.js';
+import { createKeySet } from './jwks.js';
+import type { Discovered, KeySet, ServerMetadata } from '../core/model.js';
+import { createLogger } from '../core/log.js';
 
 const log = createLogger('discovery');
-
-export interface ServerMetadata {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  pushed_authorization_request_endpoint?: string;
-  jwks_uri?: string;
-  end_session_endpoint?: string;
-  require_pushed_authorization_requests?: boolean;
-  authorization_response_iss_parameter_supported?: boolean;
-  code_challenge_methods_supported?: string[];
-  token_endpoint_auth_methods_supported?: string[];
-  id_token_signing_alg_values_supported?: string[];
-  dpop_signing_alg_values_supported?: string[];
-  request_object_signing_alg_values_supported?: string[];
-  [key: string]: unknown;
-}
-
-export interface Discovered {
-  metadata: ServerMetadata;
-  /** The key set at `jwks_uri`, shared by every request for this issuer. */
-  jwks?: KeySet;
-}
 
 function wellKnownUrls(issuer: string): string[] {
   const url = new URL(issuer);
@@ -50,16 +27,24 @@ function wellKnownUrls(issuer: string): string[] {
 /** Pure: checks a metadata document (RFC 8414 §3.3 / OIDC Discovery §4.3) and returns it typed. */
 export function processMetadata(expectedIssuer: string, body: Record<string, unknown>, source: string): ServerMetadata {
   const issuer = body.issuer;
-  if (typeof issuer !== 'string' || !issuer) throw new UpstreamError('discovery_failed', `The metadata at ${source} has no "issuer".`);
+  if (typeof issuer !== 'string' || !issuer) {
+    throw new UpstreamError('discovery_failed', `The metadata at ${source} has no "issuer".`);
+  }
   // OIDC Discovery §4.3, RFC 8414 §3.3: the issuer in the document must be the one used to fetch it.
   if (!sameIssuer(expectedIssuer, issuer)) {
-    throw new UpstreamError('issuer_mismatch', `The metadata at ${source} names issuer "${safeText(issuer, 200)}", not "${expectedIssuer}" (issuerBaseURL).`);
+    const named = safeText(issuer, 200);
+    const message = `The metadata at ${source} names issuer "${named}", not "${expectedIssuer}" (issuerBaseURL).`;
+    throw new UpstreamError('issuer_mismatch', message);
   }
   for (const field of ['authorization_endpoint', 'token_endpoint'] as const) {
-    if (!isUrl(body[field])) throw new UpstreamError('discovery_failed', `The metadata at ${source} has no valid "${field}".`);
+    if (!isUrl(body[field])) {
+      throw new UpstreamError('discovery_failed', `The metadata at ${source} has no valid "${field}".`);
+    }
   }
   for (const field of ['pushed_authorization_request_endpoint', 'jwks_uri', 'end_session_endpoint'] as const) {
-    if (body[field] !== undefined && !isUrl(body[field])) throw new UpstreamError('discovery_failed', `The metadata at ${source} has an invalid "${field}".`);
+    if (body[field] !== undefined && !isUrl(body[field])) {
+      throw new UpstreamError('discovery_failed', `The metadata at ${source} has an invalid "${field}".`);
+    }
   }
   return body as ServerMetadata;
 }
@@ -74,23 +59,28 @@ function isUrl(value: unknown): value is string {
   }
 }
 
-async function fetchMetadata(issuer: string, timeout: number, agent: Agent | undefined): Promise<ServerMetadata> {
+async function fetchMetadata(issuer: string, transport: Transport): Promise<ServerMetadata> {
   let lastStatus = 0;
   for (const url of wellKnownUrls(issuer)) {
-    const res = await request({ method: 'GET', url, timeout, step: 'discovery endpoint', ...(agent ? { agent } : {}) });
+    const res = await request({ ...transport, method: 'GET', url, step: 'discovery endpoint' });
     if (res.status === 404) {
       lastStatus = 404;
       continue;
     }
     if (res.status !== 200) {
-      throw new UpstreamError('discovery_failed', `The discovery endpoint ${url} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
+      const message = `The discovery endpoint ${url} answered HTTP ${res.status}.`;
+      throw new UpstreamError('discovery_failed', message, { upstreamStatus: res.status });
     }
     const body = parseJsonObject(res.body);
-    if (!body) throw new UpstreamError('discovery_failed', `The discovery endpoint ${url} did not answer with a JSON object.`);
+    if (!body) {
+      throw new UpstreamError('discovery_failed', `The discovery endpoint ${url} did not answer with a JSON object.`);
+    }
     log('metadata from %s', url);
     return processMetadata(issuer, body, url);
   }
-  throw new UpstreamError('discovery_failed', `No metadata found for issuer ${issuer} (HTTP ${lastStatus} at both well-known locations). Check "issuerBaseURL".`, { upstreamStatus: lastStatus });
+  const message =
+    `No metadata found for issuer ${issuer} (HTTP ${lastStatus} at both well-known locations). Check "issuerBaseURL".`;
+  throw new UpstreamError('discovery_failed', message, { upstreamStatus: lastStatus });
 }
 
 /** Metadata is used this long, then fetched again in the background while the cached copy keeps serving. */
@@ -103,8 +93,6 @@ export interface DiscoveryOptions {
   now?: () => number;
   ttlMs?: number;
   recheckMs?: number;
-  /** Carries the client certificate when one is configured (RFC 8705). */
-  agent?: Agent;
 }
 
 /** The metadata and key set for one issuer, fetched on first use and then cached by this function. */
@@ -119,6 +107,93 @@ export interface Discovery {
   readonly refreshing: boolean;
 }
 
+/** A cached lookup. refreshAt: when to refresh it in the background; dropAt: when to stop serving it (refused). */
+interface Entry {
+  promise: Promise<Discovered>;
+  refreshAt: number;
+  dropAt: number;
+  refreshing: boolean;
+}
+
+/** One issuer's metadata and key set, cached as createDiscovery() describes. */
+class MetadataCache {
+  private entry: Entry | undefined;
+  private keySet: KeySet | undefined;
+  private readonly now: () => number;
+  private readonly ttl: number;
+  private readonly recheck: number;
+
+  constructor(
+    private readonly issuer: string,
+    private readonly transport: Transport,
+    options: DiscoveryOptions,
+  ) {
+    this.now = options.now ?? (() => Date.now());
+    this.ttl = options.ttlMs ?? METADATA_TTL_MS;
+    this.recheck = options.recheckMs ?? RECHECK_MS;
+  }
+
+  get refreshing(): boolean {
+    return this.entry?.refreshing === true;
+  }
+
+  get(): Promise<Discovered> {
+    if (this.entry && this.now() >= this.entry.dropAt) this.entry = undefined;
+    if (!this.entry) return this.start();
+    if (this.now() >= this.entry.refreshAt && !this.entry.refreshing) this.refreshInBackground(this.entry);
+    return this.entry.promise;
+  }
+
+  recheckSoon(promise: Promise<Discovered>): void {
+    const { entry } = this;
+    if (!entry || entry.promise !== promise) return;
+    // Refused metadata is not refreshed in the background: after RECHECK_MS the next call fetches anew.
+    entry.dropAt = Math.min(entry.dropAt, this.now() + this.recheck);
+    entry.refreshAt = Infinity;
+  }
+
+  private async load(): Promise<Discovered> {
+    const metadata = await fetchMetadata(this.issuer, this.transport);
+    if (!metadata.jwks_uri) return { metadata };
+    if (this.keySet?.uri !== metadata.jwks_uri) {
+      this.keySet = createKeySet({ uri: metadata.jwks_uri, transport: this.transport, now: this.now });
+    }
+    return { metadata, jwks: this.keySet };
+  }
+
+  private start(): Promise<Discovered> {
+    const current: Entry = { promise: this.load(), refreshAt: Infinity, dropAt: Infinity, refreshing: false };
+    this.entry = current;
+    current.promise.then(
+      () => {
+        if (current.dropAt === Infinity) current.refreshAt = this.now() + this.ttl;
+      },
+      () => {
+        // Evict a failed lookup so the next request tries again (a provider outage must not stick).
+        if (this.entry === current) this.entry = undefined;
+      },
+    );
+    return current.promise;
+  }
+
+  private refreshInBackground(stale: Entry): void {
+    const startedAt = this.now();
+    stale.refreshing = true;
+    this.load().then(
+      (discovered) => {
+        if (this.entry !== stale) return;
+        const refreshAt = this.now() + this.ttl;
+        this.entry = { promise: Promise.resolve(discovered), refreshAt, dropAt: Infinity, refreshing: false };
+      },
+      (err: unknown) => {
+        log('metadata refresh failed, keeping the cached metadata: %s', (err as Error).message);
+        stale.refreshing = false;
+        stale.refreshAt = startedAt + this.recheck;
+      },
+    );
+  }
+}
+
 /**
  * Returns the discovery function of one `parAuth()` / strategy instance.
  *
@@ -128,64 +203,10 @@ export interface Discovery {
  * - Metadata refused by the self-check (`recheckSoon`) is fetched again after `RECHECK_MS`.
  * - The key set is kept across refreshes while `jwks_uri` stays the same (its keys and refetch budget).
  */
-export function createDiscovery(issuer: string, timeout: number, options: DiscoveryOptions = {}): Discovery {
-  const now = options.now ?? (() => Date.now());
-  const ttl = options.ttlMs ?? METADATA_TTL_MS;
-  const recheck = options.recheckMs ?? RECHECK_MS;
-  /** refreshAt: when to refresh in the background; dropAt: when to stop serving it at all (refused). */
-  interface Entry { promise: Promise<Discovered>; refreshAt: number; dropAt: number; refreshing: boolean }
-  let entry: Entry | undefined;
-  let keySet: KeySet | undefined;
-
-  const load = async (): Promise<Discovered> => {
-    const metadata = await fetchMetadata(issuer, timeout, options.agent);
-    if (!metadata.jwks_uri) return { metadata };
-    if (keySet?.uri !== metadata.jwks_uri) keySet = createKeySet({ uri: metadata.jwks_uri, timeout, now, ...(options.agent ? { agent: options.agent } : {}) });
-    return { metadata, jwks: keySet };
-  };
-
-  const start = (): Promise<Discovered> => {
-    const current: Entry = { promise: load(), refreshAt: Infinity, dropAt: Infinity, refreshing: false };
-    entry = current;
-    current.promise.then(
-      () => {
-        if (current.dropAt === Infinity) current.refreshAt = now() + ttl;
-      },
-      () => {
-        // Evict a failed lookup so the next request tries again (a provider outage must not stick).
-        if (entry === current) entry = undefined;
-      },
-    );
-    return current.promise;
-  };
-
-  const refreshInBackground = (stale: Entry) => {
-    const startedAt = now();
-    stale.refreshing = true;
-    load().then(
-      (discovered) => {
-        if (entry === stale) entry = { promise: Promise.resolve(discovered), refreshAt: now() + ttl, dropAt: Infinity, refreshing: false };
-      },
-      (err: unknown) => {
-        log('metadata refresh failed, keeping the cached metadata: %s', (err as Error).message);
-        stale.refreshing = false;
-        stale.refreshAt = startedAt + recheck;
-      },
-    );
-  };
-
-  const discovery = (() => {
-    if (entry && now() >= entry.dropAt) entry = undefined;
-    if (!entry) return start();
-    if (now() >= entry.refreshAt && !entry.refreshing) refreshInBackground(entry);
-    return entry.promise;
-  }) as Discovery;
-  discovery.recheckSoon = (promise) => {
-    if (!entry || entry.promise !== promise) return;
-    // Refused metadata is not refreshed in the background: after RECHECK_MS the next call fetches anew.
-    entry.dropAt = Math.min(entry.dropAt, now() + recheck);
-    entry.refreshAt = Infinity;
-  };
-  Object.defineProperty(discovery, 'refreshing', { get: () => entry?.refreshing === true });
+export function createDiscovery(issuer: string, transport: Transport, options: DiscoveryOptions = {}): Discovery {
+  const cache = new MetadataCache(issuer, transport, options);
+  const discovery = (() => cache.get()) as Discovery;
+  discovery.recheckSoon = (promise) => cache.recheckSoon(promise);
+  Object.defineProperty(discovery, 'refreshing', { get: () => cache.refreshing });
   return discovery;
 }

@@ -1,59 +1,17 @@
 /**
- * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): where the browser goes back to after
- * logout, and the end_session URL with the application's extra parameters. Pure functions.
+ * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2): the end_session URL with the
+ * application's extra parameters. Pure. The logout options are checked by config/logout.ts.
  */
-import { joinUrl, type ResolvedConfig } from '../plumbing/config.js';
-import { safeReturnTo } from './return-to.js';
+import type { ResolvedLogout } from '../core/model.js';
 
-export type LogoutParamValue = string | number | boolean;
-
-/** What `res.oidc.logout()` (and `ParStrategy#logoutUrl`) accept. */
-export interface LogoutOptions {
-  /** A same-origin path; `post_logout_redirect_uri` = baseURL + returnTo. Default `routes.postLogoutRedirect`. */
-  returnTo?: string;
-  /** Extra end_session parameters (`logout_hint`, `ui_locales`, `state`, …); not the protocol ones. */
-  logoutParams?: Record<string, LogoutParamValue | undefined>;
-}
-
-export interface ResolvedLogout {
-  postLogoutRedirectUri: string;
-  logoutParams: URLSearchParams;
-}
-
-/** Set by express-par from the login and the configuration (RP-Initiated Logout 1.0 §2). */
-const PROTOCOL_LOGOUT_PARAMS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri'];
-const KNOWN = new Set(['returnTo', 'logoutParams']);
-
-/**
- * Checks logout options before anything changes; a mistake (an unknown option, a protocol parameter in
- * `logoutParams`, a value that is not a string, number or boolean) throws a `TypeError` naming it.
- * A `returnTo` that is not a same-origin path (RFC 9700 §4.11) becomes `routes.postLogoutRedirect`.
- */
-export function resolveLogout(config: ResolvedConfig, options: unknown = {}): ResolvedLogout {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('logout options must be an object: { returnTo?, logoutParams? }');
-  for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw new TypeError(`"${key}" is not a logout option (use returnTo or logoutParams)`);
-  const { returnTo, logoutParams } = options as { returnTo?: unknown; logoutParams?: unknown };
-  if (returnTo !== undefined && typeof returnTo !== 'string') throw new TypeError('"returnTo" must be a path string such as "/goodbye"');
-  const fallback = config.routes.postLogoutRedirect;
-  const postLogoutRedirectUri = returnTo === undefined ? config.postLogoutRedirectUri : joinUrl(config.baseURL, safeReturnTo(returnTo, fallback));
-  return { postLogoutRedirectUri, logoutParams: encodeLogoutParams(logoutParams) };
-}
-
-function encodeLogoutParams(params: unknown): URLSearchParams {
-  const out = new URLSearchParams();
-  if (params === undefined) return out;
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError('"logoutParams" must be an object');
-  for (const [key, value] of Object.entries(params)) {
-    if (value === undefined) continue;
-    if (PROTOCOL_LOGOUT_PARAMS.includes(key)) throw new TypeError(`"logoutParams.${key}" is set by express-par itself and cannot be overridden`);
-    if (!['string', 'number', 'boolean'].includes(typeof value)) throw new TypeError(`"logoutParams.${key}" must be a string, number or boolean`);
-    out.set(key, String(value));
-  }
-  return out;
+/** What the end_session URL carries: the login's ID token (`id_token_hint`), the client, and the checked options. */
+export interface EndSession extends ResolvedLogout {
+  idToken: string | undefined;
+  clientID: string;
 }
 
 /** The end_session URL: the endpoint's own query kept, the protocol parameters, then the extra ones. */
-export function endSessionUrl(endpoint: string, input: { idToken: string | undefined; clientID: string } & ResolvedLogout): string {
+export function endSessionUrl(endpoint: string, input: EndSession): string {
   const url = new URL(endpoint);
   if (input.idToken) url.searchParams.set('id_token_hint', input.idToken);
   url.searchParams.set('client_id', input.clientID);

@@ -8,11 +8,11 @@
  * own, so tokens with made-up `kid`s cannot make us flood the server.
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { errors as joseErrors, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
-import type { Agent } from 'node:https';
-import { UpstreamError } from '../plumbing/errors.js';
-import { parseJsonObject, request } from '../plumbing/http.js';
-import { createLogger } from '../plumbing/log.js';
+import { errors as joseErrors, type JWSHeaderParameters } from 'jose';
+import type { KeyHeader, KeySet } from '../core/model.js';
+import { UpstreamError, type ParErrorDetails } from '../core/errors.js';
+import { parseJsonObject, request, type Transport } from '../net/http.js';
+import { createLogger } from '../core/log.js';
 
 const log = createLogger('jwks');
 
@@ -27,40 +27,12 @@ const MINUTE_MS = 60_000;
 export interface KeySetOptions {
   /** The server's `jwks_uri`. */
   uri: string;
-  /** Deadline per fetch (ms), as `httpTimeout`. */
-  timeout: number;
+  /** The deadline per fetch (`httpTimeout`) and, with `tls`, the client certificate's agent (RFC 8705). */
+  transport: Transport;
   maxAgeMs?: number;
   refetchesPerMinute?: number;
   /** Milliseconds since the epoch; tests freeze it. */
   now?: () => number;
-  /** Carries the client certificate when one is configured (RFC 8705). */
-  agent?: Agent;
-}
-
-/** The part of a JWS protected header that selects a key. */
-export interface KeyHeader {
-  alg?: unknown;
-  kid?: unknown;
-}
-
-/**
- * A remote key set. Callable as jose's `JWTVerifyGetKey` (`jwtVerify(token, keySet)`), and `getKey()` for
- * a verifier of our own.
- */
-export interface KeySet {
-  (header: JWSHeaderParameters, token?: FlattenedJWSInput): Promise<KeyObject>;
-  /**
-   * The public key for a JWS header: by `alg` (key type and curve) and `kid` when present, skipping keys
-   * whose `use`, `key_ops` or `alg` say they are not for verifying this algorithm.
-   *
-   * Rejects with a `ParError` when the set cannot be fetched (`jwks_failed`, `upstream_timeout`,
-   * `upstream_unreachable`, `upstream_response_too_large`), with jose's `JWKSNoMatchingKey` when no key
-   * matches even after a refetch (or when the refetch budget is spent), `JWKSMultipleMatchingKeys` when
-   * several keys match a header without `kid`, and `JOSENotSupported` for an algorithm that does not use
-   * the server's keys (`none`, HMAC).
-   */
-  getKey(header: KeyHeader): Promise<KeyObject>;
-  readonly uri: string;
 }
 
 /**
@@ -83,17 +55,42 @@ interface Snapshot {
   imported: Map<Jwk, KeyObject>;
 }
 
+/** The key type (and curves) `alg` verifies with; JOSENotSupported for an algorithm without server keys. */
+function familyOf(alg: string): { kty: string; crv?: string[] } {
+  const family = Object.hasOwn(ALG_KEYS, alg) ? ALG_KEYS[alg] : undefined;
+  if (!family) throw new joseErrors.JOSENotSupported('Unsupported "alg" value for a JSON Web Key Set');
+  return family;
+}
+
+/** Refetches on an unknown key, at most `perMinute` in any rolling minute. */
+class RefetchBudget {
+  private readonly takenAt: number[] = [];
+
+  constructor(
+    readonly perMinute: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** Counts a refetch against the rolling minute's budget; false when it is spent. */
+  take(): boolean {
+    const t = this.now();
+    while (this.takenAt.length > 0 && this.takenAt[0]! <= t - MINUTE_MS) this.takenAt.shift();
+    if (this.takenAt.length >= this.perMinute) return false;
+    this.takenAt.push(t);
+    return true;
+  }
+}
+
 export function createKeySet(options: KeySetOptions): KeySet {
   const now = options.now ?? (() => Date.now());
   const maxAge = options.maxAgeMs ?? JWKS_MAX_AGE_MS;
-  const budget = options.refetchesPerMinute ?? JWKS_REFETCHES_PER_MINUTE;
-  const refetchedAt: number[] = [];
+  const budget = new RefetchBudget(options.refetchesPerMinute ?? JWKS_REFETCHES_PER_MINUTE, now);
   let current: Snapshot | undefined;
   let inFlight: Promise<Snapshot> | undefined;
 
   /** One fetch at a time: callers that arrive while it runs share it. */
   function fetchShared(): Promise<Snapshot> {
-    inFlight ??= fetchKeySet(options.uri, options.timeout, options.agent)
+    inFlight ??= fetchKeySet(options.uri, options.transport)
       .then((keys) => {
         current = { keys, fetchedAt: now(), imported: new Map() };
         return current;
@@ -104,19 +101,9 @@ export function createKeySet(options: KeySetOptions): KeySet {
     return inFlight;
   }
 
-  /** Counts a refetch against the rolling minute's budget; false when it is spent. */
-  function takeRefetch(): boolean {
-    const t = now();
-    while (refetchedAt.length > 0 && refetchedAt[0]! <= t - MINUTE_MS) refetchedAt.shift();
-    if (refetchedAt.length >= budget) return false;
-    refetchedAt.push(t);
-    return true;
-  }
-
   async function getKey(header: KeyHeader): Promise<KeyObject> {
     const alg = typeof header.alg === 'string' ? header.alg : '';
-    const family = Object.hasOwn(ALG_KEYS, alg) ? ALG_KEYS[alg]! : undefined;
-    if (!family) throw new joseErrors.JOSENotSupported('Unsupported "alg" value for a JSON Web Key Set');
+    const family = familyOf(alg);
     let snapshot = current;
     let fresh = false;
     if (!snapshot || now() - snapshot.fetchedAt >= maxAge) {
@@ -128,8 +115,8 @@ export function createKeySet(options: KeySetOptions): KeySet {
       // An unknown key: the server may have just started signing with it. Join a fetch already under way,
       // else start one if this minute's budget allows.
       if (inFlight) snapshot = await inFlight;
-      else if (takeRefetch()) snapshot = await fetchShared();
-      else log('unknown key, refetch budget of %d per minute spent', budget);
+      else if (budget.take()) snapshot = await fetchShared();
+      else log('unknown key, refetch budget of %d per minute spent', budget.perMinute);
       found = snapshot.keys.filter((jwk) => usable(jwk, alg, header.kid, family));
     }
     if (found.length === 0) throw new joseErrors.JWKSNoMatchingKey();
@@ -145,7 +132,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
   return keySet;
 }
 
-/** Like jose's selection: key type and curve for `alg`, the `kid` when the header has one, `use`/`key_ops`/`alg` allowing it. */
+/** As jose selects: key type and curve for `alg`, the header's `kid` if any, and `use`/`key_ops`/`alg` allowing it. */
 function usable(jwk: Jwk, alg: string, kid: unknown, family: { kty: string; crv?: string[] }): boolean {
   if (jwk.kty !== family.kty) return false;
   if (family.crv && !family.crv.includes(jwk.crv as string)) return false;
@@ -162,39 +149,46 @@ function importKey(snapshot: Snapshot, jwk: Jwk, uri: string): KeyObject {
   const where = endpointName(uri);
   // RFC 7517 §5: a published key set holds public keys; a private member means a broken server.
   if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((member) => jwk[member] !== undefined)) {
-    throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} publishes a key with private or secret members.`);
+    throw jwksFailed(where, 'publishes a key with private or secret members');
   }
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
   } catch (cause) {
-    throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} publishes a key that cannot be imported.`, { cause });
+    throw jwksFailed(where, 'publishes a key that cannot be imported', { cause });
   }
   snapshot.imported.set(jwk, key);
   return key;
 }
 
 /** GETs the key set: 200 and a JSON object whose `keys` is an array of objects (RFC 7517 §5), else `jwks_failed`. */
-async function fetchKeySet(uri: string, timeout: number, agent: Agent | undefined): Promise<Jwk[]> {
+async function fetchKeySet(uri: string, transport: Transport): Promise<Jwk[]> {
   const where = endpointName(uri);
   const res = await request({
+    ...transport,
     method: 'GET',
     url: uri,
     headers: { accept: 'application/json, application/jwk-set+json' },
-    timeout,
     step: 'JWKS endpoint',
     maxBytes: JWKS_MAX_BYTES,
-    ...(agent ? { agent } : {}),
   });
-  if (res.status !== 200) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} answered HTTP ${res.status}.`, { upstreamStatus: res.status });
+  if (res.status !== 200) {
+    throw jwksFailed(where, `answered HTTP ${res.status}`, { upstreamStatus: res.status });
+  }
   const body = parseJsonObject(res.body);
-  if (!body) throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a JSON object.`, { upstreamStatus: 200 });
+  if (!body) {
+    throw jwksFailed(where, 'did not answer with a JSON object', { upstreamStatus: 200 });
+  }
   const keys = body.keys;
   if (!Array.isArray(keys) || !keys.every((k) => k !== null && typeof k === 'object' && !Array.isArray(k))) {
-    throw new UpstreamError('jwks_failed', `The JWKS endpoint ${where} did not answer with a valid JSON Web Key Set.`, { upstreamStatus: 200 });
+    throw jwksFailed(where, 'did not answer with a valid JSON Web Key Set', { upstreamStatus: 200 });
   }
   log('%d keys from %s', keys.length, where);
   return keys as Jwk[];
+}
+
+function jwksFailed(where: string, what: string, extra?: ParErrorDetails): UpstreamError {
+  return new UpstreamError('jwks_failed', `The JWKS endpoint ${where} ${what}.`, extra);
 }
 
 function endpointName(uri: string): string {

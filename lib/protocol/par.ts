@@ -3,13 +3,13 @@
  * authentication, and check the answer (send and process kept apart so the checks are pure).
  */
 import { SignJWT } from 'jose';
-import type { ResolvedConfig } from '../plumbing/config.js';
-import { UpstreamError } from '../plumbing/errors.js';
-import { parseJsonObject, type HttpResponse } from '../plumbing/http.js';
-import { oauthErrorOf } from './endpoint.js';
-import { randomToken } from './pkce.js';
+import type { ResolvedConfig } from '../core/model.js';
+import { UpstreamError } from '../core/errors.js';
+import { parseJsonObject, type HttpResponse } from '../net/http.js';
+import { describeOAuthError, oauthErrorOf } from './endpoint.js';
+import { randomToken } from '../core/random.js';
 
-export interface PushedAuthorizationResponse {
+export interface PushedRequest {
   request_uri: string;
   expires_in: number;
 }
@@ -45,15 +45,20 @@ export function authorizationParameters(config: ResolvedConfig, input: Authoriza
  * RFC 9101 §4 / RFC 9126 §3: the parameters as a signed request object; `client_id` stays outside.
  * Repeated parameters (e.g. `resource`) become arrays.
  */
-export async function requestObjectParameters(config: ResolvedConfig, issuer: string, params: URLSearchParams): Promise<URLSearchParams> {
+export async function requestObjectParameters(
+  config: ResolvedConfig,
+  issuer: string,
+  params: URLSearchParams,
+): Promise<URLSearchParams> {
   const claims: Record<string, unknown> = {};
   for (const key of new Set(params.keys())) {
     const values = params.getAll(key);
     claims[key] = values.length > 1 ? values : jsonClaim(key, values[0]!);
   }
+  const kid = config.requestObjectKid;
   // RFC 9101 §10.2: typ oauth-authz-req+jwt.
   const request = await new SignJWT(claims)
-    .setProtectedHeader({ alg: config.requestObjectAlg!, typ: 'oauth-authz-req+jwt', ...(config.requestObjectKid ? { kid: config.requestObjectKid } : {}) })
+    .setProtectedHeader({ alg: config.requestObjectAlg!, typ: 'oauth-authz-req+jwt', ...(kid ? { kid } : {}) })
     .setIssuer(config.clientID)
     .setAudience(issuer)
     .setJti(randomToken(16))
@@ -64,7 +69,10 @@ export async function requestObjectParameters(config: ResolvedConfig, issuer: st
   return new URLSearchParams({ client_id: config.clientID, request });
 }
 
-/** In a request object, JSON-valued parameters are JSON again (OIDC Core §5.5 `claims`, RFC 9396 `authorization_details`) and `max_age` a number. */
+/**
+ * In a request object, JSON-valued parameters are JSON again (OIDC Core §5.5 `claims`, RFC 9396
+ * `authorization_details`) and `max_age` a number.
+ */
 function jsonClaim(key: string, value: string): unknown {
   if (key === 'max_age' && /^\d{1,10}$/.test(value)) return Number(value);
   if (key === 'claims' || key === 'authorization_details') {
@@ -77,26 +85,35 @@ function jsonClaim(key: string, value: string): unknown {
   return value;
 }
 
+interface PushContext {
+  endpoint: string;
+  redirectUri: string;
+  clientAuthMethod: string;
+}
+
 /** Pure: RFC 9126 §2.2/§2.3 — a 201 with `request_uri` and a positive `expires_in`, or an error. */
-export function processPushedAuthorizationResponse(res: HttpResponse, context: { endpoint: string; redirectUri: string; clientAuthMethod: string }): PushedAuthorizationResponse {
-  const details = { endpoint: context.endpoint, redirect_uri: context.redirectUri, client_auth_method: context.clientAuthMethod };
+export function processPushedAuthorizationResponse(res: HttpResponse, context: PushContext): PushedRequest {
+  const { endpoint, redirectUri, clientAuthMethod } = context;
+  const details = { endpoint, redirect_uri: redirectUri, client_auth_method: clientAuthMethod };
   if (res.status !== 201) {
     const oauth = oauthErrorOf(res);
-    const what = oauth.error ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}` : 'no OAuth error in the body';
-    throw new UpstreamError(
-      'par_failed',
-      `The PAR endpoint ${context.endpoint} answered HTTP ${res.status} (${what}); redirect_uri ${context.redirectUri}, client authentication ${context.clientAuthMethod}.`,
-      { ...oauth, upstreamStatus: res.status, details },
-    );
+    const message =
+      `The PAR endpoint ${endpoint} answered HTTP ${res.status} (${describeOAuthError(oauth)}); ` +
+      `redirect_uri ${redirectUri}, client authentication ${clientAuthMethod}.`;
+    throw new UpstreamError('par_failed', message, { ...oauth, upstreamStatus: res.status, details });
   }
+  const invalid = (what: string) => {
+    const message = `The PAR endpoint ${endpoint} answered ${what}.`;
+    return new UpstreamError('par_response_invalid', message, { upstreamStatus: 201, details });
+  };
   const body = parseJsonObject(res.body);
-  if (!body) throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered 201 without a JSON object.`, { upstreamStatus: 201, details });
+  if (!body) throw invalid('201 without a JSON object');
   const { request_uri, expires_in } = body;
   if (typeof request_uri !== 'string' || request_uri.length === 0 || request_uri.length > 2048) {
-    throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered without a valid "request_uri".`, { upstreamStatus: 201, details });
+    throw invalid('without a valid "request_uri"');
   }
   if (typeof expires_in !== 'number' || !Number.isFinite(expires_in) || expires_in <= 0) {
-    throw new UpstreamError('par_response_invalid', `The PAR endpoint ${context.endpoint} answered without a positive numeric "expires_in".`, { upstreamStatus: 201, details });
+    throw invalid('without a positive numeric "expires_in"');
   }
   return { request_uri, expires_in };
 }

@@ -4,6 +4,9 @@
  * server's nonce (RFC 9449 §9 `use_dpop_nonce`).
  */
 
+/** A header as node:http (string, repeated: string[]) or fetch's Headers (string or null) give it. */
+type HeaderValue = string | string[] | null | undefined;
+
 export interface Challenge {
   /** Lower-cased auth scheme, e.g. `bearer`, `dpop`. */
   scheme: string;
@@ -15,7 +18,7 @@ const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const PART = new RegExp(`(${TOKEN})(?:[ \\t]*=[ \\t]*("(?:[^"\\\\]|\\\\.)*"|${TOKEN}))?`, 'g');
 
 /** Every challenge of a `WWW-Authenticate` header (several headers are joined); malformed parts are skipped. */
-export function parseWwwAuthenticate(header: string | string[] | null | undefined): Challenge[] {
+export function parseWwwAuthenticate(header: HeaderValue): Challenge[] {
   const text = (Array.isArray(header) ? header.join(', ') : (header ?? '')).slice(0, 4096);
   const out: Challenge[] = [];
   let current: Challenge | undefined;
@@ -31,7 +34,7 @@ export function parseWwwAuthenticate(header: string | string[] | null | undefine
 }
 
 /** The `error` of the first challenge that has one (of `scheme` when given), e.g. `invalid_token`. */
-export function challengeError(header: string | string[] | null | undefined, scheme?: string): string | undefined {
+export function challengeError(header: HeaderValue, scheme?: string): string | undefined {
   for (const challenge of parseWwwAuthenticate(header)) {
     if (scheme && challenge.scheme !== scheme.toLowerCase()) continue;
     const error = challenge.params.error;
@@ -41,6 +44,6 @@ export function challengeError(header: string | string[] | null | undefined, sch
 }
 
 /** RFC 9449 §9: a resource server's 401 with `DPoP error="use_dpop_nonce"` and a `DPoP-Nonce` header. */
-export function isResourceNonceChallenge(status: number, wwwAuthenticate: string | string[] | null | undefined, nonce: unknown): boolean {
+export function isResourceNonceChallenge(status: number, wwwAuthenticate: HeaderValue, nonce: unknown): boolean {
   return status === 401 && typeof nonce === 'string' && challengeError(wwwAuthenticate, 'dpop') === 'use_dpop_nonce';
 }

@@ -1,0 +1,177 @@
+/**
+ * Public types: the options of `parAuth()` / `ParStrategy`, what is stored in the session, and what
+ * `req.oidc` offers. Module augmentation for `express-session` and Express's `Request` lives in
+ * `express/augment.ts`; the types the layers share inside the library are in `model.ts`.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { Request, Response } from 'express';
+
+/** PEM text as a string or Buffer, as Node's `tls` options take it. */
+export type PemInput = string | Buffer;
+
+/** The `tls` option. */
+export interface TlsOptions {
+  /** The client certificate (PEM), optionally followed by its intermediates. */
+  cert: PemInput;
+  /** Its private key (unencrypted PEM). */
+  key: PemInput;
+  /** Roots trusted for the server's certificate, added to Node's bundled ones (PEM). */
+  ca?: PemInput | PemInput[];
+}
+
+export type ClientAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'client_secret_jwt'
+  | 'private_key_jwt'
+  | 'none'
+  // RFC 8705 §2.1 (PKI) and §2.2 (self-signed): the TLS client certificate authenticates; needs `tls`.
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth';
+
+/** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
+export type PrivateKeyInput = JWK | string | KeyObject;
+
+export type AuthorizationParamValue =
+  | string
+  | number
+  | boolean
+  | string[]
+  | Record<string, unknown>
+  | Array<Record<string, unknown>>;
+
+export interface RoutesConfig {
+  /** Starts a login. Default `/login`; `false` turns it off. */
+  login?: string | false;
+  /** The redirect_uri path. Default `/callback`; `false` turns it off. */
+  callback?: string | false;
+  /** Ends the login. Default `/logout`; `false` turns it off. */
+  logout?: string | false;
+  /** Where the browser lands after logout. Default `/`. */
+  postLogoutRedirect?: string;
+  /** `POST` route for back-channel logout (with `backchannelLogout: true`). Default `/backchannel-logout`. */
+  backchannelLogout?: string | false;
+}
+
+/** A login as kept in the session and exposed through `req.oidc`. */
+export interface LoginSession {
+  idToken: string;
+  accessToken?: string;
+  refreshToken?: string;
+  /** `Bearer` or `DPoP`. */
+  tokenType?: string;
+  /**
+   * The access token is bound to the client certificate (RFC 8705 §3): its type stays `Bearer`, and it
+   * works only over a connection that presents that certificate (`tls`).
+   */
+  certificateBound?: boolean;
+  /** RFC 8705 §3.1: `x5t#S256` thumbprint of the certificate a certificate-bound token is bound to. */
+  cnf?: { 'x5t#S256': string };
+  /** Seconds since the epoch when the access token expires. */
+  expiresAt?: number;
+  scope?: string;
+  /** The validated ID token claims. */
+  claims: Record<string, unknown>;
+  /** How many refreshes produced these tokens: the newest login wins when sessions are reconciled. */
+  generation?: number;
+  /** Milliseconds since the epoch when the tokens were last refreshed. */
+  renewedAt?: number;
+  [extra: string]: unknown;
+}
+
+/** `backchannelLogout: { ... }`. Both in milliseconds. */
+export interface BackchannelLogoutOptions {
+  /**
+   * How long a login lasts in a session whose cookie has no `maxAge` (counted from the login), and the
+   * least time logout records are kept (they are kept for the session cookie's `maxAge` when longer).
+   * Set it to the longest `maxAge` any session gets when the app changes `req.session.cookie.maxAge`
+   * per session. Default 7 days.
+   */
+  maxSessionAge?: number;
+  /**
+   * How long an instance may answer from its in-process cache of logout records: a logout recorded by
+   * another instance ends a login there within this time. `0`: every authenticated request reads the
+   * store. Default 1000.
+   */
+  maxStaleness?: number;
+}
+
+/** The token endpoint's answer, after validation. */
+export interface TokenSet {
+  access_token?: string;
+  token_type?: string;
+  id_token: string;
+  refresh_token?: string;
+  expires_in?: number;
+  scope?: string;
+  [extra: string]: unknown;
+}
+
+/** Events for logs and traces. They never carry secrets, tokens, codes or verifiers. */
+export type ParEvent =
+  | { type: 'login.started'; returnTo: string }
+  | { type: 'par.pushed'; expires_in: number }
+  /** The login could not start (discovery or the PAR endpoint failed, a refused request): the error's code, status. */
+  | { type: 'login.failed'; code: string; status: number }
+  | { type: 'callback.succeeded'; sub: string }
+  | { type: 'callback.failed'; code: string; status: number }
+  | { type: 'logout'; rpInitiated: boolean }
+  | { type: 'token.refreshed'; expiresAt?: number };
+
+export interface ParAuthConfig {
+  /**
+   * The issuer. Metadata comes from `/.well-known/openid-configuration`, else
+   * `/.well-known/oauth-authorization-server`.
+   */
+  issuerBaseURL: string;
+  /** Public origin (and optional path) of the app; `redirect_uri` = baseURL + routes.callback. */
+  baseURL: string;
+  clientID: string;
+  clientSecret?: string;
+  /** Default: `client_secret_basic` when a secret is set, `private_key_jwt` when a signing key is set, else `none`. */
+  clientAuthMethod?: ClientAuthMethod;
+  /** Private key for `private_key_jwt`. */
+  clientAssertionSigningKey?: PrivateKeyInput;
+  /** Default: derived from the key (RS256, ES256/384/512, EdDSA; PS256 under the `fapi2` profile). */
+  clientAssertionSigningAlg?: string;
+  /** Extra parameters pushed with every authorization request. Default `{ scope: 'openid profile email' }`. */
+  authorizationParams?: Record<string, AuthorizationParamValue | undefined>;
+  routes?: RoutesConfig;
+  /** `true`: a fresh DPoP key for every login (kept in the session); or a private key for every login (RFC 9449). */
+  dpop?: boolean | PrivateKeyInput;
+  /** Milliseconds allowed for every call to the authorization server. Default 5000. */
+  httpTimeout?: number;
+  /** Seconds of clock skew allowed on `exp`/`iat`/`nbf`. Default 30. */
+  clockTolerance?: number;
+  /** ID token algorithms accepted. Default: the asymmetric algorithms the server advertises. */
+  idTokenSigningAlgs?: string[];
+  /** Shapes what is stored in the session after a successful login. */
+  afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
+  /** Signs the pushed parameters as a request object (RFC 9101, pushed per RFC 9126 §3). */
+  requestObjectSigningKey?: PrivateKeyInput;
+  requestObjectSigningAlg?: string;
+  /** `fapi2`: FAPI 2.0 Security Profile client rules. */
+  profile?: 'fapi2';
+  /** Receives one structured event per protocol step. Must not throw. */
+  onEvent?: (event: ParEvent) => void;
+  /**
+   * Audiences besides `clientID` that may appear in an ID token's `aud`. Any other audience is refused
+   * (OpenID Connect Core §3.1.3.7 step 3). Default: none.
+   */
+  trustedAudiences?: string[];
+  /**
+   * OpenID Connect Back-Channel Logout 1.0: mounts `POST routes.backchannelLogout`; a valid
+   * `logout_token` ends the matching logins (by `sid`, else `sub`) on every instance that shares the
+   * session store. Register `baseURL + routes.backchannelLogout` as the back-channel logout URI.
+   * `true`, or an object to set how long logouts hold and how fresh the per-instance check is.
+   */
+  backchannelLogout?: boolean | BackchannelLogoutOptions;
+  /**
+   * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
+   * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.
+   * Requests go to the server's `mtls_endpoint_aliases` (§5). Needed by `tls_client_auth` and
+   * `self_signed_tls_client_auth`; with any other method it binds tokens to the certificate (§3).
+   */
+  tls?: TlsOptions;
+}

@@ -1,0 +1,94 @@
+/**
+ * The Express adapter: `parAuth()` sets `req.oidc` and `res.oidc` on every request, ends a login that a
+ * back-channel logout recorded, and answers its routes: `GET` login, callback and logout, and `POST`
+ * back-channel logout. Plain `(req, res, next)` functions, so Express 4 and 5 behave alike. All protocol
+ * work is the engine's.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ParError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import type { ResolvedRoutes } from '../core/model.js';
+import type { ParAuthConfig } from '../core/types.js';
+import { singleQueryValue } from '../core/url.js';
+import { resolveConfig } from '../config/resolve.js';
+import { createEngine, type Engine } from '../engine/engine.js';
+import { readStoredLogin } from '../state/login.js';
+import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
+import { callbackRoute } from './callback-route.js';
+import { redirect } from './redirect.js';
+import { createRequestContext } from './request-context.js';
+import { createResponseContext } from './response-context.js';
+import './augment.js';
+
+const log = createLogger('middleware');
+
+type Route = (engine: Engine, req: Request, res: Response) => Promise<void>;
+
+// Only returnTo comes from the query: every other parameter of a login comes from code
+// (authorizationParams, res.oidc.login()), never from whoever sends the browser here.
+const loginRoute: Route = async (engine, req, res) => {
+  const url = await engine.startLogin(req, { returnTo: singleQueryValue(req.originalUrl ?? req.url, 'returnTo') });
+  redirect(res, url);
+};
+
+const logoutRoute: Route = (_engine, _req, res) => res.oidc.logout();
+
+/** The route `path` names; a disabled route is false, never equal to a path. */
+function routeFor(routes: ResolvedRoutes, path: string): Route | undefined {
+  if (path === routes.login) return loginRoute;
+  if (path === routes.callback) return callbackRoute;
+  if (path === routes.logout) return logoutRoute;
+  return undefined;
+}
+
+/** The login, callback and logout routes answer `GET` only (contract, "Methods"); anything else goes on. */
+function answerRoute(engine: Engine, req: Request, res: Response, next: NextFunction): void {
+  // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
+  if (req.method !== 'GET') return next();
+  const route = routeFor(engine.config.routes, req.path);
+  if (!route) return next();
+  route(engine, req, res).catch((err: unknown) => {
+    log('%s failed: %s', req.path, err instanceof ParError ? err.code : 'unexpected error');
+    next(err);
+  });
+}
+
+/**
+ * With back-channel logout on, a logout recorded by any instance ends this request's login first:
+ * answered from the cache (undefined), else from the store (a promise).
+ */
+function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined {
+  const login = engine.config.backchannelLogout ? readStoredLogin(req, engine.signInKey) : undefined;
+  return login ? endIfLoggedOut(engine, req, login) : undefined;
+}
+
+/**
+ * Mounts PAR sign-in on an Express app.
+ *
+ * @example
+ * app.use(session({ secret, resave: false, saveUninitialized: false }));
+ * app.use(parAuth({
+ *   issuerBaseURL: 'https://tenant.auth0.com', baseURL: 'https://app.example.com', clientID, clientSecret,
+ * }));
+ * app.get('/profile', requiresAuth(), (req, res) => res.json(req.oidc.user));
+ *
+ * @throws TypeError naming the option when the configuration is wrong.
+ * @see https://www.rfc-editor.org/rfc/rfc9126 Pushed Authorization Requests
+ */
+export function parAuth(options: ParAuthConfig): RequestHandler {
+  const engine = createEngine(resolveConfig(options));
+  const { routes } = engine.config;
+  return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
+    req.oidc = createRequestContext(req, engine);
+    res.oidc = createResponseContext(req, res, engine);
+    // The back-channel logout route takes only POST (contract, "Methods").
+    if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
+      backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
+      return;
+    }
+    const reading = checkLoggedOut(engine, req);
+    if (!reading) return answerRoute(engine, req, res, next);
+    reading.then(() => answerRoute(engine, req, res, next), (err: unknown) => next(err));
+  };
+}
