@@ -196,3 +196,52 @@ describe('the page a step-up returns to', () => {
     expect((await browser.get(`${app.url}/recent`)).status).toBe(200);
   });
 });
+
+describe('req.oidc.fetch() and an API\'s RFC 9470 challenge', () => {
+  const challenge = `Bearer error="insufficient_user_authentication", error_description="step up", acr_values="${MFA} ${HWK}", max_age=300`;
+
+  it('rejects with 401 step_up_required carrying acrValues and maxAge, and the README\'s three lines send the user through it', async () => {
+    const { app, browser } = await signedIn();
+    api.challenge = challenge;
+    api.status = 401;
+    const err = JSON.parse((await browser.get(`${app.url}/orders.json`)).body);
+    expect(err).toMatchObject({ name: 'StepUpRequiredError', code: 'step_up_required', acrValues: [MFA, HWK], maxAge: 300 });
+    // The login the app starts with them: pushed, then checked when it comes back (short: 403, no loop).
+    const { pushed, callback } = await stepUp(app, browser, '/orders');
+    expect(pushed).toMatchObject({ acr_values: `${MFA} ${HWK}`, max_age: '300' });
+    expect(JSON.parse(callback.body)).toMatchObject({ code: 'insufficient_user_authentication', status: 403 });
+    // The server does step the user up this time, and the API is satisfied.
+    server.idTokenClaims = { acr: MFA, auth_time: now() };
+    const { callback: back } = await stepUp(app, browser, '/orders');
+    expect(back.location).toBe(`${app.url}/orders`);
+    api.challenge = undefined;
+    expect(JSON.parse((await browser.get(back.location!)).body)).toMatchObject({ orders: [] });
+    expect((await whoami(app, browser)).authenticated).toBe(true);
+  });
+
+  it('reads a DPoP challenge and max_age alone; leaves other answers to the app', async () => {
+    const { app, browser } = await signedIn();
+    const read = async () => JSON.parse((await browser.get(`${app.url}/orders.json`)).body) as Record<string, unknown>;
+    api.status = 401;
+    api.challenge = 'DPoP algs="ES256", error="insufficient_user_authentication", max_age="0"';
+    expect(await read()).toMatchObject({ code: 'step_up_required', acrValues: [], maxAge: 0 });
+    api.challenge = 'Bearer error="insufficient_scope", scope="orders"';
+    expect(await read()).toEqual({ status: 401 });
+    api.status = 403;
+    api.challenge = challenge;
+    expect(await read()).toEqual({ status: 403 });
+    api.challenge = undefined;
+  });
+
+  it('keeps hostile values out of acrValues, maxAge and the message', async () => {
+    const { app, browser } = await signedIn();
+    api.status = 401;
+    api.challenge = 'Bearer error="insufficient_user_authentication", ' +
+      'acr_values="<script>alert(1)</script> urn:ok javascript:alert(1)&x \\"quoted\\" a\'b", max_age="12<b>"';
+    const err = JSON.parse((await browser.get(`${app.url}/orders.json`)).body) as { message: string; acrValues: string[]; maxAge?: number };
+    api.challenge = undefined;
+    expect(err.acrValues).toEqual(['urn:ok']);
+    expect(err.maxAge).toBeUndefined();
+    expect(err.message).not.toMatch(/[<>"'&`]|urn:ok|alert/);
+  });
+});
