@@ -38,6 +38,7 @@ describe('authenticationShortfall(): the login\'s acr and auth_time against a re
 
   it('asks an ID token for auth_time only when max_age was asked for (Core §3.1.2.1)', () => {
     expect(() => requireAuthTime({}, { maxAge: 0 })).toThrow(expect.objectContaining({ code: 'id_token_invalid', status: 502 }));
+    expect(() => requireAuthTime({}, { maxAge: 0 })).toThrow('The ID token has no \u201cauth_time\u201d although max_age was requested');
     expect(() => requireAuthTime({}, { acrValues: ['urn:mfa'] })).not.toThrow();
     expect(() => requireAuthTime({ auth_time: NOW }, { maxAge: 0 })).not.toThrow();
   });
@@ -50,6 +51,9 @@ describe('stepUpChallenge(): the RFC 9470 §3 WWW-Authenticate value', () => {
       'acr_values="urn:mfa urn:hwk", max_age=300');
     expect(stepUpChallenge({ maxAge: 0 })).toBe(
       'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age=0');
+    expect(stepUpChallenge({ acrValues: ['gold'] })).toBe(
+      'Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", ' +
+      'acr_values="gold"');
     expect(stepUpChallenge({ acrValues: [] })).not.toContain('acr_values');
   });
 
@@ -76,7 +80,7 @@ describe('readStepUpChallenge(): an API\'s 401', () => {
     [401, 'Bearer error="insufficient_scope", acr_values="gold"', undefined],
     [401, null, undefined],
   ])('%d %j', (status, header, expected) => {
-    expect(readStepUpChallenge(status, header)).toEqual(expected);
+    expect(readStepUpChallenge(status, header)).toStrictEqual(expected);
   });
 });
 
@@ -138,6 +142,7 @@ describe('the mark a step-up leaves on its login', () => {
   it('counts for its own page, for 10 seconds', () => {
     const marked = login();
     markStepUp(marked, '/pay?item=1', T);
+    expect(justSteppedUpFor(marked, '/pay?item=1', T)).toBe(true);
     expect(justSteppedUpFor(marked, '/pay?item=1', T + 10_999)).toBe(true);
     expect(justSteppedUpFor(marked, '/pay?item=1', T + 11_000)).toBe(false);
     expect(justSteppedUpFor(marked, '/pay?item=2', T)).toBe(false);
@@ -150,5 +155,10 @@ describe('the mark a step-up leaves on its login', () => {
     for (const stepUp of ['/pay', { p: 1, t: NOW }, { p: 'x', t: '1' }, null]) {
       expect(justSteppedUpFor({ ...login(), stepUp }, '/pay', T)).toBe(false);
     }
+    const marked = login();
+    markStepUp(marked, '/pay', T);
+    const { p } = marked.stepUp as { p: string };
+    expect(justSteppedUpFor({ ...login(), stepUp: { p, t: String(NOW) } }, '/pay', T)).toBe(false);
+    expect(justSteppedUpFor({ ...login(), stepUp: { p, t: NOW } }, '/pay', T)).toBe(true);
   });
 });

@@ -32,7 +32,7 @@ export function markStepUp(login: LoginSession, page: string, now = Date.now()):
 /** Whether a step-up for `page` brought this login back within the last STEP_UP_BOUNCE_SECONDS. */
 export function justSteppedUpFor(login: StoredLogin, page: string, now = Date.now()): boolean {
   const mark = login.stepUp;
-  if (!isRecord(mark) || typeof mark.p !== 'string' || typeof mark.t !== 'number') return false;
+  if (!isRecord(mark) || typeof mark.t !== 'number') return false;
   const age = Math.floor(now / 1000) - mark.t;
   return age >= 0 && age <= STEP_UP_BOUNCE_SECONDS && mark.p === pageDigest(page);
 }
