@@ -15,7 +15,7 @@ import { parAuth, requiresAuth } from '../lib/index.js';
 import { ParStrategy } from '../lib/passport.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
-import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, testClient, type TestProvider } from './helpers/provider.js';
+import { loadProviderClass, startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, testClient, type TestProvider } from './helpers/provider.js';
 
 const ACR_PASSWORD = 'urn:example:acr:password';
 const ACR_MFA = 'urn:example:acr:mfa';
@@ -65,6 +65,7 @@ function mountPassport(a: Express, baseURL: string) {
  * again only for essential acrs by default).
  */
 async function acrPolicy(): Promise<unknown> {
+  await loadProviderClass(); // first: it quiets oidc-provider's start-up notices
   const specifier: string = 'oidc-provider';
   const { interactionPolicy } = (await import(specifier)) as { interactionPolicy: any };
   const { Check } = interactionPolicy;
