@@ -30,6 +30,8 @@ export const TESTS = {
   'lib/express/redirect.ts': ['redirect'],
   'lib/crypto/jose-errors.ts': ['id-token', 'logout-token', 'userinfo-response'],
   'lib/protocol/browser.ts': ['around-login-units', 'errors'],
+  'lib/protocol/step-up.ts': ['step-up-units'],
+  'lib/state/step-up.ts': ['step-up-units'],
 };
 
 const asked = (process.env.EXPRESS_PAR_MUTATE ?? '').split(',').map((f) => f.trim().replace(/^\.\//, '').replace(/:.*$/, '')).filter(Boolean);

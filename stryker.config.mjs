@@ -37,6 +37,8 @@ export default {
     'lib/express/redirect.ts',
     'lib/crypto/jose-errors.ts',
     'lib/protocol/browser.ts',
+    'lib/protocol/step-up.ts',
+    'lib/state/step-up.ts',
   ],
   reporters: ['clear-text', 'progress', 'json', 'html'],
   // The machine is shared: one test process unless told otherwise (--concurrency N).

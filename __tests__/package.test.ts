@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { install, pack, PEERS_AND_TYPES, root, run, tsc } from './helpers/pack.js';
 
-const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'RequestError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
+const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'RequestError', 'SetupError', 'StepUpRequiredError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
 
 let work: string;
 let scratch: string;

@@ -1,11 +1,13 @@
 export { parAuth } from './express/middleware.js';
 export { requiresAuth } from './express/requires-auth.js';
+export type { RequiresAuthOptions, RequiresLoginCheck } from './express/requires-auth.js';
 export { attemptSilentLogin } from './express/silent-login.js';
 export { claimEquals, claimIncludes, claimCheck } from './express/claim-checks.js';
 export type { ClaimValue, ClaimCheckFunction } from './express/claim-checks.js';
 export { checkProvider } from './engine/check-provider.js';
 export {
   ParError, RequestError, CallbackError, SetupError, UpstreamError, UpstreamTimeoutError, IdTokenError,
+  StepUpRequiredError,
 } from './core/errors.js';
 export type { ParErrorCode } from './core/errors.js';
 export type {

@@ -237,7 +237,11 @@ export async function completeProviderLogin(
       url = abort;
       continue;
     }
-    const form = parseForms(page.body, page.url).find((f) => f.fields.prompt === 'login' || f.fields.prompt === 'consent');
+    const forms = parseForms(page.body, page.url);
+    // Another account over the provider's session: oidc-provider ends that session first, with a form its
+    // page submits by script.
+    const autoSubmitted = page.body.includes('document.forms[0].submit()') ? forms[0] : undefined;
+    const form = forms.find((f) => f.fields.prompt === 'login' || f.fields.prompt === 'consent') ?? autoSubmitted;
     if (!form) throw new Error(`completeProviderLogin: no login/consent form at ${page.url}: ${page.body.slice(0, 500)}`);
     const fields = { ...form.fields };
     if (fields.prompt === 'login') Object.assign(fields, { login, password: 'any-password' });

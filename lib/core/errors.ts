@@ -20,6 +20,9 @@ export type ParErrorCode =
   | 'login_required'
   | 'access_token_rejected'
   | 'insufficient_claims'
+  | 'step_up_required'
+  | 'insufficient_user_authentication'
+  | 'step_up_user_mismatch'
   | 'cross_site_login'
   // the application's setup is at fault (500)
   | 'session_unavailable'
@@ -111,6 +114,30 @@ export class CallbackError extends RequestError {
     // Subclasses (SilentLoginDeclined) keep the ordinary test.
     if (this !== CallbackError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return value instanceof RequestError;
+  }
+}
+
+/**
+ * RFC 9470: the user must authenticate again, more strongly (`acrValues`, any one of them) or more recently
+ * (`maxAge` seconds), before this request can be served. 401 `step_up_required`, from `requiresAuth({ acrValues,
+ * maxAge })` for a request that is no page load, and from `req.oidc.fetch()` when the API answers with the
+ * RFC 9470 §3 challenge. `headers` carries that challenge (`WWW-Authenticate`), for error handlers that set
+ * `err.headers` (Express's own does). Send the user through it with `res.oidc.login({ returnTo,
+ * authorizationParams: { acr_values: err.acrValues.join(' '), max_age: err.maxAge } })`.
+ */
+export class StepUpRequiredError extends RequestError {
+  override name = 'StepUpRequiredError';
+  /** Acceptable `acr` values, most preferred first; empty when only a more recent login is asked for. */
+  readonly acrValues: string[];
+  /** Seconds since the last active authentication, when asked for. */
+  readonly maxAge?: number;
+  readonly headers: { 'WWW-Authenticate': string };
+
+  constructor(message: string, required: { acrValues: string[]; maxAge?: number }, challenge: string) {
+    super('step_up_required', message, { status: 401 });
+    this.acrValues = [...required.acrValues];
+    if (required.maxAge !== undefined) this.maxAge = required.maxAge;
+    this.headers = { 'WWW-Authenticate': challenge };
   }
 }
 

@@ -173,6 +173,18 @@ export interface Transaction {
   createdAt: number;
   /** `max_age` pushed with the request, for the `auth_time` check. */
   maxAge?: number;
+  /**
+   * What this login asked for itself (`acr_values`, `max_age` given per login by `res.oidc.login()`, Passport or
+   * a `requiresAuth()` step-up, not configured): an ID token that falls short is a 403
+   * `insufficient_user_authentication` (RFC 9470), not a login.
+   */
+  required?: { acrValues?: string[]; maxAge?: number };
+  /**
+   * Started by `requiresAuth()` for a signed-in user whose login did not do for the page: the login that comes
+   * back is marked (state/login.ts), so the page answers 403 rather than sending the user round again; with
+   * `required`, it must be the same user's.
+   */
+  stepUp?: boolean;
   /** A `prompt=none` login (attemptSilentLogin): "the user must interact" brings the user back anonymous. */
   silent?: boolean;
   /** Per-session DPoP key (private JWK) the code is bound to. */

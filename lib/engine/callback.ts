@@ -5,13 +5,15 @@
  */
 import type { Request } from 'express';
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
-import { CallbackError, SilentLoginDeclined } from '../core/errors.js';
+import { CallbackError, RequestError, SilentLoginDeclined } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { CertificateBinding, Transaction } from '../core/model.js';
 import type { TokenSet } from '../core/types.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from '../protocol/callback.js';
 import { validateIdToken } from '../protocol/id-token.js';
+import { authenticationShortfall, requireAuthTime, type Shortfall } from '../protocol/step-up.js';
 import { authorizationCodeParameters } from '../protocol/token.js';
+import { idTokenPayload, readStoredLogin } from '../state/login.js';
 import { requireSession } from '../state/session.js';
 import { takeTransaction } from '../state/transactions.js';
 import { emit, failureOf, ready, type EngineContext } from './context.js';
@@ -27,6 +29,8 @@ export interface LoginResult {
   dpopJwk?: Transaction['dpopJwk'];
   /** Set when the access token is bound to the client certificate (RFC 8705 §3). */
   certificateBinding?: CertificateBinding;
+  /** A `requiresAuth()` step-up brought this login back (the adapter marks the stored login). */
+  stepUp?: true;
 }
 
 /**
@@ -58,6 +62,18 @@ const strayCallbacks = new WeakSet<object>();
  */
 export function isStrayCallback(err: unknown): boolean {
   return typeof err === 'object' && err !== null && strayCallbacks.has(err);
+}
+
+/** Step-ups that came back short (RFC 9470): the user is who they were, so their login stays. */
+const shortStepUps = new WeakSet<object>();
+
+/**
+ * Whether a failed callback leaves the session's existing login as it was: a stray callback (see
+ * isStrayCallback), or a login that came back without the authentication it asked for (403
+ * `insufficient_user_authentication`). Every other failure of a login in progress ends it.
+ */
+export function keepsLogin(err: unknown): boolean {
+  return isStrayCallback(err) || (typeof err === 'object' && err !== null && shortStepUps.has(err));
 }
 
 const STATE_MISMATCH =
@@ -101,6 +117,37 @@ function checkServerError(params: CallbackParams, tx: Transaction): void {
   }
 }
 
+const SHORT: Record<Shortfall, string> = {
+  acr: 'The login that came back is not at the authentication level asked for (its "acr" is none of the acr_values).',
+  max_age: 'The login that came back is not recent enough (its "auth_time" is older than the max_age asked for).',
+};
+
+/** 403 `insufficient_user_authentication`: the server did not step the login up (RFC 9470 §4); no loop, no login. */
+function insufficient(shortfall: Shortfall): RequestError {
+  const err = new RequestError('insufficient_user_authentication', SHORT[shortfall], { status: 403 });
+  shortStepUps.add(err);
+  return err;
+}
+
+/**
+ * RFC 9470 §4: a login that asked for `acr_values` or `max_age` itself must bring them back. A `requiresAuth()`
+ * step-up must also be the signed-in user's (as a refresh must, OpenID Connect Core §12.2): another user at
+ * the server is refused, and the login in this session ends, since the person at the browser has just shown
+ * the server they are someone else.
+ */
+function checkRequired(ctx: EngineContext, req: Request, tx: Transaction, claims: JWTPayload): void {
+  const { required } = tx;
+  if (!required) return;
+  requireAuthTime(claims, required);
+  const current = tx.stepUp ? readStoredLogin(req, ctx.signIn) : undefined;
+  if (current && idTokenPayload(current).sub !== claims.sub) {
+    const message = 'The step-up login is another user\'s than the signed-in one: the session is logged out.';
+    throw new RequestError('step_up_user_mismatch', message, { status: 403 });
+  }
+  const shortfall = authenticationShortfall(claims, required, Math.floor(Date.now() / 1000), ctx.config.clockTolerance);
+  if (shortfall) throw insufficient(shortfall);
+}
+
 async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginResult> {
   const { config } = ctx;
   const { params, tx } = claimTransaction(req, ctx.signIn, config.redirectUri);
@@ -114,9 +161,11 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
   const { tokens, certificateBinding } = await tokenRequest(ctx, metadata, grant, tx.dpopJwk, true);
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);
   expected.nonce = tx.nonce;
-  if (tx.maxAge !== undefined) expected.maxAge = tx.maxAge;
+  // A max_age this login asked for itself is a requirement: checkRequired() answers a stale auth_time with 403.
+  if (tx.maxAge !== undefined && tx.required?.maxAge === undefined) expected.maxAge = tx.maxAge;
   const claims = await validateIdToken(tokens.id_token, expected);
   ctx.idTokenAlgsSeen.add(String(decodeProtectedHeader(tokens.id_token).alg));
+  checkRequired(ctx, req, tx, claims);
   log('login completed');
   return {
     tokens,
@@ -124,6 +173,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
     returnTo: tx.returnTo,
     ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}),
     ...(certificateBinding ? { certificateBinding } : {}),
+    ...(tx.stepUp ? { stepUp: true as const } : {}),
   };
 }
 

@@ -29,6 +29,8 @@ export interface StartLoginOptions {
   authorizationParams?: unknown;
   /** `prompt=none`: the server answers without showing anything (attemptSilentLogin). */
   silent?: boolean;
+  /** A `requiresAuth()` step-up for a signed-in user (never from `res.oidc.login()`: its options are checked). */
+  stepUp?: boolean;
 }
 
 /** The parameters of one login: the configured ones, the request's over them, `prompt=none` when silent. */
@@ -48,10 +50,29 @@ function loginParameters(configured: URLSearchParams, options: StartLoginOptions
   return silent;
 }
 
+/**
+ * RFC 9470 §4: the `acr_values` and `max_age` this login asked for itself (per login, not configured), which its
+ * ID token must then meet; undefined when it asked for neither.
+ */
+function requiredBy(params: URLSearchParams, options: StartLoginOptions): Transaction['required'] {
+  const own = options.authorizationParams as Record<string, unknown> | undefined;
+  const asked = (name: string) => own !== undefined && own[name] !== undefined && params.has(name);
+  const acrValues = asked('acr_values') ? params.getAll('acr_values').join(' ').split(' ').filter(Boolean) : [];
+  const maxAge = asked('max_age') ? maxAgeOf(params) : undefined;
+  if (acrValues.length === 0 && maxAge === undefined) return undefined;
+  return { ...(acrValues.length > 0 ? { acrValues } : {}), ...(maxAge !== undefined ? { maxAge } : {}) };
+}
+
+function maxAgeOf(params: URLSearchParams): number | undefined {
+  const maxAge = params.get('max_age');
+  return maxAge !== null && /^\d+$/.test(maxAge) ? Number(maxAge) : undefined;
+}
+
 /** A new pending login; the code verifier is the transaction's own. */
 function newTransaction(ctx: EngineContext, params: URLSearchParams, options: StartLoginOptions): Transaction {
   // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
-  const maxAge = params.get('max_age');
+  const maxAge = maxAgeOf(params);
+  const required = requiredBy(params, options);
   return {
     state: randomToken(32), // RFC 6749 §10.12: unguessable, bound to this session
     nonce: randomToken(32),
@@ -60,7 +81,9 @@ function newTransaction(ctx: EngineContext, params: URLSearchParams, options: St
     redirectUri: ctx.config.redirectUri,
     createdAt: Date.now(),
     ...(options.silent ? { silent: true } : {}),
-    ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
+    ...(maxAge !== undefined ? { maxAge } : {}),
+    ...(required ? { required } : {}),
+    ...(options.stepUp ? { stepUp: true } : {}),
   };
 }
 

@@ -8,10 +8,11 @@ import { SilentLoginDeclined } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { RequestWithSession } from '../core/model.js';
 import type { LoginSession } from '../core/types.js';
-import { isStrayCallback, type LoginResult } from '../engine/callback.js';
+import { keepsLogin, type LoginResult } from '../engine/callback.js';
 import type { Engine } from '../engine/engine.js';
 import { clearLogin, storeLogin, withTokens } from '../state/login.js';
 import { rotateSession, saveSession } from '../state/session.js';
+import { markStepUp } from '../state/step-up.js';
 import { redirect } from './redirect.js';
 
 const log = createLogger('middleware');
@@ -40,6 +41,8 @@ async function shapedLogin(engine: Engine, req: Request, res: Response, result: 
   if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
   // a logout ends the logins that began before it; a session without maxAge is bounded from here
   if (engine.config.backchannelLogout) stored.loginAt = Math.floor(Date.now() / 1000);
+  // requiresAuth() answers 403 rather than a second round when this login still does not do for the page.
+  if (result.stepUp) markStepUp(stored, result.returnTo);
   return stored;
 }
 
@@ -73,8 +76,9 @@ export async function callbackRoute(engine: Engine, req: Request, res: Response)
       return;
     }
     // A link to the callback that names no pending login (any site can plant one) is no login in
-    // progress: the existing login stays. A failure of a real transaction ends it.
-    if (!isStrayCallback(err)) await forgetLogin(req, engine.signInKey);
+    // progress, and a step-up the server did not grant leaves the user who they were: the existing login
+    // stays. Any other failure of a real transaction ends it.
+    if (!keepsLogin(err)) await forgetLogin(req, engine.signInKey);
     throw err;
   }
   await storeInNewSession(engine, req as RequestWithSession, stored);

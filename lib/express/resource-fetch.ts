@@ -16,6 +16,8 @@ import type { Engine } from '../engine/engine.js';
 import { isLoopbackHost } from '../core/url.js';
 import { readStoredLogin } from '../state/login.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
+import { readStepUpChallenge, stepUpChallenge } from '../protocol/step-up.js';
+import { StepUpRequiredError } from '../core/errors.js';
 
 /** As fetch itself (WHATWG Fetch, HTTP-redirect fetch: a 21st redirect is a network error). */
 const MAX_REDIRECTS = 20;
@@ -56,12 +58,27 @@ export async function fetchAsUser(
 ): Promise<Response> {
   const call: Call = { req, engine, init, url: resourceUrl(input), replayable: !(init.body instanceof ReadableStream) };
   const token = await getAccessToken(req, engine);
-  const { res, credentialed } = await follow(call, token);
+  const first = await follow(call, token);
+  const { res, credentialed } = first;
   const refused = res.status === 401 && challengeError(res.headers.get('www-authenticate')) === 'invalid_token';
-  if (!call.replayable || !credentialed || !refused) return res;
+  if (!call.replayable || !credentialed || !refused) return stepUpChecked(first);
   if (!readStoredLogin(req, engine.signInKey)?.refreshToken) return res; // nothing to renew with: the app sees the 401
   await discard(res);
-  return (await follow(call, await getAccessToken(req, engine, { rejected: token }))).res;
+  return stepUpChecked(await follow(call, await getAccessToken(req, engine, { rejected: token })));
+}
+
+/**
+ * RFC 9470 §3: the API that got the token answers that the user must authenticate again (`401` with
+ * `error="insufficient_user_authentication"`): a 401 `step_up_required` error carrying what it asks for, so
+ * the app can send the user through a login that asks for it. Its values are never quoted in the message.
+ */
+async function stepUpChecked({ res, credentialed }: { res: Response; credentialed: boolean }): Promise<Response> {
+  const asked = credentialed ? readStepUpChallenge(res.status, res.headers.get('www-authenticate')) : undefined;
+  if (!asked) return res;
+  await discard(res);
+  const message = 'The API asks the user to authenticate again, more strongly or more recently (RFC 9470): ' +
+    'send the user through res.oidc.login() with err.acrValues and err.maxAge.';
+  throw new StepUpRequiredError(message, asked, stepUpChallenge(asked));
 }
 
 function resourceUrl(input: unknown): URL {

@@ -47,6 +47,12 @@ export interface StoredTransaction {
   t: number;
   /** max_age */
   m?: number;
+  /** acr_values asked for by this login (space-separated) */
+  a?: string;
+  /** max_age was asked for by this login (a requirement, not only configured) */
+  q?: 1;
+  /** a requiresAuth() step-up */
+  p?: 1;
   /** silent */
   s?: 1;
   /** DPoP private JWK */

@@ -32,6 +32,9 @@ function toStored(tx: Transaction): StoredTransaction {
   const stored: StoredTransaction = { n: tx.nonce, v: tx.codeVerifier, u, t: tx.createdAt };
   if (tx.returnTo !== '/') stored.r = tx.returnTo;
   if (tx.maxAge !== undefined) stored.m = tx.maxAge;
+  if (tx.required?.acrValues) stored.a = tx.required.acrValues.join(' ');
+  if (tx.required?.maxAge !== undefined) stored.q = 1;
+  if (tx.stepUp) stored.p = 1;
   if (tx.silent) stored.s = 1;
   if (tx.dpopJwk) stored.k = tx.dpopJwk;
   return stored;
@@ -42,14 +45,25 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   // A string or number has no n, v and t, so the next line refuses it anyway.
   // Stryker disable next-line ConditionalExpression,LogicalOperator: see above
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
-  const { n, v, r, t, m, s, k } = stored as Partial<StoredTransaction>;
+  const { n, v, r, t, m, s, k, p } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
   const returnTo = typeof r === 'string' ? r : '/';
   const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo, redirectUri, createdAt: t };
   if (typeof m === 'number') tx.maxAge = m;
+  const required = requiredOf(stored as Partial<StoredTransaction>);
+  if (required) tx.required = required;
+  if (p === 1) tx.stepUp = true;
   if (s === 1) tx.silent = true;
   if (k && typeof k === 'object') tx.dpopJwk = k;
   return tx;
+}
+
+/** What the login asked for itself (`a`, `q` with `m`), when anything. */
+function requiredOf({ a, q, m }: Partial<StoredTransaction>): Transaction['required'] {
+  const acrValues = typeof a === 'string' ? a.split(' ').filter(Boolean) : [];
+  const maxAge = q === 1 && typeof m === 'number' ? m : undefined;
+  if (acrValues.length === 0 && maxAge === undefined) return undefined;
+  return { ...(acrValues.length > 0 ? { acrValues } : {}), ...(maxAge !== undefined ? { maxAge } : {}) };
 }
 
 export const MAX_PENDING_TRANSACTIONS = 10;
