@@ -9,6 +9,7 @@ import { CallbackError, SilentLoginDeclined } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { CertificateBinding, Transaction } from '../core/model.js';
 import type { TokenSet } from '../core/types.js';
+import { checkGrantedTypes } from '../protocol/authorization-details.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from '../protocol/callback.js';
 import { validateIdToken } from '../protocol/id-token.js';
 import { authorizationCodeParameters } from '../protocol/token.js';
@@ -27,6 +28,8 @@ export interface LoginResult {
   dpopJwk?: Transaction['dpopJwk'];
   /** Set when the access token is bound to the client certificate (RFC 8705 §3). */
   certificateBinding?: CertificateBinding;
+  /** The `type`s of the `authorization_details` this login asked for (RFC 9396). */
+  authorizationDetailsTypes?: string[];
 }
 
 /**
@@ -112,6 +115,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
   // RFC 7636 §4.5: the verifier; RFC 6749 §4.1.3: the same redirect_uri
   const grant = authorizationCodeParameters(params.code, config.redirectUri, tx.codeVerifier);
   const { tokens, certificateBinding } = await tokenRequest(ctx, metadata, grant, tx.dpopJwk, true);
+  checkGrantedTypes(tokens.authorization_details, tx.authorizationDetailsTypes); // RFC 9396 §7
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);
   expected.nonce = tx.nonce;
   if (tx.maxAge !== undefined) expected.maxAge = tx.maxAge;
@@ -124,6 +128,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
     returnTo: tx.returnTo,
     ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}),
     ...(certificateBinding ? { certificateBinding } : {}),
+    ...(tx.authorizationDetailsTypes ? { authorizationDetailsTypes: tx.authorizationDetailsTypes } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Transaction } from '../core/model.js';
 import { randomToken } from '../core/random.js';
 import { mergeAuthorizationParams } from '../config/params.js';
 import { authorizationUrl } from '../protocol/authorize.js';
+import { authorizationDetailsTypes } from '../protocol/authorization-details.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { generateDpopKey, thumbprint, type DpopKey } from '../protocol/dpop.js';
 import {
@@ -52,7 +53,7 @@ function loginParameters(configured: URLSearchParams, options: StartLoginOptions
 function newTransaction(ctx: EngineContext, params: URLSearchParams, options: StartLoginOptions): Transaction {
   // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
   const maxAge = params.get('max_age');
-  return {
+  const tx: Transaction = {
     state: randomToken(32), // RFC 6749 §10.12: unguessable, bound to this session
     nonce: randomToken(32),
     codeVerifier: createCodeVerifier(),
@@ -62,6 +63,10 @@ function newTransaction(ctx: EngineContext, params: URLSearchParams, options: St
     ...(options.silent ? { silent: true } : {}),
     ...(maxAge !== null && /^\d+$/.test(maxAge) ? { maxAge: Number(maxAge) } : {}),
   };
+  // RFC 9396 §7: what the server may grant is what this login asks for.
+  const types = authorizationDetailsTypes(params.get('authorization_details'));
+  if (types) tx.authorizationDetailsTypes = types;
+  return tx;
 }
 
 /**
