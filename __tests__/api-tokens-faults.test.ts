@@ -126,6 +126,7 @@ describe('authorization_details (RFC 9396) at the callback', () => {
     ['a value that is not an array', asked, { type: 'payment_initiation' }],
     ['an entry without a type', asked, [{ actions: ['pay'] }]],
     ['an entry whose actions are not strings', asked, [{ type: 'payment_initiation', actions: [1] }]],
+    ['more than 16 KiB of them (the session keeps them)', asked, [{ ...PAYMENT, remittanceInformationUnstructured: 'x'.repeat(16 * 1024) }]],
   ])('refuses %s: 502 authorization_details_invalid, and the earlier login ends', async (_what, authorizationParams, granted) => {
     const app = await startHostileApp(server, { authorizationParams }, routes);
     const run = await hostileLogin(server, { app, preLogin: true, faults: { token: { merge: { authorization_details: granted } } } });

@@ -7,6 +7,13 @@ import { isRecord } from '../core/assert.js';
 import { safeText, UpstreamError } from '../core/errors.js';
 import type { AuthorizationDetail } from '../core/types.js';
 
+/**
+ * The most JSON a token response's `authorization_details` may take: what was granted is kept in the session,
+ * which comes back on every request; a grant of a few entries takes well under 1 KiB (Auth0 caps a request's
+ * at 5 KB).
+ */
+export const MAX_AUTHORIZATION_DETAILS_BYTES = 16 * 1024;
+
 /** RFC 9396 §2.2: the common data fields that are arrays of strings. */
 const STRING_ARRAYS = ['locations', 'actions', 'datatypes', 'privileges'];
 
@@ -64,6 +71,9 @@ export function processAuthorizationDetails(value: unknown, endpoint: string): A
   for (const [index, entry] of value.entries()) {
     const problem = entryProblem(entry);
     if (problem) throw invalid(`${answered} whose entry ${index} ${problem}.`);
+  }
+  if (JSON.stringify(value).length > MAX_AUTHORIZATION_DETAILS_BYTES) {
+    throw invalid(`${answered} larger than ${MAX_AUTHORIZATION_DETAILS_BYTES} bytes of JSON (the session keeps them).`);
   }
   return value.length > 0 ? (value as AuthorizationDetail[]) : undefined;
 }
