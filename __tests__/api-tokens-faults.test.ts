@@ -102,9 +102,12 @@ describe('API tokens: Auth0\'s audience, and answers for another audience', () =
   it('takes an opaque API token as it is (it cannot be checked)', async () => {
     const { app, browser } = await loggedIn();
     server.apiAudience = 'opaque';
+    const own = (await browser.get(`${app.url}/token`)).body;
     const answer = await apiToken(app, browser, { audience: BILLING });
     expect(answer.status).toBe(200);
     expect(answer.body.accessToken!.split('.')).toHaveLength(1);
+    expect(own).not.toContain(answer.body.accessToken!); // the API's token, not the login's
+    expect(refreshes().at(-1)!.body.audience).toBe(BILLING);
   });
 });
 
