@@ -3,7 +3,7 @@
  * under), the audience check of an API's access token, the shape and the types of `authorization_details`
  * in a token response, and the cap on the API tokens a login keeps.
  */
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { resolveApiTarget } from '../lib/config/api-target.js';
 import type { LoginSession } from '../lib/core/types.js';
 import { audienceMismatch } from '../lib/protocol/access-token-audience.js';
@@ -96,10 +96,14 @@ describe('authorization_details in a token response', () => {
 });
 
 describe('the API tokens a login keeps', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
   const login = (): LoginSession => ({ idToken: 'h.e30.s', refreshToken: 'rt-0', accessToken: 'own', claims: {} });
   const answer = (n: number, extra: Record<string, unknown> = {}) => ({ access_token: `api-${n}`, token_type: 'Bearer', expires_in: 300, ...extra });
 
-  it(`keeps the ${MAX_API_TOKENS} obtained last, leaves the login's own token, and takes a rotated refresh token`, () => {
+  it(`keeps the ${MAX_API_TOKENS} obtained last (in the same millisecond too), leaves the login's own token, and takes a rotated refresh token`, () => {
+    jest.spyOn(Date, 'now').mockReturnValue(1_800_000_000_000); // every token obtained at the same moment
     let current = login();
     for (let n = 0; n <= MAX_API_TOKENS; n += 1) current = withApiToken(current, `k${n}`, answer(n, n === 3 ? { refresh_token: 'rt-3' } : {}));
     expect(Object.keys(current.apis!)).toHaveLength(MAX_API_TOKENS);

@@ -112,8 +112,10 @@ export async function presentedToken(
     : freshLoginToken(req, engine, login, minTtl, rejected);
   if (fresh) return fresh;
   if (!login.refreshToken) {
-    const why = target ? 'An access token for this API needs' : 'The access token is refused or expires too soon, and';
-    throw loginRequired(`${why} a refresh token, which this login has not (ask for the offline_access scope).`);
+    const why = target
+      ? 'An access token for another API is obtained with the refresh token, and this login has none'
+      : 'The access token is refused or expires too soon, and this login has no refresh token';
+    throw loginRequired(`${why} (ask for the offline_access scope): log in again.`);
   }
   let outcome: RefreshOutcome;
   try {

@@ -95,6 +95,7 @@ function keptApis(apis: unknown, replaced: string, nowSeconds: number): Record<s
     (entry): entry is [string, StoredApiToken] =>
       entry[0] !== replaced && entry[0] !== '__proto__' && isStored(entry[1]) && (entry[1].e ?? Infinity) > nowSeconds,
   );
-  live.sort((a, b) => b[1].r - a[1].r); // newest first
-  return Object.fromEntries(live.slice(0, MAX_API_TOKENS - 1));
+  // Oldest first; tokens stored in the same millisecond keep their order (the order they were stored in).
+  live.sort((a, b) => a[1].r - b[1].r);
+  return Object.fromEntries(live.slice(Math.max(0, live.length - (MAX_API_TOKENS - 1))));
 }
