@@ -39,6 +39,25 @@ describe.each(['express', 'passport'] as const)('the demo in %s mode', (mode) =>
     expect(plainTrace).not.toContain('screen_hint');
   });
 
+  it('offers "Pay €123.50": it pushes the payment as authorization_details and shows what was asked and granted', async () => {
+    demo = await startDemo({ lib, passportLib, mode, port: 0, host: '127.0.0.1' });
+    const browser = new TestBrowser();
+    const before = await browser.get(`${demo.url}/pay`);
+    expect(before.status).toBe(200);
+    expect(before.body).toContain('<h1>Pay €123.50</h1>');
+    expect(before.body).toContain('<a class="button" href="/pay/start">Pay €123.50</a>');
+    expect(before.body).toContain('Nothing granted in this session yet.');
+    await signIn(browser, 'paula', '/pay/start');
+    const trace = (await browser.get(`${demo.url}/par`)).body;
+    expect(trace).toMatch(/<code>authorization_details<\/code><\/th><td><code>\[\{&quot;type&quot;:&quot;payment_initiation&quot;/);
+    const after = await browser.get(`${demo.url}/pay`);
+    const granted = /<div data-testid="granted"><pre>([\s\S]*?)<\/pre>/.exec(after.body)?.[1];
+    const asked = /<div data-testid="asked"><pre>([\s\S]*?)<\/pre>/.exec(after.body)?.[1];
+    const decode = (html: string) => JSON.parse(html.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&'));
+    expect(decode(granted!)).toEqual(decode(asked!));
+    expect(decode(granted!)[0]).toMatchObject({ type: 'payment_initiation', instructedAmount: { currency: 'EUR', amount: '123.50' } });
+  });
+
   it('gates "Staff only" on a claim: sign-in first, 403 without the claim, the page with it', async () => {
     demo = await startDemo({ lib, passportLib, mode, port: 0, host: '127.0.0.1' });
     const anonymous = await new TestBrowser().get(`${demo.url}/staff`);

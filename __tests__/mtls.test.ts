@@ -9,7 +9,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { generateKeyPairSync } from './helpers/keys.js';
 import type { AddressInfo } from 'node:net';
 import type { Express, Request } from 'express';
-import type { JWK } from 'jose';
+import { decodeJwt, type JWK } from 'jose';
 import type { ParAuthConfig } from '../lib/index.js';
 import { startApp, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
@@ -66,8 +66,17 @@ function mount(options: () => Omit<ParAuthConfig, 'baseURL'>) {
     a.post('/refresh', requiresAuth(), (req, res, next) => {
       req.oidc.refresh().then(() => res.json({ ok: true }), next);
     });
+    // An API's token (RFC 8707), then a call with it to a path of the alias host (which records the certificate).
+    a.get('/api-token-fetch', requiresAuth(), (req, res, next) => {
+      req.oidc.getAccessToken({ resource: MTLS_API }).then(async (token) => {
+        const answer = await req.oidc.fetch(`${op.aliasOrigin}/api-check`, {}, { resource: MTLS_API });
+        res.json({ token, status: answer.status });
+      }, next);
+    });
   };
 }
+
+const MTLS_API = 'https://api.mtls.example.com/';
 
 function selfSignedJwk(pem: string): JWK {
   return { ...(createPublicKey(pem).export({ format: 'jwk' }) as JWK), x5c: [derBase64(pem)] };
@@ -83,7 +92,7 @@ beforeAll(async () => {
   }) as typeof process.stderr.write;
   certs = makeTestCertificates();
   const tlsWith = (pair: { cert: string; key: string }) => ({ cert: pair.cert, key: pair.key, ca: certs.serverCa });
-  const scope = { scope: 'openid profile email offline_access', prompt: 'consent' };
+  const scope = { scope: 'openid profile email offline_access', prompt: 'consent', resource: MTLS_API };
   apps.pki = await startApp(mount(() => ({ issuerBaseURL: op.issuer, clientID: 'mtls-pki', clientAuthMethod: 'tls_client_auth', tls: tlsWith(certs.client), authorizationParams: scope })));
   apps.selfSigned = await startApp(mount(() => ({ issuerBaseURL: op.issuer, clientID: 'mtls-self-signed', clientAuthMethod: 'self_signed_tls_client_auth', tls: tlsWith(certs.selfSigned) })));
   apps.wrongCert = await startApp(mount(() => ({ issuerBaseURL: op.issuer, clientID: 'mtls-self-signed', clientAuthMethod: 'self_signed_tls_client_auth', tls: tlsWith(certs.stranger) })));
@@ -102,6 +111,12 @@ beforeAll(async () => {
       { ...fapi, client_id: 'fapi-jwt-mtls', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: `${jwksServer.url}/fapi-jwt-mtls`, redirect_uris: [`${apps.fapiJwt.url}/callback`] },
     ],
     configure: (config) => {
+      config.features.resourceIndicators = {
+        enabled: true,
+        defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string | string[]) => oneOf,
+        useGrantedResource: async () => false,
+        getResourceServerInfo: async () => ({ scope: 'read', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+      };
       config.features.fapi = { enabled: true, profile: (_ctx: unknown, client?: { clientId?: string }) => (client?.clientId?.startsWith('fapi') ? '2.0' : undefined) };
       config.enabledJWA = { ...(config.enabledJWA ?? {}), idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'] };
     },
@@ -178,6 +193,16 @@ describe('the certificate-bound access token', () => {
     const calls = to(op.requests.slice(since), 'GET', '/me');
     expect(calls).toHaveLength(2);
     for (const call of calls) expect(call).toMatchObject({ host: 'alias', certificate: x5tS256(certs.client.cert), status: 200 });
+  });
+
+  it('binds an API\'s token (RFC 8707) to the certificate too, and req.oidc.fetch() presents the certificate with it', async () => {
+    const { browser } = await login(apps.pki);
+    const since = op.requests.length;
+    const { token, status } = JSON.parse((await browser.get(`${apps.pki.url}/api-token-fetch`)).body) as { token: string; status: number };
+    expect(decodeJwt(token)).toMatchObject({ aud: MTLS_API, cnf: { 'x5t#S256': x5tS256(certs.client.cert) } });
+    expect(op.tokenRequests.at(-1)).toMatchObject({ grant_type: 'refresh_token', resource: MTLS_API });
+    expect(status).toBe(404); // oidc-provider has no such route: what matters is how the request came
+    expect(to(op.requests.slice(since), 'GET', '/api-check')).toEqual([expect.objectContaining({ host: 'alias', certificate: x5tS256(certs.client.cert) })]);
   });
 
   it('is refreshed with the same certificate at the alias token endpoint and stays bound', async () => {

@@ -8,8 +8,8 @@ import http from 'node:http';
 import express from 'express';
 import session from 'express-session';
 import { startEmbeddedProvider } from './embedded-provider.mjs';
-import { expressMode, passportMode } from './modes.mjs';
-import { apiPage, errorPage, homePage, notFoundPage, parPage, protectedPage, staffPage, userinfoPage } from './pages.mjs';
+import { expressMode, PAYMENT, passportMode } from './modes.mjs';
+import { apiPage, errorPage, homePage, notFoundPage, parPage, payPage, protectedPage, staffPage, userinfoPage } from './pages.mjs';
 import { oneLine } from './redact.mjs';
 import { captureCallback, captureLogin, eventRecorder, eventScope } from './trace.mjs';
 
@@ -50,6 +50,7 @@ const SENTENCES = {
   insufficient_claims: 'The signed-in user does not have the claims this page requires.',
   login_required: 'Please sign in.',
   cross_site_login: 'Please start the sign-in from this site.',
+  authorization_details_invalid: 'The identity provider granted something the app did not ask for; nothing was used.',
 };
 
 function sentenceFor(status, code) {
@@ -92,6 +93,11 @@ function buildApp({ auth, demo, embedded, config, sessionSecret, log, silentLogi
   app.get('/protected', auth.guard, page(protectedPage));
   app.get('/staff', auth.staffOnly, page(staffPage));
   app.get('/par', page(parPage));
+  // "Pay €123.50": a sign-in that asks for exactly this payment (RFC 9396), then what the provider granted.
+  app.get('/pay', (req, res) => {
+    res.type('html').send(payPage({ user: auth.user(req), demo, asked: PAYMENT, granted: auth.authorizationDetails(req) }));
+  });
+  app.get('/pay/start', capture.login, auth.pay);
   app.get('/userinfo', auth.guard, async (req, res, next) => {
     try {
       const userinfo = auth.userinfo ? await auth.userinfo(req) : undefined;

@@ -13,6 +13,8 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { escapeHtml, redactParams, redactTokenResponse } from './redact.mjs';
 
 const KEEP = 200; // records kept in memory, oldest dropped first
+/** The API a payment is for (RFC 9396 needs a resource indicator at oidc-provider; this one is the default). */
+export const PAYMENTS_API = 'https://payments.demo.example/';
 const PAR_PATH = '/request'; // oidc-provider's default routes
 const TOKEN_PATH = '/token';
 
@@ -53,6 +55,35 @@ button.secondary{background:#fff;color:#3b5bdb}</style></head><body>
 <button class="secondary" type="submit" form="op.logoutForm">No, stay signed in</button></body></html>`;
 }
 
+/**
+ * Rich authorization requests (RFC 9396) for the "Pay" page: the `payment_initiation` type, granted as the
+ * user consented on the provider's consent page. oidc-provider wants a resource indicator with them: a
+ * request with authorization_details and no `resource` is for the payments API.
+ */
+function paymentFeatures() {
+  return {
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (ctx, _client, oneOf) => oneOf ?? (ctx.oidc.params.authorization_details ? PAYMENTS_API : undefined),
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async () => ({ scope: 'payments', accessTokenFormat: 'opaque' }),
+    },
+    richAuthorizationRequests: {
+      enabled: true,
+      types: {
+        payment_initiation: {
+          validate(_ctx, detail) {
+            if (typeof detail.instructedAmount?.amount !== 'string') throw new TypeError('instructedAmount.amount is required');
+          },
+        },
+      },
+      authorizationDetailsForGrantSource: async (ctx) => ctx.oidc.grant.rar,
+      authorizationDetailsForAccessToken: async (_ctx, _token, source) => source.rar,
+      authorizationDetailsForIntrospection: async (_ctx, token) => token.rar,
+    },
+  };
+}
+
 function configuration({ clientID, clientSecret, redirectUri, postLogoutRedirectUri, keys }) {
   return {
     clients: [
@@ -65,6 +96,7 @@ function configuration({ clientID, clientSecret, redirectUri, postLogoutRedirect
         redirect_uris: [redirectUri],
         post_logout_redirect_uris: [postLogoutRedirectUri],
         id_token_signed_response_alg: 'RS256',
+        authorization_details_types: ['payment_initiation'],
       },
     ],
     jwks: { keys },
@@ -83,6 +115,7 @@ function configuration({ clientID, clientSecret, redirectUri, postLogoutRedirect
           ctx.body = logoutPage(ctx, form);
         },
       },
+      ...paymentFeatures(),
     },
     claims: { openid: ['sub'], profile: ['name', 'groups'], email: ['email', 'email_verified'] },
     conformIdTokenClaims: false,

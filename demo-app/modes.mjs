@@ -17,7 +17,22 @@ import { redact, redactTokenResponse } from './redact.mjs';
  * @property {import('express').RequestHandler | undefined} silentLogin  attemptSilentLogin(), where the mode has it
  * @property {((req: any) => Promise<Record<string, unknown>>) | undefined} userinfo  req.oidc.fetchUserInfo(), where the mode has it
  * @property {((req: any, apiUrl: string) => Promise<Record<string, unknown>>) | undefined} callApi  getAccessToken() + req.oidc.fetch(), where the mode has it
+ * @property {import('express').RequestHandler} pay  starts a sign-in that asks for the payment (RFC 9396 authorization_details)
+ * @property {(req: any) => unknown[] | undefined} authorizationDetails  what the provider granted (RFC 9396 §7)
  */
+
+/**
+ * What the "Pay" page asks the provider to authorize (RFC 9396 §2; the payment_initiation example of its
+ * §2.1). A real app builds it from the checkout, per request.
+ */
+export const PAYMENT = {
+  type: 'payment_initiation',
+  actions: ['initiate'],
+  instructedAmount: { currency: 'EUR', amount: '123.50' },
+  creditorName: 'Demo Merchant',
+  creditorAccount: { iban: 'DE02100100109307118603' },
+  remittanceInformationUnstructured: 'Order 4711',
+};
 
 /** The claim the "Staff only" page is gated on. */
 export const STAFF_CLAIM = { claim: 'groups', value: 'staff' };
@@ -34,6 +49,9 @@ export function expressMode({ lib, config }) {
     // Per-request parameters, pushed with PAR: the provider shows its sign-up page.
     signup: (req, res, next) => res.oidc.login({ returnTo: '/', authorizationParams: { screen_hint: 'signup' } }).catch(next),
     staffOnly: lib.claimIncludes(STAFF_CLAIM.claim, STAFF_CLAIM.value),
+    // The payment goes with this sign-in only, pushed as JSON; the provider asks the user to consent to it.
+    pay: (req, res, next) => res.oidc.login({ returnTo: '/pay', authorizationParams: { authorization_details: [PAYMENT] } }).catch(next),
+    authorizationDetails: (req) => req.oidc?.authorizationDetails,
     silentLogin: lib.attemptSilentLogin(),
     // The userinfo endpoint with the access token (its sub checked against the ID token's).
     userinfo: (req) => req.oidc.fetchUserInfo(),
@@ -71,7 +89,8 @@ export async function passportMode({ passportLib, config }) {
   const strategy = new passportLib.ParStrategy({ ...config, callbackPath: '/callback' }, (tokens, claims, done) => {
     const { dpopJwk: _key, ...response } = tokens;
     // The ID token is kept for RP-initiated logout (id_token_hint); the page only sees the redacted view.
-    done(null, { id: claims.sub, claims, idToken: tokens.id_token, tokenView: redactTokenResponse(response) });
+    const granted = tokens.authorization_details ? { authorizationDetails: tokens.authorization_details } : {};
+    done(null, { id: claims.sub, claims, idToken: tokens.id_token, tokenView: redactTokenResponse(response), ...granted });
   });
   passport.use(strategy);
   passport.serializeUser((user, done) => done(null, user));
@@ -105,6 +124,8 @@ export async function passportMode({ passportLib, config }) {
     },
     guard: (req, res, next) => (req.isAuthenticated() ? next() : res.redirect(`/login?returnTo=${encodeURIComponent(req.originalUrl)}`)),
     signup: passport.authenticate('par', { authorizationParams: { screen_hint: 'signup' }, returnTo: '/' }),
+    pay: passport.authenticate('par', { authorizationParams: { authorization_details: [PAYMENT] }, returnTo: '/pay' }),
+    authorizationDetails: (req) => (req.isAuthenticated?.() ? req.user.authorizationDetails : undefined),
     staffOnly(req, res, next) {
       if (!req.isAuthenticated()) return res.redirect(`/login?returnTo=${encodeURIComponent(req.originalUrl)}`);
       const groups = req.user.claims?.[STAFF_CLAIM.claim];

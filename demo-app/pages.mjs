@@ -50,7 +50,7 @@ export function layout({ title, body, user, demo }) {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${e(title)} · express-par demo</title><style>${STYLE}</style></head>
 <body><header><div><strong>express-par demo</strong><span class="tag">${e(demo.mode)} · ${e(demo.providerLabel)}</span>
-<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/staff">Staff only</a><a href="/userinfo">Userinfo</a><a href="/api">Call the API</a><a href="/par">What PAR did</a></nav>${who}</div></header>
+<nav><a href="/">Home</a><a href="/protected">Protected</a><a href="/staff">Staff only</a><a href="/userinfo">Userinfo</a><a href="/api">Call the API</a><a href="/pay">Pay</a><a href="/par">What PAR did</a></nav>${who}</div></header>
 <main>${body}</main></body></html>`;
 }
 
@@ -149,6 +149,24 @@ then calls the API as the user. The demo asks for two hours, more than the provi
     ? `<section><h1>Call the API</h1>${explain}<form method="get" action="/api"><input type="hidden" name="call" value="1"><button class="button" type="submit">Call the API</button></form>${outcome}</section>`
     : '<section><h1>Call the API</h1><p>Token renewal is shown in the <code>express</code> mode (<code>req.oidc.getAccessToken()</code>, <code>req.oidc.fetch()</code>).</p></section>';
   return layout({ title: 'Call the API', body, user, demo });
+}
+
+/** The "Pay €123.50" page: what the app asks for (RFC 9396 authorization_details), and what was granted. */
+export function payPage({ user, demo, asked, granted }) {
+  const amount = `€${asked.instructedAmount.amount}`;
+  const grant = granted
+    ? `<h2>What the provider granted</h2><p>The token response's <code>authorization_details</code>, checked by express-par
+(an entry of a type the sign-in did not ask for is refused: <code>502 authorization_details_invalid</code>) and read as
+<code>${demo.mode === 'passport' ? 'tokens.authorization_details' : 'req.oidc.authorizationDetails'}</code>:</p>
+<div data-testid="granted">${json(granted)}</div>`
+    : '<p class="muted">Nothing granted in this session yet.</p>';
+  const body = `<section><h1>Pay ${e(amount)}</h1>
+<p>The button starts a sign-in that pushes this payment as <code>authorization_details</code> (RFC 9396), as JSON, with PAR:
+the provider shows it to the user, who consents to exactly this payment.</p>
+<h2>What the app asks for</h2><div data-testid="asked">${json([asked])}</div>
+<p><a class="button" href="/pay/start">Pay ${e(amount)}</a></p>${grant}
+${demo.embedded ? '' : '<p class="muted">Your provider must support rich authorization requests for the <code>payment_initiation</code> type.</p>'}</section>`;
+  return layout({ title: 'Pay', body, user, demo });
 }
 
 export function errorPage({ status, code, message, user, demo }) {

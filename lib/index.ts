@@ -12,9 +12,9 @@ export {
 export type { ParErrorCode } from './core/errors.js';
 export type {
   ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput,
-  AuthorizationParamValue, BackchannelLogoutOptions, TlsOptions, PemInput,
+  AuthorizationParamValue, BackchannelLogoutOptions, TlsOptions, PemInput, AuthorizationDetail,
 } from './core/types.js';
-export type { RequestContext } from './express/request-context.js';
+export type { RequestContext, ApiTokenOptions, GetAccessTokenOptions } from './express/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './express/response-context.js';
 export type { ProviderReport } from './protocol/provider-report.js';
 import './express/augment.js';

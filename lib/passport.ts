@@ -27,7 +27,8 @@ const log = createLogger('passport');
 
 /**
  * The token endpoint's answer; `dpopJwk` is the per-login DPoP private key when `dpop: true`;
- * `certificateBound` and `cnf` are set when the access token is bound to the `tls` certificate (RFC 8705 §3).
+ * `certificateBound` and `cnf` are set when the access token is bound to the `tls` certificate (RFC 8705 §3);
+ * `authorization_details` is what the server granted (RFC 9396 §7, only types the login asked for).
  */
 export type ParTokenSet = TokenSet & { dpopJwk?: JWK } & Partial<CertificateBinding>;
 

@@ -159,7 +159,13 @@ export interface FaultyServer {
   userinfoClaims: Record<string, unknown>;
   /** Answer /userinfo as a signed JWT (application/jwt) with these signing options (iss and aud added unless userinfoClaims removes them). */
   userinfoSigned?: SignIdTokenOptions;
-  /** Clears fault, idTokenClaims, userinfoClaims, userinfoSigned and requests, restores sub and parEnabled. Keys (and rotations) are kept. */
+  /**
+   * A refresh with `audience` (Auth0) or `resource` (RFC 8707) answers a JWT access token whose `aud` is what
+   * was asked; set this to answer another audience instead (Auth0's default audience when the application's
+   * refresh-token policy lacks the one asked), or `'opaque'` for an opaque token.
+   */
+  apiAudience?: string | string[] | 'opaque';
+  /** Clears fault, idTokenClaims, userinfoClaims, userinfoSigned, apiAudience and requests, restores sub and parEnabled. Keys (and rotations) are kept. */
   reset(): void;
   /**
    * A new RS256 key (new kid), published in /jwks without signing with it yet (pre-rotation); with
@@ -182,7 +188,8 @@ export interface StartFaultyServerOptions {
   sub?: string;
 }
 
-interface Grant { clientId: string; redirectUri: string; codeChallenge: string; state: string; nonce?: string; scope: string; sub: string; expiresAt: number }
+/** `authorizationDetails`: what was pushed (RFC 9396), granted as asked and answered with every token. */
+interface Grant { clientId: string; redirectUri: string; codeChallenge: string; state: string; nonce?: string; scope: string; sub: string; expiresAt: number; authorizationDetails?: unknown }
 interface Reply { status: number; body: unknown; headers?: Record<string, string> }
 
 class OAuthError extends Error {
@@ -411,8 +418,11 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     if (one(body, 'code_challenge_method') !== 'S256') throw new OAuthError(400, 'invalid_request', 'code_challenge_method must be S256');
     const state = one(body, 'state', true)!;
     const requestUri = `urn:ietf:params:oauth:request_uri:${rand()}`;
+    const details = one(body, 'authorization_details');
+    let authorizationDetails: unknown;
+    try { authorizationDetails = details === undefined ? undefined : JSON.parse(details); } catch { throw new OAuthError(400, 'invalid_authorization_details', 'not JSON'); }
     pushed.set(requestUri, {
-      clientId, redirectUri, codeChallenge, state, nonce: one(body, 'nonce'), scope: one(body, 'scope') ?? 'openid', expiresAt: Date.now() + 90_000,
+      clientId, redirectUri, codeChallenge, state, nonce: one(body, 'nonce'), scope: one(body, 'scope') ?? 'openid', expiresAt: Date.now() + 90_000, authorizationDetails,
     });
     return { status: 201, body: { request_uri: requestUri, expires_in: 90 } };
   }
@@ -445,8 +455,16 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     return send(res, f, 302, '', { location: target.href, 'cache-control': 'no-store' });
   }
 
+  /** An API's access token (a refresh with `audience` or `resource`): a JWT for that audience, or what `apiAudience` says. */
+  async function apiAccessToken(g: Grant, asked: string | string[], scope: string | undefined): Promise<string> {
+    if (server.apiAudience === 'opaque') return rand();
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: issuer, sub: g.sub, aud: server.apiAudience ?? asked, client_id: clientId, scope: scope ?? g.scope, iat: now, exp: now + 3600 };
+    return server.signIdToken(claims, { header: { typ: 'at+jwt' } });
+  }
+
   /** `dpop`: the token request carried a DPoP proof, so the token is DPoP-bound (RFC 9449 §5; the proof itself is not checked). */
-  async function issueTokens(g: Grant, dpop = false): Promise<Reply> {
+  async function issueTokens(g: Grant, dpop = false, api?: { asked: string | string[]; scope?: string }): Promise<Reply> {
     const now = Math.floor(Date.now() / 1000);
     const claims = edit({
       iss: issuer, sub: g.sub, aud: clientId, exp: now + 3600, iat: now, nonce: g.nonce, name: 'Test User',
@@ -455,12 +473,13 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
     const idToken = server.fault.idToken ? await server.fault.idToken(claims, sign) : await sign(claims);
     const refreshToken = rand();
     refreshTokens.set(refreshToken, { ...g, nonce: undefined });
-    const accessToken = rand();
+    const accessToken = api ? await apiAccessToken(g, api.asked, api.scope) : rand();
     accessTokens.set(accessToken, g);
     server.issued.push(accessToken, refreshToken, idToken);
+    const details = g.authorizationDetails === undefined ? {} : { authorization_details: g.authorizationDetails };
     return {
       status: 200,
-      body: { access_token: accessToken, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope },
+      body: { access_token: accessToken, token_type: dpop ? 'DPoP' : 'Bearer', expires_in: 3600, id_token: idToken, refresh_token: refreshToken, scope: g.scope, ...details },
       headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
     };
   }
@@ -474,7 +493,9 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       const g = refreshTokens.get(presented);
       refreshTokens.delete(presented);
       if (!g) throw invalidGrant('unknown or used refresh token');
-      return issueTokens({ ...g, sub: server.sub }, req.headers.dpop !== undefined); // RFC 6749 §6; a new ID token without nonce (Core §12.2)
+      const asked = body.audience ?? body.resource; // Auth0's audience; RFC 8707 resource (repeated for several)
+      const api = asked === undefined ? undefined : { asked, ...(typeof body.scope === 'string' ? { scope: body.scope } : {}) };
+      return issueTokens({ ...g, sub: server.sub }, req.headers.dpop !== undefined, api); // RFC 6749 §6; a new ID token without nonce (Core §12.2)
     }
     if (grantType !== 'authorization_code') throw new OAuthError(400, 'unsupported_grant_type', `unsupported grant_type ${grantType}`);
     const code = one(body, 'code', true)!;
@@ -569,6 +590,7 @@ export async function startFaultyServer(opts: StartFaultyServerOptions = {}): Pr
       server.idTokenClaims = {};
       server.userinfoClaims = {};
       delete server.userinfoSigned;
+      delete server.apiAudience;
       server.requests.length = 0;
       server.issued.length = 0;
       server.sub = defaultSub;

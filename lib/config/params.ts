@@ -5,6 +5,7 @@
  */
 import { fail } from '../core/assert.js';
 import type { AuthorizationParamValue } from '../core/types.js';
+import { assertAuthorizationDetails } from '../protocol/authorization-details.js';
 
 type Params = Record<string, AuthorizationParamValue | undefined>;
 
@@ -46,6 +47,7 @@ export function encodeParams(params: Params, label = 'authorizationParams', defa
     if (key === 'response_mode' && value !== 'query') {
       fail(`"${label}.response_mode" must be "query" (the callback route is GET)`);
     }
+    if (key === 'authorization_details') assertAuthorizationDetails(value, `${label}.authorization_details`);
     appendParam(out, key, value, label);
   }
   if (defaults && !out.has('scope')) out.set('scope', 'openid profile email');

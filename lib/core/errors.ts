@@ -44,6 +44,8 @@ export type ParErrorCode =
   | 'upstream_response_too_large'
   | 'userinfo_failed'
   | 'userinfo_invalid'
+  | 'access_token_audience_mismatch'
+  | 'authorization_details_invalid'
   // the authorization server did not answer in time (504)
   | 'upstream_timeout';
 

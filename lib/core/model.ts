@@ -145,6 +145,21 @@ export interface CertificateBinding {
   cnf: { 'x5t#S256': string };
 }
 
+/**
+ * The API an access token is asked for besides the login's own (made by config/api-target.ts): Auth0's
+ * `audience` or RFC 8707 `resource` indicators, with an optional `scope`.
+ */
+export interface ApiTarget {
+  audience?: string;
+  /** RFC 8707 §2: absolute URIs without a fragment. */
+  resource?: string[];
+  scope?: string;
+  /** What the session keys this API's token by: a short digest of the API and the scope. */
+  key: string;
+  /** The audience or the resources, space-separated: for events and messages (never a secret). */
+  label: string;
+}
+
 /** A validated logout token: what names the logins to end (made by protocol/logout-token.ts). */
 export interface LogoutClaims {
   sub?: string;
@@ -189,4 +204,6 @@ export interface Transaction {
   silent?: boolean;
   /** Per-session DPoP key (private JWK) the code is bound to. */
   dpopJwk?: JWK;
+  /** The `type`s of the `authorization_details` pushed (RFC 9396): what a granted entry may be. */
+  authorizationDetailsTypes?: string[];
 }

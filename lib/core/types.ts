@@ -41,6 +41,15 @@ export type AuthorizationParamValue =
   | Record<string, unknown>
   | Array<Record<string, unknown>>;
 
+/**
+ * One entry of `authorization_details` (RFC 9396 §2): an object with a string `type`; the other fields are
+ * the type's own (`locations`, `actions`, `datatypes`, `identifier`, `privileges`, or anything it defines).
+ */
+export interface AuthorizationDetail {
+  type: string;
+  [field: string]: unknown;
+}
+
 export interface RoutesConfig {
   /** Starts a login. Default `/login`; `false` turns it off. */
   login?: string | false;
@@ -77,6 +86,12 @@ export interface LoginSession {
   generation?: number;
   /** Milliseconds since the epoch when the tokens were last refreshed. */
   renewedAt?: number;
+  /** RFC 9396 §7: what the server granted, from the last token response that had `authorization_details`. */
+  authorizationDetails?: AuthorizationDetail[];
+  /** The `type`s of the `authorization_details` this login asked for (what a granted entry must be). */
+  authorizationDetailsTypes?: string[];
+  /** Access tokens for other APIs (`getAccessToken({ audience | resource })`), by API and scope (api-tokens.ts). */
+  apis?: Record<string, unknown>;
   [extra: string]: unknown;
 }
 
@@ -105,6 +120,8 @@ export interface TokenSet {
   refresh_token?: string;
   expires_in?: number;
   scope?: string;
+  /** RFC 9396 §7: what the server granted (checked: an array of objects with a string `type`). */
+  authorization_details?: AuthorizationDetail[];
   [extra: string]: unknown;
 }
 
@@ -117,7 +134,8 @@ export type ParEvent =
   | { type: 'callback.succeeded'; sub: string }
   | { type: 'callback.failed'; code: string; status: number }
   | { type: 'logout'; rpInitiated: boolean }
-  | { type: 'token.refreshed'; expiresAt?: number };
+  /** `api`: the audience or resource(s) of an API's token (`getAccessToken({ audience | resource })`). */
+  | { type: 'token.refreshed'; expiresAt?: number; api?: string };
 
 export interface ParAuthConfig {
   /**

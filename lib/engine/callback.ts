@@ -9,6 +9,7 @@ import { CallbackError, RequestError, SilentLoginDeclined } from '../core/errors
 import { createLogger } from '../core/log.js';
 import type { CertificateBinding, Transaction } from '../core/model.js';
 import type { TokenSet } from '../core/types.js';
+import { checkGrantedTypes } from '../protocol/authorization-details.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from '../protocol/callback.js';
 import { validateIdToken } from '../protocol/id-token.js';
 import { authenticationShortfall, requireAuthTime, type Shortfall } from '../protocol/step-up.js';
@@ -31,6 +32,8 @@ export interface LoginResult {
   certificateBinding?: CertificateBinding;
   /** A `requiresAuth()` step-up brought this login back (the adapter marks the stored login). */
   stepUp?: true;
+  /** The `type`s of the `authorization_details` this login asked for (RFC 9396). */
+  authorizationDetailsTypes?: string[];
 }
 
 /**
@@ -159,6 +162,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
   // RFC 7636 §4.5: the verifier; RFC 6749 §4.1.3: the same redirect_uri
   const grant = authorizationCodeParameters(params.code, config.redirectUri, tx.codeVerifier);
   const { tokens, certificateBinding } = await tokenRequest(ctx, metadata, grant, tx.dpopJwk, true);
+  checkGrantedTypes(tokens.authorization_details, tx.authorizationDetailsTypes); // RFC 9396 §7
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);
   expected.nonce = tx.nonce;
   // A max_age this login asked for itself is a requirement: checkRequired() answers a stale auth_time with 403.
@@ -174,6 +178,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
     ...(tx.dpopJwk ? { dpopJwk: tx.dpopJwk } : {}),
     ...(certificateBinding ? { certificateBinding } : {}),
     ...(tx.stepUp ? { stepUp: true as const } : {}),
+    ...(tx.authorizationDetailsTypes ? { authorizationDetailsTypes: tx.authorizationDetailsTypes } : {}),
   };
 }
 

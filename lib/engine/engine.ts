@@ -7,7 +7,7 @@
  * a step function (login.ts, callback.ts, tokens.ts, logout.ts, userinfo.ts) run on this engine's context.
  */
 import type { Request } from 'express';
-import type { LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout } from '../core/model.js';
+import type { ApiTarget, LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout } from '../core/model.js';
 import type { LoginSession, ParEvent } from '../core/types.js';
 import type { DpopBinding, DpopNonces } from '../protocol/dpop.js';
 import type { StoredLogin } from '../state/login.js';
@@ -41,9 +41,10 @@ export interface Engine {
   logoutUrl(idToken: string | undefined, logout?: ResolvedLogout): Promise<string | undefined>;
   /**
    * Redeems the login's refresh token (RFC 6749 §6); returns the new tokens, when an ID token came back
-   * its claims, and whether the new access token is certificate-bound.
+   * its claims, and whether the new access token is certificate-bound. With `target`: a token for that API
+   * (`audience` / RFC 8707 `resource`, `scope`), its `aud` checked (`refused` when it names another).
    */
-  refresh(login: LoginSession): Promise<Refreshed>;
+  refresh(login: LoginSession, target?: ApiTarget): Promise<Refreshed>;
   /**
    * The URL of a server endpoint called with client credentials or the access token: its
    * `mtls_endpoint_aliases` entry when a client certificate is configured (RFC 8705 §5). Requests to it
@@ -71,7 +72,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     ready: () => ready(ctx),
     startLogin: (req, options) => startLogin(ctx, req, options),
     completeLogin: (req) => completeLogin(ctx, req),
-    refresh: (login) => refresh(ctx, login),
+    refresh: (login, target) => refresh(ctx, login, target),
     logoutUrl: (idToken, logout) => logoutUrl(ctx, idToken, logout),
     checkLogoutToken: (token) => checkLogoutToken(ctx, token),
     endpoint: async (name) => endpointOf(ctx, (await ready(ctx)).metadata, name),

@@ -9,6 +9,7 @@ import type { Transaction } from '../core/model.js';
 import { randomToken } from '../core/random.js';
 import { mergeAuthorizationParams } from '../config/params.js';
 import { authorizationUrl } from '../protocol/authorize.js';
+import { authorizationDetailsTypes } from '../protocol/authorization-details.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { generateDpopKey, thumbprint, type DpopKey } from '../protocol/dpop.js';
 import {
@@ -73,7 +74,7 @@ function newTransaction(ctx: EngineContext, params: URLSearchParams, options: St
   // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
   const maxAge = maxAgeOf(params);
   const required = requiredBy(params, options);
-  return {
+  const tx: Transaction = {
     state: randomToken(32), // RFC 6749 §10.12: unguessable, bound to this session
     nonce: randomToken(32),
     codeVerifier: createCodeVerifier(),
@@ -85,6 +86,10 @@ function newTransaction(ctx: EngineContext, params: URLSearchParams, options: St
     ...(required ? { required } : {}),
     ...(options.stepUp ? { stepUp: true } : {}),
   };
+  // RFC 9396 §7: what the server may grant is what this login asks for.
+  const types = authorizationDetailsTypes(params.get('authorization_details'));
+  if (types) tx.authorizationDetailsTypes = types;
+  return tx;
 }
 
 /**

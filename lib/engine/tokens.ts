@@ -4,7 +4,10 @@
  * certificate; and the ID token checks both use (OpenID Connect Core §3.1.3.7, §12.2).
  */
 import type { JWTPayload } from 'jose';
-import type { CertificateBinding, Discovered, ServerMetadata, Transaction } from '../core/model.js';
+import type { ApiTarget, CertificateBinding, Discovered, ServerMetadata, Transaction } from '../core/model.js';
+import type { UpstreamError } from '../core/errors.js';
+import { audienceMismatch } from '../protocol/access-token-audience.js';
+import { checkGrantedTypes } from '../protocol/authorization-details.js';
 import type { LoginSession, TokenSet } from '../core/types.js';
 import { resolveIdTokenAlgs, validateIdToken, type IdTokenExpectations } from '../protocol/id-token.js';
 import { jwtExpectations } from '../protocol/jwt-expectations.js';
@@ -24,6 +27,11 @@ export interface Refreshed {
   tokens: Partial<TokenSet>;
   claims?: JWTPayload;
   certificateBinding?: CertificateBinding;
+  /**
+   * An API's access token that names another audience (502 `access_token_audience_mismatch`): not to be used,
+   * but the response's rotated refresh token is the live one and must be kept.
+   */
+  refused?: UpstreamError;
 }
 
 /**
@@ -56,17 +64,25 @@ export function idTokenExpectations(ctx: EngineContext, found: Discovered, acces
 
 /**
  * Redeems the login's refresh token (RFC 6749 §6); returns the new tokens, when an ID token came back
- * its claims, and whether the new access token is certificate-bound.
+ * its claims, and whether the new access token is certificate-bound. With `target`, for that API (its
+ * `audience` or RFC 8707 `resource`, and `scope`), with the login's DPoP key and client certificate: a JWT
+ * access token must name what was asked in its `aud`, and an ID token in the answer is not used.
  */
-export async function refresh(ctx: EngineContext, login: LoginSession): Promise<Refreshed> {
+export async function refresh(ctx: EngineContext, login: LoginSession, target?: ApiTarget): Promise<Refreshed> {
   if (!login.refreshToken) {
     throw new TypeError('this login has no refresh token (ask for offline_access, or the server does not issue one)');
   }
   const discovered = await ready(ctx);
-  const params = refreshParameters(login.refreshToken);
+  const params = refreshParameters(login.refreshToken, target);
   const dpopJwk = login.dpopJwk as Transaction['dpopJwk'];
   const { tokens, certificateBinding: binding } = await tokenRequest(ctx, discovered.metadata, params, dpopJwk, false);
+  // RFC 9396 §7: a refresh grants no type of authorization_details the login did not ask for.
+  checkGrantedTypes(tokens.authorization_details, login.authorizationDetailsTypes);
   const bound = binding ? { certificateBinding: binding } : {};
+  if (target) {
+    const refused = audienceMismatch(tokens.access_token!, target.audience ? [target.audience] : target.resource!);
+    return { tokens, ...bound, ...(refused ? { refused } : {}) };
+  }
   if (!tokens.id_token) return { tokens, ...bound };
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);
   // Core §12.2: compared with the original ID token's claims, not with those an afterCallback shaped.

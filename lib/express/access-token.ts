@@ -1,138 +1,36 @@
 /**
- * Access tokens that renew themselves (RFC 6749 §6), safely under concurrency, and the guard on every
- * save of a logged-in session (guardSessionSave).
+ * Access tokens that renew themselves (RFC 6749 §6), the login's own and other APIs' (`audience` or RFC 8707
+ * `resource`), safely under concurrency, and the guard on every save of a logged-in session (guardSessionSave).
  *
- * - Single flight: parallel requests of one session that need a refresh share one refresh grant, in
- *   this process (keyed by sign-in, session id and refresh token).
- * - Newest tokens win: each refresh result is remembered for a while under the refresh token it
- *   replaced, and a login counts its refreshes (`generation`). A request that loaded the session before
- *   a refresh adopts the newer tokens instead of refreshing again, and before any save of a session
- *   loaded with a login, the login is reconciled with the process's newest rotation and with what the
- *   store holds now: a rotated-away refresh token is never written back, and a login ended elsewhere
- *   (logout, refused refresh), with or without a refresh token, is not brought back.
+ * - Single flight per API, one refresh grant at a time per session, newest tokens win: refresh-coordinator.ts.
+ *   Before any save of a session loaded with a login, the login is reconciled with the process's newest
+ *   rotation and with what the store holds now: a rotated-away refresh token is never written back, and a
+ *   login ended elsewhere (logout, refused refresh), with or without a refresh token, is not brought back.
  * - A refused refresh token (`invalid_grant`) ends the login: 401 `login_required`. A network failure or
  *   a bad answer (502/504) keeps it.
  * - A refresh that brings a new ID token runs afterCallback again on the refreshed login, so claims the
- *   app shaped stay shaped; when the hook throws, the login ends and its error is thrown.
+ *   app shaped stay shaped; when the hook throws, the login ends and its error is thrown. So does an answer
+ *   that grants `authorization_details` of a type the login did not ask for (502, RFC 9396 §7).
  */
 import type { Request } from 'express';
 import type { Engine } from '../engine/engine.js';
 import { ParError, RequestError } from '../core/errors.js';
-import { clearLogin, readLogin, readStoredLogin, storeLogin, withTokens } from '../state/login.js';
+import { clearLogin, readLogin, readStoredLogin, storeLogin } from '../state/login.js';
 import { createLogger } from '../core/log.js';
 import { requireSession, saveSession } from '../state/session.js';
-import type { RequestWithSession } from '../core/model.js';
+import type { ApiTarget, RequestWithSession } from '../core/model.js';
 import type { LoginSession } from '../core/types.js';
+import { readApiToken, type ApiToken } from '../state/api-tokens.js';
 import { loadedAccessToken } from './request-keys.js';
+import { coordinatorOf, generation, ReshapeFailed, type RefreshOutcome } from './refresh-coordinator.js';
 
 const log = createLogger('access-token');
 
-/** How long a refresh result is kept for requests that loaded the session before it. */
-export const ROTATION_GRACE_MS = 5 * 60 * 1000;
 /**
  * When the server's tokens live shorter than `minTtl`, no refresh can satisfy it: a token renewed less
  * than this long ago is returned rather than refreshed again (so parallel requests share one refresh).
  */
 export const JUST_RENEWED_MS = 10 * 1000;
-/** Upper bound on remembered refresh results per sign-in (oldest dropped first). */
-const MAX_ROTATIONS = 10_000;
-
-const generation = (login: LoginSession): number => (typeof login.generation === 'number' ? login.generation : 0);
-
-/** Per sign-in (engine): refreshes in flight, and recent results keyed by the refresh token they replaced. */
-class RefreshCoordinator {
-  private readonly inflight = new Map<string, Promise<LoginSession>>();
-  private readonly rotated = new Map<string, { login: LoginSession; at: number }>();
-
-  constructor(private readonly engine: Engine) {}
-
-  private key(sessionID: string, refreshToken: string): string {
-    return `${this.engine.signInKey}\n${sessionID}\n${refreshToken}`;
-  }
-
-  /** The newest login this process refreshed from `login` (following rotations), or `login` itself. */
-  newest(sessionID: string, login: LoginSession): LoginSession {
-    let current = login;
-    for (let hops = 0; hops < 100 && current.refreshToken; hops += 1) {
-      const entry = this.rotated.get(this.key(sessionID, current.refreshToken));
-      if (!entry || Date.now() - entry.at > ROTATION_GRACE_MS || generation(entry.login) <= generation(current)) break;
-      current = entry.login;
-    }
-    return current;
-  }
-
-  /**
-   * One refresh per (session, refresh token) at a time; every caller gets the same result or error. `req`
-   * is the first caller's: afterCallback runs with it when the refresh brings a new ID token.
-   */
-  refresh(req: Request, login: LoginSession): Promise<LoginSession> {
-    const key = this.key(req.sessionID, login.refreshToken!);
-    const flying = this.inflight.get(key);
-    if (flying) return flying;
-    const promise = this.run(req, login)
-      .then((next) => {
-        this.remember(key, next);
-        return next;
-      })
-      .finally(() => this.inflight.delete(key));
-    this.inflight.set(key, promise);
-    return promise;
-  }
-
-  private async run(req: Request, login: LoginSession): Promise<LoginSession> {
-    const { tokens, claims, certificateBinding } = await this.engine.refresh(login);
-    let next = withTokens(login, tokens, claims, certificateBinding);
-    if (claims) next = await reshape(req, this.engine, next, login);
-    next.generation = generation(login) + 1;
-    next.renewedAt = Date.now();
-    log('refreshed the tokens (generation %d)', next.generation);
-    const expiry = next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {};
-    this.engine.emit({ type: 'token.refreshed', ...expiry });
-    return next;
-  }
-
-  private remember(key: string, login: LoginSession): void {
-    const now = Date.now();
-    for (const [old, entry] of this.rotated) {
-      if (now - entry.at <= ROTATION_GRACE_MS && this.rotated.size < MAX_ROTATIONS) break; // oldest first
-      this.rotated.delete(old);
-    }
-    this.rotated.set(key, { login, at: now });
-  }
-}
-
-/** afterCallback threw while a refresh was being stored: the login ends (its refresh token may be spent). */
-class ReshapeFailed extends Error {
-  override name = 'ReshapeFailed';
-}
-
-/**
- * A refresh brought a new ID token: its claims replace the login's, so afterCallback shapes them again
- * (with the request that caused the refresh, and `req.res`), as it did at the callback. The login's own
- * bookkeeping (when it began) is kept whatever the hook returns.
- */
-async function reshape(req: Request, engine: Engine, next: LoginSession, before: LoginSession): Promise<LoginSession> {
-  const hook = engine.config.afterCallback;
-  if (!hook) return next;
-  try {
-    const shaped = await hook(req, req.res!, next);
-    if (before.loginAt !== undefined) shaped.loginAt = before.loginAt;
-    return shaped;
-  } catch (err) {
-    throw new ReshapeFailed('afterCallback failed during a refresh', { cause: err });
-  }
-}
-
-const coordinators = new WeakMap<Engine, RefreshCoordinator>();
-
-function coordinatorOf(engine: Engine): RefreshCoordinator {
-  let coordinator = coordinators.get(engine);
-  if (!coordinator) {
-    coordinator = new RefreshCoordinator(engine);
-    coordinators.set(engine, coordinator);
-  }
-  return coordinator;
-}
 
 function loginRequired(message: string, extra: { error?: string; cause?: unknown } = {}): RequestError {
   return new RequestError('login_required', message, { status: 401, ...extra });
@@ -143,15 +41,14 @@ function isRefused(err: unknown): err is ParError {
   return err instanceof ParError && err.code === 'token_exchange_failed' && err.error === 'invalid_grant';
 }
 
-function lastsFor(login: LoginSession, minTtl: number): boolean {
+function lastsFor(expiresAt: unknown, minTtl: number): boolean {
   // RFC 6749 §5.1: expires_in is only RECOMMENDED; without it the token is taken as valid.
-  return typeof login.expiresAt !== 'number' || login.expiresAt - Math.floor(Date.now() / 1000) >= minTtl;
+  return typeof expiresAt !== 'number' || expiresAt - Math.floor(Date.now() / 1000) >= minTtl;
 }
 
-function justRenewed(login: LoginSession, minTtl: number): boolean {
-  const renewedAt = login.renewedAt;
+function justRenewed(renewedAt: unknown, expiresAt: unknown, minTtl: number): boolean {
   if (typeof renewedAt !== 'number' || Date.now() - renewedAt >= JUST_RENEWED_MS) return false;
-  return typeof login.expiresAt === 'number' && login.expiresAt - Math.floor(renewedAt / 1000) < minTtl;
+  return typeof expiresAt === 'number' && expiresAt - Math.floor(renewedAt / 1000) < minTtl;
 }
 
 /** The session's login, updated to the newest rotation this process knows of. */
@@ -168,38 +65,61 @@ export interface AccessTokenOptions {
   minTtl?: number;
   /** A token a resource server refused (RFC 6750 §3.1 `invalid_token`): renew unless the session holds another. */
   rejected?: string;
+  /** Another API's token (config/api-target.ts); the login's own when undefined. */
+  target?: ApiTarget;
+}
+
+/** An access token and how a request presents it. */
+export interface PresentedToken {
+  token: string;
+  /** `DPoP`: with a proof of the login's key (RFC 9449 §7); otherwise Bearer. */
+  tokenType: string | undefined;
+  /** RFC 8705 §3: only over a connection that presents the client certificate. */
+  certificateBound: boolean;
+}
+
+function checkMinTtl(value: unknown): number {
+  const minTtl = value === undefined ? 60 : value;
+  if (typeof minTtl !== 'number' || !Number.isFinite(minTtl) || minTtl < 0) {
+    throw new TypeError('getAccessToken({ minTtl }): "minTtl" must be a number of seconds (0 or more)');
+  }
+  return minTtl;
 }
 
 /**
  * An access token valid for at least `minTtl` more seconds, refreshed (and the session saved) when
- * needed. Throws 401 `login_required` without a login, without a way to renew, or when the server
- * refuses the refresh token (the login then ends); 502/504 when the server fails (the login stays).
+ * needed: the login's own, or with `target` that API's. Throws 401 `login_required` without a login,
+ * without a way to renew, or when the server refuses the refresh token (the login then ends); 502/504
+ * when the server fails (the login stays).
  */
 export async function getAccessToken(req: Request, engine: Engine, options: AccessTokenOptions = {}): Promise<string> {
-  const minTtl = options.minTtl === undefined ? 60 : options.minTtl;
-  if (typeof minTtl !== 'number' || !Number.isFinite(minTtl) || minTtl < 0) {
-    throw new TypeError('getAccessToken({ minTtl }): "minTtl" must be a number of seconds (0 or more)');
-  }
+  return (await presentedToken(req, engine, options)).token;
+}
+
+/** getAccessToken(), with how the token is presented (DPoP, certificate-bound): for req.oidc.fetch(). */
+export async function presentedToken(
+  req: Request,
+  engine: Engine,
+  options: AccessTokenOptions = {},
+): Promise<PresentedToken> {
+  const minTtl = checkMinTtl(options.minTtl);
   requireSession(req);
   const login = currentLogin(req, engine);
   if (!login) throw loginRequired('There is no login in this session: log in first.');
-  if (login.accessToken && login.accessToken !== options.rejected) {
-    if (lastsFor(login, minTtl)) return login.accessToken;
-    // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
-    // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
-    const loaded = loadedAccessToken(req, engine);
-    const renewedHere = loaded !== undefined && loaded.accessToken !== login.accessToken;
-    if ((renewedHere || justRenewed(login, minTtl)) && lastsFor(login, 0)) return login.accessToken;
-  }
+  const { target, rejected } = options;
+  const fresh = target
+    ? freshApiToken(login, target, minTtl, rejected)
+    : freshLoginToken(req, engine, login, minTtl, rejected);
+  if (fresh) return fresh;
   if (!login.refreshToken) {
-    throw loginRequired(
-      'The access token is refused or expires too soon, and this login has no refresh token ' +
-        '(ask for the offline_access scope): log in again.',
-    );
+    const why = target
+      ? 'An access token for another API is obtained with the refresh token, and this login has none'
+      : 'The access token is refused or expires too soon, and this login has no refresh token';
+    throw loginRequired(`${why} (ask for the offline_access scope): log in again.`);
   }
-  let next: LoginSession;
+  let outcome: RefreshOutcome;
   try {
-    next = await refreshed(req, engine, login);
+    outcome = await refreshed(req, engine, login, target);
   } catch (err) {
     if (!isRefused(err)) throw err; // a network failure or a bad answer: the login stays
     await endLogin(req, engine, 'a refused refresh');
@@ -207,7 +127,46 @@ export async function getAccessToken(req: Request, engine: Engine, options: Acce
       'The authorization server refused the refresh token (invalid_grant), so the login has ended: log in again.';
     throw loginRequired(message, { error: 'invalid_grant', cause: err });
   }
-  return storeRefreshed(req, engine, next);
+  return storeRefreshed(req, engine, outcome, target);
+}
+
+function presentLogin(login: LoginSession): PresentedToken {
+  return { token: login.accessToken!, tokenType: login.tokenType, certificateBound: login.certificateBound === true };
+}
+
+function presentApi(api: ApiToken): PresentedToken {
+  return { token: api.accessToken, tokenType: api.tokenType, certificateBound: api.certificateBound };
+}
+
+/** The login's own token when it lasts `minTtl`, or was renewed since this request began (or moments ago). */
+function freshLoginToken(
+  req: Request,
+  engine: Engine,
+  login: LoginSession,
+  minTtl: number,
+  rejected: string | undefined,
+): PresentedToken | undefined {
+  if (!login.accessToken || login.accessToken === rejected) return undefined;
+  if (lastsFor(login.expiresAt, minTtl)) return presentLogin(login);
+  // Renewed since this request began (by it, or by a parallel request of the session whose refresh it
+  // adopted): as fresh as a refresh makes it, so parallel requests share one refresh whatever minTtl.
+  const loaded = loadedAccessToken(req, engine);
+  const renewedHere = loaded !== undefined && loaded.accessToken !== login.accessToken;
+  const renewed = renewedHere || justRenewed(login.renewedAt, login.expiresAt, minTtl);
+  return renewed && lastsFor(login.expiresAt, 0) ? presentLogin(login) : undefined;
+}
+
+/** The API's stored token when it lasts `minTtl`, or was obtained moments ago (its tokens live shorter). */
+function freshApiToken(
+  login: LoginSession,
+  target: ApiTarget,
+  minTtl: number,
+  rejected: string | undefined,
+): PresentedToken | undefined {
+  const api = readApiToken(login, target.key);
+  if (!api || api.accessToken === rejected) return undefined;
+  if (lastsFor(api.expiresAt, minTtl)) return presentApi(api);
+  return justRenewed(api.renewedAt, api.expiresAt, minTtl) && lastsFor(api.expiresAt, 0) ? presentApi(api) : undefined;
 }
 
 /** Redeems the refresh token now (single flight) and stores the result; errors pass through unchanged. */
@@ -218,16 +177,30 @@ export async function refreshNow(req: Request, engine: Engine): Promise<void> {
   await storeRefreshed(req, engine, await refreshed(req, engine, login));
 }
 
-/** The refreshed login (single flight). When afterCallback throws on it, the login ends and its error is thrown. */
-async function refreshed(req: RequestWithSession, engine: Engine, login: LoginSession): Promise<LoginSession> {
+/**
+ * The refresh's outcome (single flight). When afterCallback throws on the refreshed login, or the server
+ * grants authorization_details of a type the login did not ask for, the login ends and the error is thrown.
+ */
+async function refreshed(
+  req: RequestWithSession,
+  engine: Engine,
+  login: LoginSession,
+  target?: ApiTarget,
+): Promise<RefreshOutcome> {
   try {
-    return await coordinatorOf(engine).refresh(req, login);
+    return await coordinatorOf(engine).refresh(req, login, target);
   } catch (err) {
-    if (!(err instanceof ReshapeFailed)) throw err;
-    // Fail closed: the hook refused or could not shape the refreshed login, whose refresh token may
-    // already have replaced (rotated) the stored one, so neither the old nor the new tokens are kept.
-    await endLogin(req, engine, 'afterCallback failed during a refresh');
-    throw err.cause;
+    // Fail closed: the hook refused or could not shape the refreshed login, or the server's grant is not
+    // what the user was asked for; its refresh token may already have replaced (rotated) the stored one,
+    // so neither the old nor the new tokens are kept.
+    if (err instanceof ReshapeFailed) {
+      await endLogin(req, engine, 'afterCallback failed during a refresh');
+      throw err.cause;
+    }
+    if (err instanceof ParError && err.code === 'authorization_details_invalid') {
+      await endLogin(req, engine, 'a refresh granted authorization_details not asked for');
+    }
+    throw err;
   }
 }
 
@@ -240,14 +213,25 @@ async function endLogin(req: RequestWithSession, engine: Engine, why: string): P
   }
 }
 
-async function storeRefreshed(req: RequestWithSession, engine: Engine, next: LoginSession): Promise<string> {
-  storeLogin(req, engine.signInKey, next);
-  await saveSession(req); // reconciled with the store first (guardSessionSave)
+/**
+ * Stores the refreshed login and saves the session (reconciled with the store first: guardSessionSave);
+ * then throws a refused API token's error, or returns the token asked for, from the login as saved.
+ */
+async function storeRefreshed(
+  req: RequestWithSession,
+  engine: Engine,
+  outcome: RefreshOutcome,
+  target?: ApiTarget,
+): Promise<PresentedToken> {
+  storeLogin(req, engine.signInKey, outcome.login);
+  await saveSession(req);
+  if (outcome.refused) throw outcome.refused; // after the rotated refresh token is stored
   const saved = readLogin(req, engine.signInKey);
   if (!saved) {
     throw loginRequired('The login ended in another request while its tokens were being refreshed: log in again.');
   }
-  return saved.accessToken ?? next.accessToken!;
+  if (!target) return presentLogin(saved.accessToken ? saved : outcome.login);
+  return presentApi((readApiToken(saved, target.key) ?? readApiToken(outcome.login, target.key))!);
 }
 
 /**

@@ -18,8 +18,10 @@ import { redirect } from './redirect.js';
 const log = createLogger('middleware');
 
 function toLoginSession(result: LoginResult): LoginSession {
-  const { tokens, claims, dpopJwk } = result;
+  const { tokens, claims, dpopJwk, authorizationDetailsTypes } = result;
   const base: LoginSession = { idToken: tokens.id_token, claims, ...(dpopJwk ? { dpopJwk } : {}) };
+  // RFC 9396: what was asked (a refresh's grant is checked against it) and what was granted.
+  if (authorizationDetailsTypes) base.authorizationDetailsTypes = authorizationDetailsTypes;
   return withTokens(base, result.tokens, result.claims, result.certificateBinding);
 }
 

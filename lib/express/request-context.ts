@@ -7,6 +7,8 @@ import { fetchAsUser } from './resource-fetch.js';
 import { readLogin, readStoredLogin, type StoredLogin } from '../state/login.js';
 import { fetchUserInfo } from './userinfo.js';
 import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
+import { resolveApiTarget } from '../config/api-target.js';
+import type { AuthorizationDetail } from '../core/types.js';
 
 /** Header names (lower case) and values. */
 export type HeaderMap = Record<string, string>;
@@ -14,6 +16,21 @@ export type HeaderMap = Record<string, string>;
 /** `dpopNonce`: the `DPoP-Nonce` the resource server last answered with (RFC 9449 §9). */
 export interface DpopNonceOption {
   dpopNonce?: string;
+}
+
+/**
+ * Which API a token is for, besides the login's own: Auth0's `audience` (one refresh token for several APIs)
+ * or RFC 8707 `resource` indicators (absolute URIs without a fragment), not both; and the `scope` for it.
+ */
+export interface ApiTokenOptions {
+  audience?: string;
+  resource?: string | string[];
+  scope?: string;
+}
+
+export interface GetAccessTokenOptions extends ApiTokenOptions {
+  /** Seconds the token must stay valid for. Default 60. */
+  minTtl?: number;
 }
 
 export interface RequestContext {
@@ -27,6 +44,11 @@ export interface RequestContext {
   readonly expiresAt: number | undefined;
   /** `Bearer` or `DPoP`. */
   readonly tokenType: string | undefined;
+  /**
+   * What the server granted of the `authorization_details` asked for (RFC 9396 §7), from the last token
+   * response that carried them; undefined when none did.
+   */
+  readonly authorizationDetails: AuthorizationDetail[] | undefined;
   /**
    * Headers for a resource request with the access token: `Authorization: Bearer …`, or with DPoP
    * (RFC 9449 §7) `Authorization: DPoP …` and a fresh `DPoP` proof bound to `method` and `url`. The
@@ -45,10 +67,15 @@ export interface RequestContext {
    * Without a login, or when the server refuses the refresh token (the login then ends): 401
    * `login_required`. A failing server: 502/504, and the login stays.
    *
+   * With `audience` or `resource` (and `scope`): a token for that API, obtained with the refresh token and
+   * kept in the session per API and scope; the login's own `accessToken` is left as it was. A JWT whose
+   * `aud` lacks what was asked: 502 `access_token_audience_mismatch`. Bad options: a `TypeError`.
+   *
    * @example
    * const token = await req.oidc.getAccessToken({ minTtl: 120 });
+   * const billing = await req.oidc.getAccessToken({ audience: 'https://billing.example.com', scope: 'read:invoices' });
    */
-  getAccessToken(options?: { minTtl?: number }): Promise<string>;
+  getAccessToken(options?: GetAccessTokenOptions): Promise<string>;
   /**
    * The userinfo endpoint's claims (OpenID Connect Core §5.3), fetched with the access token (Bearer or
    * DPoP). Its `sub` must be the ID token's (§5.3.2); a signed answer is verified. Without a login: 401
@@ -61,9 +88,10 @@ export interface RequestContext {
    * resource server's nonce, RFC 9449 §9), renewed once when the API answers 401 `invalid_token`.
    * Redirects are not followed unless `init.redirect` is `'follow'` (at most 20): the token and a fresh
    * proof go only to the URL's own origin, never to a hop elsewhere nor after one. The URL must be
-   * `https:` (`http:` only for loopback hosts): a `TypeError` otherwise.
+   * `https:` (`http:` only for loopback hosts): a `TypeError` otherwise. With `api` (`{ audience | resource,
+   * scope }`), that API's token from getAccessToken() goes instead of the login's.
    */
-  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
+  fetch(url: string | URL, init?: RequestInit, api?: ApiTokenOptions): Promise<Response>;
 }
 
 /**
@@ -121,6 +149,10 @@ class OidcContext implements RequestContext, RequestRecord {
   get tokenType() {
     return this.#stored()?.tokenType;
   }
+  get authorizationDetails() {
+    const details = this.#stored()?.authorizationDetails;
+    return Array.isArray(details) && details.length > 0 ? details : undefined;
+  }
   async authorizationHeaders(method: string, url: string | URL, options: DpopNonceOption = {}): Promise<HeaderMap> {
     const engine = this.#engine;
     const current = this.#stored();
@@ -133,13 +165,33 @@ class OidcContext implements RequestContext, RequestRecord {
   refresh(): Promise<void> {
     return refreshNow(this.#req, this.#engine);
   }
-  getAccessToken(options?: { minTtl?: number }): Promise<string> {
-    return getAccessToken(this.#req, this.#engine, { minTtl: options?.minTtl });
+  async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('getAccessToken(options): "options" must be { minTtl?, audience?, resource?, scope? }');
+    }
+    const target = resolveApiTarget(options, 'getAccessToken()');
+    return getAccessToken(this.#req, this.#engine, { minTtl: options.minTtl, ...(target ? { target } : {}) });
   }
   fetchUserInfo(): Promise<Record<string, unknown>> {
     return fetchUserInfo(this.#req, this.#engine);
   }
-  fetch(url: string | URL, init?: RequestInit): Promise<Response> {
-    return fetchAsUser(this.#req, this.#engine, url, init);
+  async fetch(url: string | URL, init?: RequestInit, api?: ApiTokenOptions): Promise<Response> {
+    return fetchAsUser(this.#req, this.#engine, url, init, apiTarget(api));
   }
+}
+
+const FETCH_API_OPTIONS = new Set(['audience', 'resource', 'scope']);
+
+/** `req.oidc.fetch()`'s third argument: `{ audience | resource, scope }`, checked (a TypeError naming the option). */
+function apiTarget(api: unknown) {
+  if (api === undefined) return undefined;
+  if (api === null || typeof api !== 'object' || Array.isArray(api)) {
+    throw new TypeError('req.oidc.fetch(url, init, api): "api" must be an object: { audience?, resource?, scope? }');
+  }
+  for (const key of Object.keys(api)) {
+    if (!FETCH_API_OPTIONS.has(key)) {
+      throw new TypeError(`req.oidc.fetch(url, init, api): "${key}" is not an option (audience, resource, scope)`);
+    }
+  }
+  return resolveApiTarget(api, 'req.oidc.fetch()');
 }

@@ -10,9 +10,10 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { Request } from 'express';
-import { getAccessToken } from './access-token.js';
+import { presentedToken, type PresentedToken } from './access-token.js';
 import { accessTokenHeaders, retryOnNonceChallenge } from '../protocol/dpop.js';
 import type { Engine } from '../engine/engine.js';
+import type { ApiTarget } from '../core/model.js';
 import { isLoopbackHost } from '../core/url.js';
 import { readStoredLogin } from '../state/login.js';
 import { challengeError, isResourceNonceChallenge } from '../protocol/www-authenticate.js';
@@ -36,6 +37,8 @@ interface Call {
   url: URL;
   /** A streamed body can be sent once only: no retry, no 307/308 redirect then. */
   replayable: boolean;
+  /** Another API's token (`{ audience | resource, scope }`); the login's own when undefined. */
+  target: ApiTarget | undefined;
 }
 
 /** One request of a call: the first, a retry, or a redirect's. */
@@ -49,22 +52,27 @@ interface Hop {
   credentialed: boolean;
 }
 
-/** `req.oidc.fetch(url, init)`: the request as the user, renewed once when the API refuses the token. */
+/**
+ * `req.oidc.fetch(url, init, { audience | resource, scope })`: the request as the user, with the login's
+ * access token or (with `target`) that API's, renewed once when the API refuses the token.
+ */
 export async function fetchAsUser(
   req: Request,
   engine: Engine,
   input: string | URL,
   init: RequestInit = {},
+  target?: ApiTarget,
 ): Promise<Response> {
-  const call: Call = { req, engine, init, url: resourceUrl(input), replayable: !(init.body instanceof ReadableStream) };
-  const token = await getAccessToken(req, engine);
+  const replayable = !(init.body instanceof ReadableStream);
+  const call: Call = { req, engine, init, url: resourceUrl(input), replayable, target };
+  const token = await presentedToken(req, engine, { target });
   const first = await follow(call, token);
   const { res, credentialed } = first;
   const refused = res.status === 401 && challengeError(res.headers.get('www-authenticate')) === 'invalid_token';
   if (!call.replayable || !credentialed || !refused) return stepUpChecked(first);
   if (!readStoredLogin(req, engine.signInKey)?.refreshToken) return res; // nothing to renew with: the app sees the 401
   await discard(res);
-  return stepUpChecked(await follow(call, await getAccessToken(req, engine, { rejected: token })));
+  return stepUpChecked(await follow(call, await presentedToken(req, engine, { rejected: token.token, target })));
 }
 
 /**
@@ -103,7 +111,7 @@ function resourceUrl(input: unknown): URL {
  * hop to the call's origin gets the token and a fresh DPoP proof for its own URL; a hop to another origin,
  * and every hop after it, gets neither. Without `'follow'` the app gets the 3xx (`'error'`: a TypeError).
  */
-async function follow(call: Call, token: string): Promise<{ res: Response; credentialed: boolean }> {
+async function follow(call: Call, token: PresentedToken): Promise<{ res: Response; credentialed: boolean }> {
   const mode = call.init.redirect ?? 'manual';
   const method = (call.init.method ?? 'GET').toUpperCase();
   let hop: Hop = { url: call.url, method, body: call.init.body, bodyDropped: false, credentialed: true };
@@ -138,33 +146,34 @@ function redirected(call: Call, hop: Hop, status: number, location: string): Hop
 }
 
 /** One hop; a DPoP hop answered with the server's `use_dpop_nonce` challenge goes again once (RFC 9449 §9). */
-function send(call: Call, hop: Hop, token: string): Promise<Response> {
+function send(call: Call, hop: Hop, token: PresentedToken): Promise<Response> {
   const challenged = (res: Response) =>
     hop.credentialed &&
     call.replayable &&
-    readStoredLogin(call.req, call.engine.signInKey)?.tokenType === 'DPoP' &&
+    token.tokenType === 'DPoP' &&
     isResourceNonceChallenge(res.status, res.headers.get('www-authenticate'), res.headers.get('dpop-nonce'));
   return retryOnNonceChallenge(() => sendOnce(call, hop, token), challenged, discard);
 }
 
-async function sendOnce(call: Call, hop: Hop, token: string): Promise<Response> {
+async function sendOnce(call: Call, hop: Hop, token: PresentedToken): Promise<Response> {
   const { req, engine, init } = call;
-  const login = readStoredLogin(req, engine.signInKey);
   const headers = new Headers(init.headers);
   if (hop.bodyDropped) for (const name of BODY_HEADERS) headers.delete(name);
   if (!hop.credentialed) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
   else {
-    const dpop = login ? await engine.dpopFor(login) : undefined;
-    const presented = await accessTokenHeaders(token, hop.method, hop.url, dpop);
+    // An API's DPoP-bound token is bound to the login's key, as the login's own token is.
+    const login = readStoredLogin(req, engine.signInKey);
+    const dpop = login ? await engine.dpopFor({ ...login, tokenType: token.tokenType }) : undefined;
+    const presented = await accessTokenHeaders(token.token, hop.method, hop.url, dpop);
     headers.set('authorization', presented.authorization);
     if ('dpop' in presented) headers.set('dpop', presented.dpop);
   }
   const options = { ...init, method: hop.method, headers, body: hop.body, redirect: 'manual' as const };
   // RFC 8705 §3: a certificate-bound token goes over a connection that presents the same certificate.
-  const bound = hop.credentialed && login?.certificateBound && hop.url.protocol === 'https:';
+  const bound = hop.credentialed && token.certificateBound && hop.url.protocol === 'https:';
   const agent = bound ? engine.config.tls?.agent : undefined;
   const res = agent ? await fetchWithAgent(hop.url, options, agent) : await fetch(hop.url, options);
-  if (hop.credentialed && login?.tokenType === 'DPoP') {
+  if (hop.credentialed && token.tokenType === 'DPoP') {
     engine.dpopNonces.remember(hop.url, { 'dpop-nonce': res.headers.get('dpop-nonce') ?? undefined });
   }
   return res;

@@ -5,6 +5,8 @@
 import { safeText, UpstreamError } from '../core/errors.js';
 import { parseJsonObject, type HttpResponse } from '../net/http.js';
 import { describeOAuthError, oauthErrorOf } from './endpoint.js';
+import { processAuthorizationDetails } from './authorization-details.js';
+import type { ApiTarget } from '../core/model.js';
 import type { TokenSet } from '../core/types.js';
 
 export function authorizationCodeParameters(code: string, redirectUri: string, codeVerifier: string): URLSearchParams {
@@ -12,8 +14,16 @@ export function authorizationCodeParameters(code: string, redirectUri: string, c
   return new URLSearchParams(params);
 }
 
-export function refreshParameters(refreshToken: string): URLSearchParams {
-  return new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+/**
+ * RFC 6749 §6; for an API's token, its `audience` (Auth0) or `resource` indicators (RFC 8707 §2: repeated
+ * for several) and the `scope` asked for it.
+ */
+export function refreshParameters(refreshToken: string, target?: ApiTarget): URLSearchParams {
+  const params = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken });
+  if (target?.audience !== undefined) params.set('audience', target.audience);
+  for (const resource of target?.resource ?? []) params.append('resource', resource);
+  if (target?.scope !== undefined) params.set('scope', target.scope);
+  return params;
 }
 
 interface TokenContext {
@@ -67,5 +77,10 @@ export function processTokenResponse(res: HttpResponse, context: TokenContext): 
     throw invalid('answered without an "id_token"');
   }
   const expiresIn = optionalMembers(body, invalid);
-  return { ...body, token_type: expected, ...(expiresIn !== undefined ? { expires_in: expiresIn } : {}) } as TokenSet;
+  const tokens = { ...body, token_type: expected } as TokenSet;
+  if (expiresIn !== undefined) tokens.expires_in = expiresIn;
+  const details = processAuthorizationDetails(body.authorization_details, endpoint); // RFC 9396 §7
+  if (details) tokens.authorization_details = details;
+  else if (Object.hasOwn(tokens, 'authorization_details')) delete tokens.authorization_details; // [] or null: none
+  return tokens;
 }

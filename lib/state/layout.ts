@@ -57,6 +57,8 @@ export interface StoredTransaction {
   s?: 1;
   /** DPoP private JWK */
   k?: JWK;
+  /** the types of the authorization_details pushed (RFC 9396) */
+  d?: string[];
 }
 
 type SessionHolder = { session?: unknown };

@@ -143,5 +143,7 @@ export function withTokens(
     login.idToken = tokens.id_token;
     login.claims = claims;
   }
+  // RFC 9396 §7: a response with authorization_details replaces what was granted; one without keeps it.
+  if (tokens.authorization_details) login.authorizationDetails = tokens.authorization_details;
   return login;
 }

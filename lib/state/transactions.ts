@@ -37,6 +37,7 @@ function toStored(tx: Transaction): StoredTransaction {
   if (tx.stepUp) stored.p = 1;
   if (tx.silent) stored.s = 1;
   if (tx.dpopJwk) stored.k = tx.dpopJwk;
+  if (tx.authorizationDetailsTypes) stored.d = tx.authorizationDetailsTypes;
   return stored;
 }
 
@@ -45,7 +46,7 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   // A string or number has no n, v and t, so the next line refuses it anyway.
   // Stryker disable next-line ConditionalExpression,LogicalOperator: see above
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
-  const { n, v, r, t, m, s, k, p } = stored as Partial<StoredTransaction>;
+  const { n, v, r, t, m, s, k, p, d } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
   const returnTo = typeof r === 'string' ? r : '/';
   const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo, redirectUri, createdAt: t };
@@ -55,6 +56,7 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   if (p === 1) tx.stepUp = true;
   if (s === 1) tx.silent = true;
   if (k && typeof k === 'object') tx.dpopJwk = k;
+  if (Array.isArray(d) && d.every((type) => typeof type === 'string')) tx.authorizationDetailsTypes = d;
   return tx;
 }
 
