@@ -61,7 +61,7 @@ describe('the exact message for each mistake', () => {
     ['clockTolerance Infinity', { clockTolerance: Number.POSITIVE_INFINITY }, '"clockTolerance" must be a number from 0 to 600'],
     ['an empty idTokenSigningAlgs', { idTokenSigningAlgs: [] }, '"idTokenSigningAlgs" must be a non-empty array of JWS algorithms, e.g. ["RS256"]'],
     ['a non-array idTokenSigningAlgs', { idTokenSigningAlgs: 'RS256' }, '"idTokenSigningAlgs" must be a non-empty array of JWS algorithms, e.g. ["RS256"]'],
-    ['HMAC ID tokens without a secret', { clientSecret: undefined, idTokenSigningAlgs: ['RS256', 'HS256'] }, '"idTokenSigningAlgs" lists an HMAC algorithm, which needs "clientSecret"'],
+    ['HMAC ID tokens without a secret', { clientSecret: undefined, clientAuthMethod: 'none', idTokenSigningAlgs: ['RS256', 'HS256'] }, '"idTokenSigningAlgs" lists an HMAC algorithm, which needs "clientSecret"'],
     ['a non-function onEvent', { onEvent: {} }, '"onEvent" must be a function'],
     ['dpop as a number', { dpop: 1 }, '"dpop" must be true, false or a private key (JWK, PEM string or KeyObject)'],
     ['dpop null', { dpop: null }, '"dpop" must be true, false or a private key (JWK, PEM string or KeyObject)'],
