@@ -215,7 +215,7 @@ describe('express-session missing or misordered: the setup error at the first re
     const app = await appWith(mount);
     try {
       const browser = new TestBrowser();
-      const answers = [];
+      const answers: Array<Record<string, unknown>> = [];
       for (const path of ['/', '/']) {
         const res = await browser.get(`${app.url}${path}`);
         answers.push({ status: res.status, ...(JSON.parse(res.body) as Record<string, unknown>) });

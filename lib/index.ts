@@ -14,5 +14,5 @@ export type {
 } from './core/types.js';
 export type { RequestContext } from './express/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './express/response-context.js';
-export type { ProviderReport } from './protocol/provider-report.js';
+export type { ProviderFinding, ProviderReport } from './protocol/provider-report.js';
 import './express/augment.js';
