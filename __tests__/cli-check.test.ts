@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { JWK } from 'jose';
+import { checkArguments } from '../demo-app/check.mjs';
 import { buildCli, type Cli, type CliRun } from './helpers/cli.js';
 import { startFaultyServer, type FaultyServer } from './helpers/faulty-server.js';
 import { generateKeyPairSync } from './helpers/keys.js';
@@ -146,6 +147,17 @@ describe('npx express-par check against oidc-provider', () => {
     const run = await check([], { ISSUER_BASE_URL: withPar.issuer, CLIENT_ID: TEST_CLIENT_ID, CLIENT_SECRET: TEST_CLIENT_SECRET });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('works: the PAR endpoint answered 201');
+  });
+});
+
+describe("the demo's .env flow: npm run demo:check", () => {
+  it("runs the doctor with the demo's settings as flags, the secret through the environment", async () => {
+    const args = checkArguments({ ISSUER_BASE_URL: withPar.issuer, CLIENT_ID: TEST_CLIENT_ID, CLIENT_SECRET: TEST_CLIENT_SECRET, PORT: '3000', CLIENT_AUTH_METHOD: 'client_secret_basic' });
+    expect(args).toEqual(['check', '--issuer', withPar.issuer, '--client-id', TEST_CLIENT_ID, '--auth-method', 'client_secret_basic', '--base-url', 'http://localhost:3000']);
+    const run = await cli.run(args, { CLIENT_SECRET: TEST_CLIENT_SECRET });
+    runs.push(run);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/\nReady\.\n$/);
   });
 });
 
