@@ -143,6 +143,13 @@ describe('npx express-par check against oidc-provider', () => {
     });
   });
 
+  it('pushes with a DPoP proof with --dpop', async () => {
+    const run = await check(['--issuer', withPar.issuer, '--client-id', TEST_CLIENT_ID, '--dpop', '--json'], { CLIENT_SECRET: TEST_CLIENT_SECRET });
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, pushed: { status: 201 } });
+    expect(withPar.pushedRequests.at(-1)).toHaveProperty('dpop_jkt');
+  });
+
   it('reads ISSUER_BASE_URL, CLIENT_ID and CLIENT_SECRET from the environment', async () => {
     const run = await check([], { ISSUER_BASE_URL: withPar.issuer, CLIENT_ID: TEST_CLIENT_ID, CLIENT_SECRET: TEST_CLIENT_SECRET });
     expect(run.status).toBe(0);
@@ -228,6 +235,7 @@ describe('usage errors: exit 2, a message on stderr, nothing on stdout', () => {
     ['a timeout that is not a number', ['check', '--issuer', 'https://op.example', '--timeout', '5s'], 'express-par: --timeout must be a whole number of milliseconds'],
     ['an http issuer off loopback', ['check', '--issuer', 'http://op.example'], 'express-par: "issuerBaseURL" must use https: (http: is only allowed for loopback hosts such as localhost or 127.0.0.1) (--issuer)'],
     ['an unknown auth method', ['check', '--issuer', 'https://op.example', '--client-id', 'c', '--auth-method', 'magic'], 'express-par: "clientAuthMethod" must be one of client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, none, tls_client_auth, self_signed_tls_client_auth (--auth-method)'],
+    ['a certificate without its key', ['check', '--issuer', 'https://op.example', '--tls-cert', 'c.pem'], 'express-par: --tls-cert and --tls-key go together'],
     ['a key file that is not there', ['check', '--issuer', 'https://op.example', '--client-id', 'c', '--client-assertion-key', '/nonexistent/key.pem'], 'express-par: --client-assertion-key: cannot read /nonexistent/key.pem (ENOENT)'],
   ])('%s', async (_name, args, message) => {
     const run = await cli.run(args);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Passport } from 'passport';
 import { parAuth } from '../lib/index.js';
 import { ParStrategy } from '../lib/passport.js';
 import type { ParAuthConfig } from '../lib/core/types.js';
@@ -182,6 +183,24 @@ describe('the provider self-check, in the background at the first request', () =
       expect((await browser.get(`${app.url}/login`)).status).toBe(502);
       expect(await warnings('EXPRESS_PAR_PROVIDER_NOT_READY')).toHaveLength(1);
       expect(server.requestsTo('/.well-known/openid-configuration')).toHaveLength(1); // the login shared it
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('warns once for ParStrategy too, at its first authenticate()', async () => {
+    server.parEnabled = false;
+    const passport = new Passport();
+    passport.use(new ParStrategy(withServer({ routes: { callback: '/auth/callback' } }), () => undefined));
+    const app = await appWith((a) => {
+      a.use(testSession());
+      a.use(passport.initialize());
+      a.get('/auth/login', passport.authenticate('par'));
+    });
+    try {
+      const browser = new TestBrowser();
+      for (let i = 0; i < 2; i++) expect((await browser.get(`${app.url}/auth/login`)).status).toBe(502);
+      expect((await warnings('EXPRESS_PAR_PROVIDER_NOT_READY')).map((w) => w.message)).toEqual([expect.stringContaining('(par_not_supported)')]);
     } finally {
       await app.close();
     }
