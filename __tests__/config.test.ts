@@ -66,7 +66,10 @@ describe('configuration', () => {
     }
   });
 
-  it('defaults to no client authentication for a public client', () => {
-    expect(resolveConfig({ ...valid, clientSecret: undefined }).clientAuthMethod).toBe('none');
+  it('defaults to no client authentication for a public client (no clientSecret given at all)', () => {
+    const { clientSecret: _secret, ...publicClient } = valid;
+    expect(resolveConfig(publicClient).clientAuthMethod).toBe('none');
+    // clientSecret: undefined (an unset environment variable) is a mistake, not a public client: startup-mistakes.test.ts
+    expect(resolveConfig({ ...valid, clientSecret: undefined, clientAuthMethod: 'none' }).clientAuthMethod).toBe('none');
   });
 });

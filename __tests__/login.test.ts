@@ -311,6 +311,6 @@ describe('setup problems', () => {
 
   it('checkProvider resolves for a server that supports everything configured', async () => {
     const report = await checkProvider(options('http://127.0.0.1:1'));
-    expect(report).toEqual({ issuer: provider.issuer, problems: [], warnings: [] });
+    expect(report).toEqual({ issuer: provider.issuer, problems: [], warnings: [], findings: { problems: [], warnings: [] } });
   });
 });

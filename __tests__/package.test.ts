@@ -190,6 +190,24 @@ describe('the published package', () => {
     expect(stderr).toBe('');
   });
 
+  it('installs the express-par command: npx runs the provider doctor from the ESM build, and the CommonJS build runs too', async () => {
+    expect(files).toEqual(expect.arrayContaining(['dist/esm/cli/main.js', 'dist/cjs/cli/main.js']));
+    const help = await run('npx', ['--no', '--', 'express-par', '--help'], { cwd: scratch });
+    expect(help.stdout).toMatch(/^Usage: express-par check --issuer <url>/);
+    // An issuer nobody answers at: not ready (exit 1), with the problem as JSON: jose and the engine loaded.
+    const unreachable = ['check', '--issuer', 'http://127.0.0.1:1', '--json'];
+    for (const command of [['npx', '--no', '--', 'express-par'], [process.execPath, 'node_modules/express-par/dist/cjs/cli/main.js']]) {
+      const failed = await run(command[0]!, [...command.slice(1), ...unreachable], { cwd: scratch }).then(
+        () => ({ code: 0, stdout: '' }),
+        (err: { code: number; stdout: string }) => err,
+      );
+      expect({ command: command.join(' '), code: failed.code }).toEqual({ command: command.join(' '), code: 1 });
+      expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, problems: [{ id: 'upstream_unreachable' }] });
+    }
+    const usage = await run('npx', ['--no', '--', 'express-par', 'check'], { cwd: scratch }).catch((err: { code: number; stderr: string }) => err);
+    expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining('--issuer (or ISSUER_BASE_URL) is required') });
+  }, 60_000);
+
   it('typechecks a strict CommonJS user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
     expect(await typechecks.cjs).toBe('');
   }, 120_000);

@@ -10,6 +10,7 @@ const complete: ServerMetadata = {
   authorization_endpoint: 'https://as.example/authorize',
   token_endpoint: 'https://as.example/token',
   pushed_authorization_request_endpoint: 'https://as.example/par',
+  require_pushed_authorization_requests: true,
   code_challenge_methods_supported: ['S256'],
   token_endpoint_auth_methods_supported: ['client_secret_basic'],
   authorization_response_iss_parameter_supported: true,
@@ -17,7 +18,7 @@ const complete: ServerMetadata = {
 
 describe('the start-up self-check', () => {
   it('finds nothing to report on a server with everything configured', () => {
-    expect(assessProvider(config, complete)).toEqual({ issuer: 'https://as.example', problems: [], warnings: [] });
+    expect(assessProvider(config, complete)).toEqual({ issuer: 'https://as.example', problems: [], warnings: [], findings: { problems: [], warnings: [] } });
   });
 
   it('lists every problem in one error, par_not_supported when PAR itself is missing', () => {
@@ -89,7 +90,8 @@ describe('what the self-check compares, option by option', () => {
   });
 
   it('passes a report without problems, even with warnings', () => {
-    expect(() => assertProviderReady({ issuer: 'https://as.example', problems: [], warnings: ['w'] }, complete)).not.toThrow();
+    const findings = { problems: [], warnings: [{ id: 'par_not_required', message: 'w', fix: 'f' }] };
+    expect(() => assertProviderReady({ issuer: 'https://as.example', problems: [], warnings: ['w'], findings }, complete)).not.toThrow();
   });
 });
 
@@ -123,5 +125,77 @@ describe('endpoints in the clear (RFC 6749 §3.1, §3.2; RFC 9126 §2)', () => {
   it('asks a DPoP client without profile fapi2 for nothing when the server lists no DPoP algorithms', () => {
     const withDpop = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's', dpop: true });
     expect(assessProvider(withDpop, complete).problems).toEqual([]);
+  });
+});
+
+describe('each finding with its fix (checkProvider() and npx express-par check)', () => {
+  const auth0: ServerMetadata = {
+    ...complete,
+    issuer: 'https://tenant.eu.auth0.com/',
+    authorization_endpoint: 'https://tenant.eu.auth0.com/authorize',
+    token_endpoint: 'https://tenant.eu.auth0.com/oauth/token',
+    pushed_authorization_request_endpoint: undefined,
+    require_pushed_authorization_requests: false,
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+  };
+  const tenant = resolveConfig({ issuerBaseURL: 'https://tenant.eu.auth0.com', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's' });
+
+  it('gives the same messages as problems and warnings, in the same order, each with a fix and its field', () => {
+    const metadata: ServerMetadata = { ...complete, pushed_authorization_request_endpoint: undefined, code_challenge_methods_supported: ['plain'], authorization_response_iss_parameter_supported: false };
+    const report = assessProvider(config, metadata);
+    expect(report.findings.problems.map((f) => f.message)).toEqual(report.problems);
+    expect(report.findings.warnings.map((f) => f.message)).toEqual(report.warnings);
+    expect(report.findings.problems).toEqual([
+      { id: 'par_endpoint_missing', message: report.problems[0], field: 'pushed_authorization_request_endpoint', fix: 'turn on Pushed Authorization Requests (RFC 9126) at the server, so that its metadata advertises pushed_authorization_request_endpoint' },
+      { id: 'pkce_s256_missing', message: report.problems[1], field: 'code_challenge_methods_supported', fix: 'turn on PKCE with S256 at the server (code_challenge_methods_supported must list S256)' },
+    ]);
+    expect(report.findings.warnings).toEqual([expect.objectContaining({ id: 'iss_parameter_missing', field: 'authorization_response_iss_parameter_supported' })]);
+    expect(report.provider).toBeUndefined();
+  });
+
+  it('names the Auth0 Dashboard settings for an Auth0 tenant: the plan, the tenant switch, the application switch', () => {
+    const report = assessProvider(tenant, auth0);
+    expect(report.provider).toBe('auth0');
+    expect(report.findings.problems).toEqual([
+      expect.objectContaining({
+        id: 'par_endpoint_missing',
+        fix: 'PAR needs an Enterprise plan with the Highly Regulated Identity add-on; then turn it on for the tenant: Dashboard → Settings → Advanced → "Allow Pushed Authorization Requests (PAR)"',
+      }),
+    ]);
+    const withPar = assessProvider(tenant, { ...auth0, pushed_authorization_request_endpoint: 'https://tenant.eu.auth0.com/oauth/par' });
+    expect(withPar.problems).toEqual([]);
+    expect(withPar.findings.warnings).toEqual([
+      {
+        id: 'par_not_required',
+        field: 'require_pushed_authorization_requests',
+        message: 'its require_pushed_authorization_requests is not true: a login can also start at authorization_endpoint without PAR, unless this client requires PAR',
+        fix: 'require it for the application: Applications → <your app> → Settings → Authorization Requests → "Require Pushed Authorization Requests (PAR)" (Management API: require_pushed_authorization_requests: true)',
+      },
+    ]);
+  });
+
+  it('recognizes Auth0 behind a custom domain by its endpoints, and not a look-alike host', () => {
+    const custom = { ...complete, issuer: 'https://login.example.com/', token_endpoint: 'https://login.example.com/oauth/token', mfa_challenge_endpoint: 'https://login.example.com/mfa/challenge' };
+    expect(assessProvider(config, custom).provider).toBe('auth0');
+    expect(assessProvider(config, { ...custom, mfa_challenge_endpoint: undefined }).provider).toBeUndefined();
+    expect(assessProvider(config, { ...complete, issuer: 'https://auth0.com.evil.example/' }).provider).toBeUndefined();
+  });
+
+  it('says which methods the server offers when the configured one is missing; for Auth0, where to choose it', () => {
+    const metadata = { ...complete, token_endpoint_auth_methods_supported: ['private_key_jwt', 'tls_client_auth'] };
+    expect(assessProvider(config, metadata).findings.problems[0]).toMatchObject({
+      id: 'auth_method_unsupported', option: 'clientAuthMethod',
+      fix: 'set clientAuthMethod (--auth-method) to one the server lists (private_key_jwt, tls_client_auth), or enable "client_secret_basic" there',
+    });
+    const jwtOnly = assessProvider(resolveConfig({ issuerBaseURL: 'https://tenant.eu.auth0.com', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's'.repeat(32), clientAuthMethod: 'client_secret_jwt' }), { ...auth0, pushed_authorization_request_endpoint: 'https://tenant.eu.auth0.com/oauth/par' });
+    expect(jwtOnly.findings.problems[0]!.fix).toBe("choose the application's method in Applications → <your app> → Credentials → Authentication Method, and set clientAuthMethod (--auth-method) to the same; this tenant offers client_secret_basic, client_secret_post, private_key_jwt");
+  });
+
+  it('warns that a server without dpop_signing_alg_values_supported may ignore the DPoP proofs (a problem under fapi2)', () => {
+    const withDpop = resolveConfig({ issuerBaseURL: 'https://as.example', baseURL: 'https://app.example', clientID: 'c', clientSecret: 's', dpop: true });
+    const report = assessProvider(withDpop, complete);
+    expect(report.problems).toEqual([]);
+    expect(report.findings.warnings).toEqual([expect.objectContaining({ id: 'dpop_not_advertised', option: 'dpop', message: 'it advertises no dpop_signing_alg_values_supported: it may ignore the DPoP proofs and issue Bearer tokens (dpop)' })]);
+    expect(assessProvider(withDpop, { ...complete, dpop_signing_alg_values_supported: ['ES256'] }).warnings).toEqual([]);
   });
 });

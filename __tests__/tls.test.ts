@@ -22,6 +22,7 @@ const metadata: ServerMetadata = {
   authorization_endpoint: 'https://as.example/authorize',
   token_endpoint: 'https://as.example/oauth/token',
   pushed_authorization_request_endpoint: 'https://as.example/oauth/par',
+  require_pushed_authorization_requests: true,
   userinfo_endpoint: 'https://as.example/userinfo',
   code_challenge_methods_supported: ['S256'],
   token_endpoint_auth_methods_supported: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],

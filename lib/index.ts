@@ -16,5 +16,5 @@ export type {
 } from './core/types.js';
 export type { RequestContext, ApiTokenOptions, GetAccessTokenOptions } from './express/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './express/response-context.js';
-export type { ProviderReport } from './protocol/provider-report.js';
+export type { ProviderFinding, ProviderReport } from './protocol/provider-report.js';
 import './express/augment.js';

@@ -174,6 +174,7 @@ export class ParStrategy extends Strategy {
    * app.get('/signup', passport.authenticate('par', signup));
    */
   override authenticate(req: Request, options?: ParAuthenticateOptions): void {
+    this.engine.checkOnFirstUse();
     // Contract, "Methods": only GET starts a login or completes a callback. A HEAD (link prefetchers,
     // monitors) or a POST changes nothing: no pushed request, no transaction, no code redeemed. Nor does
     // it continue as if authenticated: Passport's fail() (so strategy chains and failureRedirect apply).

@@ -26,13 +26,33 @@ export interface ResolvedClientAuth {
   kid?: string;
 }
 
+/**
+ * A credential given as `undefined` (`clientSecret: process.env.CLIENT_SECRET` with the variable unset) must
+ * not silently make the client public: only an explicit `clientAuthMethod` says it is one.
+ */
+function checkUnsetCredentials(options: ParAuthConfig, inferred: ClientAuthMethod): void {
+  if (options.clientAuthMethod !== undefined || inferred !== 'none') return;
+  for (const option of ['clientSecret', 'clientAssertionSigningKey'] as const) {
+    if (option in options && options[option] === undefined) {
+      fail(
+        `"${option}" is undefined (an unset environment variable?): set it, or set clientAuthMethod "none" ` +
+          'for a public client',
+      );
+    }
+  }
+}
+
 /** `clientAuthMethod`, else private_key_jwt with a signing key, client_secret_basic with a secret, else none. */
 function methodOf(options: ParAuthConfig, fapi2: boolean, tls: ResolvedTls | undefined): ClientAuthMethod {
   if (options.clientSecret !== undefined) nonEmptyString(options.clientSecret, 'clientSecret');
   const method: ClientAuthMethod =
     options.clientAuthMethod ??
     (options.clientAssertionSigningKey ? 'private_key_jwt' : options.clientSecret ? 'client_secret_basic' : 'none');
+  checkUnsetCredentials(options, method);
   if (!AUTH_METHODS.includes(method)) fail(`"clientAuthMethod" must be one of ${AUTH_METHODS.join(', ')}`);
+  if (method === 'none' && options.clientSecret !== undefined) {
+    fail('"clientSecret" is set but clientAuthMethod is "none" (a public client has no secret): remove one of them');
+  }
   if (method.startsWith('client_secret') && !options.clientSecret) {
     fail(`"clientSecret" is required for clientAuthMethod "${method}"`);
   }

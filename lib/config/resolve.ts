@@ -55,6 +55,15 @@ function resolveBackchannelLogout(value: unknown): ResolvedBackchannelLogout | u
   };
 }
 
+/** `routes.backchannelLogout`: its path when back-channel logout is on; a path without it is a mistake. */
+function backchannelRoute(path: unknown, on: boolean): string | false {
+  if (on) return routePath(path, 'routes.backchannelLogout', '/backchannel-logout');
+  if (path !== undefined && path !== false) {
+    fail('"routes.backchannelLogout" is set but "backchannelLogout" is off: turn it on, or remove the route');
+  }
+  return false;
+}
+
 function resolveTrustedAudiences(value: unknown): string[] | undefined {
   if (value !== undefined && (!Array.isArray(value) || !value.every((a) => typeof a === 'string' && a !== ''))) {
     fail(
@@ -91,10 +100,7 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
   const auth = resolveClientAuth(input, fapi2, tls);
   const routes = resolveRoutes(input.routes, extra.callbackPath);
   const backchannelLogout = resolveBackchannelLogout(input.backchannelLogout);
-  if (backchannelLogout) {
-    const path = input.routes?.backchannelLogout;
-    routes.backchannelLogout = routePath(path, 'routes.backchannelLogout', '/backchannel-logout');
-  }
+  routes.backchannelLogout = backchannelRoute(input.routes?.backchannelLogout, backchannelLogout !== undefined);
   const authorizationParams = resolveAuthorizationParams(input.authorizationParams);
   const idTokenSigningAlgs = resolveIdTokenSigningAlgs(input, fapi2);
   optionalFunction(input.afterCallback, 'afterCallback');

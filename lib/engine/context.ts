@@ -6,6 +6,7 @@
  */
 import { ParError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
+import { createWarnOnce, type Warn } from '../core/warn.js';
 import type { Discovered, MtlsEndpointName, ResolvedConfig, ServerMetadata, Transaction } from '../core/model.js';
 import type { ParEvent } from '../core/types.js';
 import type { HttpResponse, Transport } from '../net/http.js';
@@ -34,6 +35,10 @@ export interface EngineContext {
   readonly sharedDpopKey: DpopKey | undefined;
   /** The algorithms this client's ID tokens came with: what a logout token must use too. */
   readonly idTokenAlgsSeen: Set<string>;
+  /** Start-up warnings, each code once for this configuration (core/warn.ts). */
+  readonly warn: Warn;
+  /** Whether the first request (or authenticate()) started the background self-check (startup.ts). */
+  checkedOnFirstUse?: boolean;
   /** The self-check of the metadata that `readyFor` gave. */
   readyPromise?: Promise<Ready>;
   readyFor?: Promise<Discovered>;
@@ -61,6 +66,7 @@ export function createContext(config: ResolvedConfig): EngineContext {
     dpopNonces: new DpopNonces(),
     sharedDpopKey: shared,
     idTokenAlgsSeen: new Set(),
+    warn: createWarnOnce(),
   };
 }
 

@@ -9,12 +9,14 @@
 import type { Request } from 'express';
 import type { ApiTarget, LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout } from '../core/model.js';
 import type { LoginSession, ParEvent } from '../core/types.js';
+import type { Warn } from '../core/warn.js';
 import type { DpopBinding, DpopNonces } from '../protocol/dpop.js';
 import type { StoredLogin } from '../state/login.js';
 import { completeLogin, type LoginResult } from './callback.js';
 import { createContext, dpopFor, emit, endpointOf, ready, type Ready } from './context.js';
 import { startLogin, type StartLoginOptions } from './login.js';
 import { checkLogoutToken, logoutUrl } from './logout.js';
+import { checkOnFirstUse, warnAtCreation } from './startup.js';
 import { refresh, type Refreshed } from './tokens.js';
 import { processUserInfo, requestUserInfo, type UserInfoAnswer } from './userinfo.js';
 
@@ -59,16 +61,26 @@ export interface Engine {
   processUserInfo(answer: UserInfoAnswer, sub: string): Promise<Record<string, unknown>>;
   readonly dpopNonces: DpopNonces;
   emit(event: ParEvent): void;
+  /** At the first request: the provider self-check in the background, a failure warned once (startup.ts). */
+  checkOnFirstUse(): void;
+  /** Start-up warnings (process.emitWarning), each code once for this engine. */
+  readonly warn: Warn;
 }
 
-/** One engine per `parAuth()` / `ParStrategy`: its context, and its methods bound to it. */
+/**
+ * One engine per `parAuth()` / `ParStrategy`: its context, and its methods bound to it. What the options
+ * alone show is warned about now (startup.ts); nothing is asked of the server until the first use.
+ */
 export function createEngine(config: ResolvedConfig): Engine {
   const ctx = createContext(config);
+  warnAtCreation(ctx);
   return {
     config,
     signInKey: ctx.signIn,
     dpopNonces: ctx.dpopNonces,
     emit: (event) => emit(ctx, event),
+    warn: ctx.warn,
+    checkOnFirstUse: () => checkOnFirstUse(ctx),
     ready: () => ready(ctx),
     startLogin: (req, options) => startLogin(ctx, req, options),
     completeLogin: (req) => completeLogin(ctx, req),

@@ -5,7 +5,7 @@
  */
 import type { Request } from 'express';
 import { createLogger } from '../core/log.js';
-import type { Transaction } from '../core/model.js';
+import type { ServerMetadata, Transaction } from '../core/model.js';
 import { randomToken } from '../core/random.js';
 import { mergeAuthorizationParams } from '../config/params.js';
 import { authorizationUrl } from '../protocol/authorize.js';
@@ -13,7 +13,7 @@ import { authorizationDetailsTypes } from '../protocol/authorization-details.js'
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
 import { generateDpopKey, thumbprint, type DpopKey } from '../protocol/dpop.js';
 import {
-  authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters,
+  authorizationParameters, processPushedAuthorizationResponse, requestObjectParameters, type PushedRequest,
 } from '../protocol/par.js';
 import { codeChallengeS256, createCodeVerifier } from '../protocol/pkce.js';
 import { safeReturnTo } from '../protocol/return-to.js';
@@ -70,7 +70,7 @@ function maxAgeOf(params: URLSearchParams): number | undefined {
 }
 
 /** A new pending login; the code verifier is the transaction's own. */
-function newTransaction(ctx: EngineContext, params: URLSearchParams, options: StartLoginOptions): Transaction {
+export function newTransaction(ctx: EngineContext, params: URLSearchParams, options: StartLoginOptions): Transaction {
   // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
   const maxAge = maxAgeOf(params);
   const required = requiredBy(params, options);
@@ -97,7 +97,7 @@ function newTransaction(ctx: EngineContext, params: URLSearchParams, options: St
  * whoever signs in next in this browser session (another user, without a logout between) does not get
  * tokens bound to the key of the login before.
  */
-async function loginDpopKey(ctx: EngineContext, tx: Transaction): Promise<DpopKey | undefined> {
+export async function loginDpopKey(ctx: EngineContext, tx: Transaction): Promise<DpopKey | undefined> {
   if (ctx.config.dpop !== 'per-session') return ctx.sharedDpopKey;
   const fresh = await generateDpopKey();
   tx.dpopJwk = fresh.jwk;
@@ -122,6 +122,24 @@ async function pushedParameters(
   return ctx.config.requestObjectKey ? requestObjectParameters(ctx.config, issuer, pushed) : pushed;
 }
 
+/**
+ * RFC 9126 §2: pushes the authorization request of `tx` (with client authentication and, with DPoP, a proof
+ * binding the code to `key`); returns the server's `request_uri` and `expires_in` (§2.2).
+ */
+export async function pushAuthorizationRequest(
+  ctx: EngineContext,
+  tx: Transaction,
+  params: URLSearchParams,
+  metadata: ServerMetadata,
+  key: DpopKey | undefined,
+): Promise<PushedRequest> {
+  const body = await pushedParameters(ctx, tx, params, key, metadata.issuer);
+  const url = endpointOf(ctx, metadata, 'pushed_authorization_request_endpoint')!;
+  const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'PAR endpoint', params: body, key });
+  const { redirectUri, clientAuthMethod } = ctx.config;
+  return processPushedAuthorizationResponse(res, { endpoint: url, redirectUri, clientAuthMethod });
+}
+
 async function pushLogin(ctx: EngineContext, req: Request, options: StartLoginOptions): Promise<string> {
   const { config } = ctx;
   const params = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
@@ -131,12 +149,8 @@ async function pushLogin(ctx: EngineContext, req: Request, options: StartLoginOp
   const { metadata } = await ready(ctx);
   const tx = newTransaction(ctx, params, options);
   const key = await loginDpopKey(ctx, tx);
-  const body = await pushedParameters(ctx, tx, params, key, metadata.issuer);
-  const url = endpointOf(ctx, metadata, 'pushed_authorization_request_endpoint')!;
   emit(ctx, { type: 'login.started', returnTo: tx.returnTo });
-  const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'PAR endpoint', params: body, key });
-  const { redirectUri, clientAuthMethod } = config;
-  const pushed = processPushedAuthorizationResponse(res, { endpoint: url, redirectUri, clientAuthMethod });
+  const pushed = await pushAuthorizationRequest(ctx, tx, params, metadata, key);
   log('pushed authorization request, expires_in %d', pushed.expires_in);
   emit(ctx, { type: 'par.pushed', expires_in: pushed.expires_in });
   saveTransaction(req, ctx.signIn, tx);

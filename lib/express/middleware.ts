@@ -18,6 +18,7 @@ import { callbackRoute } from './callback-route.js';
 import { redirect } from './redirect.js';
 import { createRequestContext } from './request-context.js';
 import { createResponseContext } from './response-context.js';
+import { sessionSetupCheck } from './session-setup.js';
 import './augment.js';
 
 const log = createLogger('middleware');
@@ -78,10 +79,15 @@ function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined
 export function parAuth(options: ParAuthConfig): RequestHandler {
   const engine = createEngine(resolveConfig(options));
   const { routes } = engine.config;
+  const checkSession = sessionSetupCheck(engine.warn);
   return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    engine.checkOnFirstUse();
     // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
     req.oidc = createRequestContext(req, engine);
     res.oidc = createResponseContext(req, res, engine);
+    // express-session missing or mounted after parAuth(): the setup error on every route, not only /login.
+    const setupError = checkSession(req, parAuthMiddleware);
+    if (setupError) return next(setupError);
     // The back-channel logout route takes only POST (contract, "Methods").
     if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
       backchannelLogout(engine, req, res).catch((err: unknown) => next(err));

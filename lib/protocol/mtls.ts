@@ -5,6 +5,7 @@
  * config/tls.ts; its agent presents the certificate (net/agent.ts).
  */
 import type { CertificateBinding, MtlsEndpointName, ResolvedTls, ServerMetadata } from '../core/model.js';
+import type { Found } from './provider-fixes.js';
 
 /** RFC 8705 §2: the client authentication methods that are the TLS connection itself. */
 export const TLS_CLIENT_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const;
@@ -54,35 +55,47 @@ export function mtlsEndpoint(metadata: ServerMetadata, name: MtlsEndpointName, a
   return isHttpsUrl(alias) ? alias : plain;
 }
 
+const ALIASES = 'mtls_endpoint_aliases';
+
 /** RFC 8705 §5: aliases that are not https URLs (the certificate would go to the plain endpoint instead). */
-function aliasProblems(aliases: unknown): string[] {
+function aliasProblems(aliases: unknown): Found[] {
   if (aliases === undefined) return [];
+  const found = (message: string): Found => ({ id: 'mtls_alias_invalid', message, field: ALIASES });
   if (aliases === null || typeof aliases !== 'object' || Array.isArray(aliases)) {
-    return ['its mtls_endpoint_aliases is not an object (RFC 8705 §5)'];
+    return [found('its mtls_endpoint_aliases is not an object (RFC 8705 §5)')];
   }
   const named = aliases as Named;
   const broken = MTLS_ENDPOINTS.filter((name) => named[name] !== undefined && !isHttpsUrl(named[name]));
-  return broken.map((name) => `its mtls_endpoint_aliases.${name} is not an https URL (RFC 8705 §5)`);
+  return broken.map((name) => found(`its mtls_endpoint_aliases.${name} is not an https URL (RFC 8705 §5)`));
 }
 
 /**
  * Pure: what the server's metadata lacks for the mTLS set-up. Aliases that are not https URLs are
  * problems (the certificate would go to the plain endpoint instead); under FAPI 2.0 with mTLS as the
- * sender constraint, the server must issue certificate-bound tokens (RFC 8705 §3.3 metadata).
+ * sender constraint, the server must issue certificate-bound tokens (RFC 8705 §3.3 metadata). No aliases
+ * at all, and a certificate about to expire, are warnings.
  */
 export function assessMtls(
   config: { tls?: ResolvedTls; dpop: unknown; profile?: string },
   metadata: ServerMetadata,
-): { problems: string[]; warnings: string[] } {
+): { problems: Found[]; warnings: Found[] } {
   if (!config.tls) return { problems: [], warnings: [] };
   const problems = aliasProblems(metadata.mtls_endpoint_aliases);
   if (config.profile === 'fapi2' && !config.dpop && metadata.tls_client_certificate_bound_access_tokens !== true) {
-    problems.push(
+    const message =
       'it does not advertise tls_client_certificate_bound_access_tokens ' +
-        '(FAPI 2.0 needs sender-constrained tokens: mTLS here, RFC 8705 §3)',
-    );
+      '(FAPI 2.0 needs sender-constrained tokens: mTLS here, RFC 8705 §3)';
+    problems.push({ id: 'mtls_bound_tokens_missing', message, field: 'tls_client_certificate_bound_access_tokens' });
   }
-  return { problems, warnings: certificateWarnings(config.tls) };
+  const warnings = certificateWarnings(config.tls).map(
+    (message): Found => ({ id: 'client_certificate', message, option: 'tls.cert' }),
+  );
+  if (metadata.mtls_endpoint_aliases === undefined) {
+    const message =
+      'it advertises no mtls_endpoint_aliases: the client certificate goes to the plain endpoints (RFC 8705 §5)';
+    warnings.unshift({ id: 'mtls_aliases_missing', message, field: ALIASES });
+  }
+  return { problems, warnings };
 }
 
 /**

@@ -8,6 +8,21 @@ import type { ResolvedConfig, ServerMetadata } from '../core/model.js';
 import { isLoopbackHost } from '../core/url.js';
 import { UpstreamError } from '../core/errors.js';
 import { assessMtls } from './mtls.js';
+import { fixFor, isAuth0, type Found } from './provider-fixes.js';
+
+/** One problem or warning, with how to fix it. */
+export interface ProviderFinding {
+  /** Stable name of the finding (docs/provider-doctor.md lists them), e.g. `par_endpoint_missing`. */
+  id: string;
+  /** What is wrong: the same text as in `problems` or `warnings`. */
+  message: string;
+  /** How to fix it: the metadata field or the option; for Auth0, the Dashboard setting and where it is. */
+  fix: string;
+  /** The server metadata field concerned. */
+  field?: string;
+  /** The express-par option concerned (`clientAuthMethod`, `dpop`, `tls.cert`, …). */
+  option?: string;
+}
 
 export interface ProviderReport {
   issuer: string;
@@ -15,21 +30,29 @@ export interface ProviderReport {
   problems: string[];
   /** What works but is weaker than it could be. */
   warnings: string[];
+  /** The problems and warnings again, in the same order, each with how to fix it. */
+  findings: { problems: ProviderFinding[]; warnings: ProviderFinding[] };
+  /** `auth0` when the server is an Auth0 tenant (its fixes then name the Dashboard settings). */
+  provider?: 'auth0';
 }
 
 type Listed = (field: string, value: string) => boolean;
 
 /** What the configured login needs of the server: PAR, S256, the client authentication and its algorithms. */
-function loginProblems(config: ResolvedConfig, metadata: ServerMetadata, listed: Listed): string[] {
-  const problems: string[] = [];
+function loginProblems(config: ResolvedConfig, metadata: ServerMetadata, listed: Listed): Found[] {
+  const problems: Found[] = [];
   if (!metadata.pushed_authorization_request_endpoint) {
-    problems.push('it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)');
+    const message = 'it advertises no pushed_authorization_request_endpoint (RFC 9126 §5)';
+    problems.push({ id: 'par_endpoint_missing', message, field: 'pushed_authorization_request_endpoint' });
   }
   if (!listed('code_challenge_methods_supported', 'S256')) {
-    problems.push('its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)');
+    const message = 'its code_challenge_methods_supported lacks S256 (RFC 7636 §4.2)';
+    problems.push({ id: 'pkce_s256_missing', message, field: 'code_challenge_methods_supported' });
   }
-  if (!listed('token_endpoint_auth_methods_supported', config.clientAuthMethod)) {
-    problems.push(`its token_endpoint_auth_methods_supported lacks "${config.clientAuthMethod}" (clientAuthMethod)`);
+  const methods = 'token_endpoint_auth_methods_supported';
+  if (!listed(methods, config.clientAuthMethod)) {
+    const message = `its ${methods} lacks "${config.clientAuthMethod}" (clientAuthMethod)`;
+    problems.push({ id: 'auth_method_unsupported', message, field: methods, option: 'clientAuthMethod' });
   }
   // resolveConfig sets clientAssertionAlg for private_key_jwt and client_secret_jwt only, dpopAlg only with DPoP.
   const algorithms: Array<[field: string, alg: string | undefined, option: string]> = [
@@ -38,35 +61,87 @@ function loginProblems(config: ResolvedConfig, metadata: ServerMetadata, listed:
     ['request_object_signing_alg_values_supported', config.requestObjectAlg, 'requestObjectSigningKey'],
   ];
   for (const [field, alg, option] of algorithms) {
-    if (alg && !listed(field, alg)) problems.push(`its ${field} lacks "${alg}" (${option})`);
+    if (alg && !listed(field, alg)) {
+      const message = `its ${field} lacks "${alg}" (${option})`;
+      problems.push({ id: 'signing_alg_unsupported', message, field, option });
+    }
   }
   return problems;
 }
 
-/** Pure: compares the metadata with the configuration. */
+/** RFC 9207 and DPoP: problems under FAPI 2.0, warnings otherwise. */
+function profileFindings(config: ResolvedConfig, metadata: ServerMetadata): { problems: Found[]; warnings: Found[] } {
+  const fapi2 = config.profile === 'fapi2';
+  const problems: Found[] = [];
+  const warnings: Found[] = [];
+  if (metadata.authorization_response_iss_parameter_supported !== true) {
+    const message =
+      'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): ' +
+      'mix-up protection relies on distinct redirect URIs';
+    const field = 'authorization_response_iss_parameter_supported';
+    (fapi2 ? problems : warnings).push({ id: 'iss_parameter_missing', message, field });
+  }
+  if (config.dpop && !metadata.dpop_signing_alg_values_supported) {
+    const message = fapi2
+      ? 'it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)'
+      : 'it advertises no dpop_signing_alg_values_supported: it may ignore the DPoP proofs and issue Bearer ' +
+        'tokens (dpop)';
+    const field = 'dpop_signing_alg_values_supported';
+    (fapi2 ? problems : warnings).push({ id: 'dpop_not_advertised', message, field, option: 'dpop' });
+  }
+  return { problems, warnings };
+}
+
+/** RFC 9126 §5, §6: a server that does not require PAR lets a login start without it, unless the client must. */
+function parRequirement(metadata: ServerMetadata): Found[] {
+  const required = metadata.require_pushed_authorization_requests === true;
+  if (!metadata.pushed_authorization_request_endpoint || required) return [];
+  const message =
+    'its require_pushed_authorization_requests is not true: a login can also start at authorization_endpoint ' +
+    'without PAR, unless this client requires PAR';
+  return [{ id: 'par_not_required', message, field: 'require_pushed_authorization_requests' }];
+}
+
+/**
+ * Pure: compares the metadata with the configuration. The one provider check: the engine runs it at the
+ * first use (engine/context.ts `ready()`), `checkProvider()` and `npx express-par check` report it.
+ */
 export function assessProvider(config: ResolvedConfig, metadata: ServerMetadata): ProviderReport {
   const listed: Listed = (field, value) => {
     const list = metadata[field];
     return !Array.isArray(list) || list.includes(value); // not advertised: assume supported
   };
   const cleartext = cleartextEndpoints(metadata).map(
-    (field) => `its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`,
+    (field): Found => ({
+      id: 'cleartext_endpoint',
+      message: `its ${field} is not https: (client credentials, codes and tokens would travel in the clear)`,
+      field,
+    }),
   );
-  const problems = [...cleartext, ...loginProblems(config, metadata, listed)];
-  const warnings: string[] = [];
-  if (metadata.authorization_response_iss_parameter_supported !== true) {
-    const message =
-      'it does not advertise authorization_response_iss_parameter_supported (RFC 9207): ' +
-      'mix-up protection relies on distinct redirect URIs';
-    (config.profile === 'fapi2' ? problems : warnings).push(message);
-  }
-  if (config.profile === 'fapi2' && config.dpop && !metadata.dpop_signing_alg_values_supported) {
-    problems.push('it advertises no dpop_signing_alg_values_supported (FAPI 2.0 needs sender-constrained tokens)');
-  }
+  const profile = profileFindings(config, metadata);
   const mtls = assessMtls(config, metadata); // aliases, certificate-bound tokens, certificate expiry
-  problems.push(...mtls.problems);
-  warnings.push(...mtls.warnings);
-  return { issuer: metadata.issuer, problems, warnings };
+  const login = loginProblems(config, metadata, listed);
+  const problems = [...cleartext, ...login, ...profile.problems, ...mtls.problems];
+  const warnings = [...profile.warnings, ...parRequirement(metadata), ...mtls.warnings];
+  return reportOf(config, metadata, problems, warnings);
+}
+
+/** The report of what was found: the messages, and each finding with its fix. */
+export function reportOf(
+  config: ResolvedConfig,
+  metadata: ServerMetadata,
+  problems: Found[],
+  warnings: Found[],
+): ProviderReport {
+  const auth0 = isAuth0(metadata);
+  const withFix = (found: Found): ProviderFinding => ({ ...found, fix: fixFor(found, { config, metadata, auth0 }) });
+  return {
+    issuer: metadata.issuer,
+    problems: problems.map((f) => f.message),
+    warnings: warnings.map((f) => f.message),
+    findings: { problems: problems.map(withFix), warnings: warnings.map(withFix) },
+    ...(auth0 ? { provider: 'auth0' as const } : {}),
+  };
 }
 
 /** Throws one error listing every problem; `par_not_supported` when PAR itself is missing. */
