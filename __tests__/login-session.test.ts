@@ -1,6 +1,7 @@
 /** lib/state/login.ts: the stored login built from, or updated by, a token response. */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { withTokens } from '../lib/state/login.js';
+import { clearLogin, idTokenPayload, readLogin, storeLogin, withTokens, type StoredLogin } from '../lib/state/login.js';
+import type { RequestWithSession } from '../lib/core/model.js';
 import type { LoginSession } from '../lib/core/types.js';
 
 const NOW_MS = 1_700_000_000_000;
@@ -70,5 +71,56 @@ describe('withTokens', () => {
     const copy = structuredClone(base);
     withTokens(base, { id_token: 'id-2', access_token: 'at-2', expires_in: 5 }, { sub: 'u1' });
     expect(base).toEqual(copy);
+  });
+});
+
+describe('the stored login: what names it, and how it is read, stored and cleared', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const payload = { iss: 'https://op.example.com', sub: 'alice', sid: 's-1' };
+  const idToken = `${b64({ alg: 'RS256' })}.${b64(payload)}.sig`;
+  const session = () => ({ session: {} }) as unknown as RequestWithSession;
+
+  it("idTokenPayload: the ID token's payload for a login as the session holds it (no claims), kept on it", () => {
+    const login: StoredLogin = { idToken };
+    expect(idTokenPayload(login)).toEqual(payload);
+    expect(Object.getOwnPropertyDescriptor(login, 'claims')).toMatchObject({ value: payload, enumerable: false });
+  });
+
+  it('idTokenPayload: the token\'s payload, not the claims an afterCallback shaped; {} for a token that is not a JWT', () => {
+    const shaped = { sub: 'shaped', role: 'admin' };
+    const login: StoredLogin = { idToken, claims: shaped };
+    expect(idTokenPayload(login)).toEqual(payload);
+    expect(login.claims).toBe(shaped); // left as the app shaped them
+    expect(idTokenPayload({ idToken: 'not-a-jwt', claims: { sub: 'shaped' } })).toEqual({});
+  });
+
+  it('idTokenPayload: the claims themselves when they are the token\'s own (not parsed again)', () => {
+    const req = session();
+    storeLogin(req, 'a', { idToken, claims: { ...payload } });
+    const stored = readLogin(req, 'a')!;
+    expect(idTokenPayload(stored)).toBe(stored.claims);
+  });
+
+  it("reads the token's claims into a plain data property: writable and configurable, not enumerable", () => {
+    const req = session();
+    storeLogin(req, 'a', { idToken, claims: { ...payload } });
+    const login = readLogin(req, 'a')!;
+    expect(Object.getOwnPropertyDescriptor(login, 'claims')).toEqual({ value: payload, writable: true, enumerable: false, configurable: true });
+  });
+
+  it('stores a login given without claims as one whose claims are the token\'s', () => {
+    const req = session();
+    storeLogin(req, 'a', { idToken, claims: undefined } as never);
+    expect(readLogin(req, 'a')?.claims).toEqual(payload);
+    expect(JSON.parse(JSON.stringify(req.session))).toEqual({ par: { a: { login: { idToken } } } });
+  });
+
+  it('clearLogin: false without a login; otherwise the login goes, and the sign-in entry with it when empty', () => {
+    const req = session();
+    expect(clearLogin(req, 'a')).toBe(false);
+    expect(req.session).toEqual({});
+    storeLogin(req, 'a', { idToken, claims: { ...payload } });
+    expect(clearLogin(req, 'a')).toBe(true);
+    expect(req.session).toEqual({});
   });
 });

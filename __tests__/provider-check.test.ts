@@ -47,6 +47,14 @@ describe('the start-up self-check', () => {
     expect(report.warnings).toEqual([expect.stringContaining('authorization_response_iss_parameter_supported')]);
   });
 
+  it('adds the mTLS set-up: its problems and the certificate warnings (protocol/mtls.ts)', () => {
+    const day = 24 * 3600 * 1000;
+    const tls = { agent: undefined as never, x5tS256: 'thumb', validFrom: new Date(Date.now() - day), validTo: new Date(Date.now() + 2 * day) };
+    const report = assessProvider({ ...config, tls }, { ...complete, mtls_endpoint_aliases: { token_endpoint: 'http://as.example/token' } });
+    expect(report.problems).toEqual(['its mtls_endpoint_aliases.token_endpoint is not an https URL (RFC 8705 §5)']);
+    expect(report.warnings).toEqual([expect.stringMatching(/^the client certificate \(tls.cert\) expires on .+: renew it/)]);
+  });
+
   it('assumes support for what the server does not advertise at all', () => {
     const { code_challenge_methods_supported: _c, token_endpoint_auth_methods_supported: _t, ...quiet } = complete;
     expect(assessProvider(config, quiet as ServerMetadata).problems).toEqual([]);
