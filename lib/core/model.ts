@@ -51,7 +51,10 @@ export interface ResolvedConfig {
   authorizationParams: URLSearchParams;
   routes: ResolvedRoutes;
   redirectUri: string;
+  /** `routes.postLogoutRedirect` under baseURL, or the absolute URL it is. */
   postLogoutRedirectUri: string;
+  /** The configured `logoutParams`, under those of each logout. */
+  logoutParams?: URLSearchParams;
   /** `false`, `'per-session'` (a fresh key for every login, kept in the session) or one key for all sessions. */
   dpop: false | 'per-session' | KeyObject;
   dpopAlg?: string;
@@ -76,6 +79,8 @@ export interface ResolvedConfig {
 export interface ResolvedLogout {
   postLogoutRedirectUri: string;
   logoutParams: URLSearchParams;
+  /** `false`: no `id_token_hint` on the end_session URL (`logoutParams: { id_token_hint: null }`). */
+  idTokenHint?: false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * `req.oidc` offers. Module augmentation for `express-session` and Express's `Request` lives in
  * `express/augment.ts`; the types the layers share inside the library are in `model.ts`.
  */
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Request, Response } from 'express';
 
@@ -30,8 +30,11 @@ export type ClientAuthMethod =
   | 'tls_client_auth'
   | 'self_signed_tls_client_auth';
 
-/** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
-export type PrivateKeyInput = JWK | string | KeyObject;
+/**
+ * A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string or Buffer, a Node `KeyObject`, or a
+ * WebCrypto `CryptoKey` (extractable).
+ */
+export type PrivateKeyInput = JWK | string | Buffer | KeyObject | webcrypto.CryptoKey;
 
 export type AuthorizationParamValue =
   | string
@@ -48,7 +51,10 @@ export interface RoutesConfig {
   callback?: string | false;
   /** Ends the login. Default `/logout`; `false` turns it off. */
   logout?: string | false;
-  /** Where the browser lands after logout. Default `/`. */
+  /**
+   * Where the browser lands after logout: a path under baseURL, or an absolute URL (https:, or http: on a
+   * loopback host). Register it with the provider as a post_logout_redirect_uri. Default `/`.
+   */
   postLogoutRedirect?: string;
   /** `POST` route for back-channel logout (with `backchannelLogout: true`). Default `/backchannel-logout`. */
   backchannelLogout?: string | false;
@@ -146,6 +152,11 @@ export interface ParAuthConfig {
   clockTolerance?: number;
   /** ID token algorithms accepted. Default: the asymmetric algorithms the server advertises. */
   idTokenSigningAlgs?: string[];
+  /**
+   * Extra end_session parameters of every RP-initiated logout (`federated`, `ui_locales`, …), under those
+   * given to `res.oidc.logout({ logoutParams })`. Not `id_token_hint`, `client_id`, `post_logout_redirect_uri`.
+   */
+  logoutParams?: Record<string, string | number | boolean | null | undefined>;
   /** Shapes what is stored in the session after a successful login. */
   afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
   /** Signs the pushed parameters as a request object (RFC 9101, pushed per RFC 9126 §3). */

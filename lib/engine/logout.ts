@@ -46,6 +46,6 @@ export async function logoutUrl(
   return endSessionUrl(metadata.end_session_endpoint, {
     idToken,
     clientID: config.clientID,
-    ...(logout ?? { postLogoutRedirectUri: config.postLogoutRedirectUri, logoutParams: new URLSearchParams() }),
+    ...(logout ?? { postLogoutRedirectUri: config.postLogoutRedirectUri, logoutParams: new URLSearchParams(config.logoutParams) }),
   });
 }
