@@ -11,6 +11,8 @@ export type { ParErrorCode } from './core/errors.js';
 export type {
   ParAuthConfig, ClientAuthMethod, RoutesConfig, LoginSession, TokenSet, ParEvent, PrivateKeyInput,
   AuthorizationParamValue, BackchannelLogoutOptions, TlsOptions, PemInput,
+  AuthorizationParameters, IdTokenClaims, UserInfoResponse, TokenParameters, RefreshParams, AccessToken,
+  AccessTokenValue, CallbackOptions,
 } from './core/types.js';
 export type { RequestContext } from './express/request-context.js';
 export type { ResponseContext, LoginOptions, LogoutOptions } from './express/response-context.js';

@@ -73,3 +73,13 @@ function postLogoutRedirect(value: unknown): string {
 export function isAbsoluteUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
 }
+
+/**
+ * A redirect_uri given in code for one login and its callback (`res.oidc.callback({ redirectUri })`, a
+ * callback route of the app's own): an absolute http(s) URL (http: on loopback only), no fragment (RFC
+ * 6749 §3.1.2). Undefined: the configured one. The provider compares it with the registered ones.
+ */
+export function redirectUriOption(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  return parseHttpUrl(value, option, true, true).href;
+}

@@ -73,6 +73,13 @@ export interface ResolvedConfig {
   tls?: ResolvedTls;
   /** Back-channel logout, when on (the route is `routes.backchannelLogout`). */
   backchannelLogout?: ResolvedBackchannelLogout;
+  /** `false`: logout ends the local login only, never the provider's session (auth()'s `idpLogout: false`). */
+  rpInitiatedLogout?: false;
+  /**
+   * What requiresAuth() does with an anonymous page load: redirect to the login route (undefined, parAuth()),
+   * start the login there (`'login'`, auth()), or answer 401 (`'error'`, auth()'s `errorOnRequiredAuth`).
+   */
+  onRequiredAuth?: 'login' | 'error';
 }
 
 /** Logout options checked (made by resolveLogout, config/logout.ts). */
@@ -182,4 +189,6 @@ export interface Transaction {
   silent?: boolean;
   /** Per-session DPoP key (private JWK) the code is bound to. */
   dpopJwk?: JWK;
+  /** What the app keeps with this login until its callback (auth()'s getLoginState), JSON. */
+  appState?: Record<string, unknown>;
 }

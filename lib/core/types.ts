@@ -186,3 +186,111 @@ export interface ParAuthConfig {
    */
   tls?: TlsOptions;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Types shared with express-openid-connect (EOC) apps: names and shapes as EOC 3.4 declares them, so an
+// app typed against EOC compiles after its import changes (auth()'s own ones are in eoc/types.ts).
+
+/** Authorization request parameters, per login or configured (EOC's `AuthorizationParameters`). */
+export interface AuthorizationParameters {
+  acr_values?: string;
+  audience?: string;
+  claims?: string | Record<string, unknown>;
+  claims_locales?: string;
+  display?: string;
+  id_token_hint?: string;
+  login_hint?: string;
+  max_age?: number | string;
+  organization?: string;
+  prompt?: string;
+  /** auth() only: the login's own redirect_uri (a callback route of the app's own). */
+  redirect_uri?: string;
+  resource?: string | string[];
+  /** `code` (EOC's ones with `id_token` are served by the code flow under auth()). */
+  response_type?: string;
+  /** `query` (auth() takes EOC's `form_post` and answers with `query`). */
+  response_mode?: string;
+  scope?: string;
+  ui_locales?: string;
+  [parameter: string]: unknown;
+}
+
+/** The ID token's claims, as validated when it was received (EOC's `IdTokenClaims`). */
+export interface IdTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  iat: number;
+  exp: number;
+  nonce?: string;
+  auth_time?: number;
+  acr?: string;
+  amr?: string[];
+  azp?: string;
+  sid?: string;
+  /** IPSIE SL1: the latest the provider lets this login last (seconds since the epoch). */
+  session_expiry?: number;
+  [claim: string]: unknown;
+}
+
+/** The userinfo endpoint's claims (OpenID Connect Core §5.3.2; EOC's `UserInfoResponse`). */
+export interface UserInfoResponse {
+  sub: string;
+  name?: string;
+  given_name?: string;
+  family_name?: string;
+  nickname?: string;
+  preferred_username?: string;
+  picture?: string;
+  email?: string;
+  email_verified?: boolean;
+  locale?: string;
+  updated_at?: number;
+  [claim: string]: unknown;
+}
+
+/** Extra token endpoint parameters (EOC's `TokenParameters`): express-par sends none, see auth(). */
+export interface TokenParameters {
+  [parameter: string]: unknown;
+}
+
+/** `accessToken.refresh(params)` (EOC's `RefreshParams`). */
+export interface RefreshParams {
+  tokenEndpointParams?: TokenParameters;
+}
+
+/**
+ * The access token as express-openid-connect apps read it under auth(): a new object each time it is read,
+ * its methods bound (so `const { isExpired, refresh } = req.oidc.accessToken` works).
+ */
+export interface AccessToken {
+  access_token: string;
+  /** `Bearer` or `DPoP`. */
+  token_type: string;
+  /** Seconds the token has left (0 once expired). */
+  expires_in: number;
+  /** Whether it has expired (no leeway). */
+  isExpired(): boolean;
+  /**
+   * Redeems the refresh token now and stores the new tokens (the rotated refresh token too); resolves to
+   * the new access token. Rejects like `req.oidc.refresh()`.
+   */
+  refresh(params?: RefreshParams): Promise<AccessTokenValue>;
+}
+
+/**
+ * `req.oidc.accessToken`: a string under parAuth(), EOC's `AccessToken` object under auth(). Typed as
+ * both, so an app typed for either compiles; each reads it the way its own middleware sets it.
+ */
+export type AccessTokenValue = string & AccessToken;
+
+/** `res.oidc.callback()` (EOC's `CallbackOptions`). */
+export interface CallbackOptions {
+  /**
+   * The redirect_uri the login was started with (absolute), for a callback route of the app's own:
+   * `res.oidc.login({ authorizationParams: { redirect_uri } })` under auth(). Default: baseURL + routes.callback.
+   */
+  redirectUri?: string;
+  /** Not supported: the token request carries what the specs name (a TypeError when given). */
+  tokenEndpointParams?: TokenParameters;
+}

@@ -11,7 +11,7 @@ import type { LogoutClaims, MtlsEndpointName, ResolvedConfig, ResolvedLogout } f
 import type { LoginSession, ParEvent } from '../core/types.js';
 import type { DpopBinding, DpopNonces } from '../protocol/dpop.js';
 import type { StoredLogin } from '../state/login.js';
-import { completeLogin, type LoginResult } from './callback.js';
+import { completeLogin, type CompleteLoginOptions, type LoginResult } from './callback.js';
 import { createContext, dpopFor, emit, endpointOf, ready, type Ready } from './context.js';
 import { startLogin, type StartLoginOptions } from './login.js';
 import { checkLogoutToken, logoutUrl } from './logout.js';
@@ -32,8 +32,11 @@ export interface Engine {
    * `TypeError` naming it); `silent` pushes `prompt=none` and marks the transaction silent.
    */
   startLogin(req: Request, options?: StartLoginOptions): Promise<string>;
-  /** Validates the authorization response and redeems the code; consumes the transaction. */
-  completeLogin(req: Request): Promise<LoginResult>;
+  /**
+   * Validates the authorization response and redeems the code; consumes the transaction. `redirectUri`:
+   * the one the login was started with, when not the configured one.
+   */
+  completeLogin(req: Request, options?: CompleteLoginOptions): Promise<LoginResult>;
   /**
    * RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is
    * unreachable). `logout` (from `resolveLogout()`) sets post_logout_redirect_uri and extra parameters.
@@ -70,7 +73,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     emit: (event) => emit(ctx, event),
     ready: () => ready(ctx),
     startLogin: (req, options) => startLogin(ctx, req, options),
-    completeLogin: (req) => completeLogin(ctx, req),
+    completeLogin: (req, options) => completeLogin(ctx, req, options),
     refresh: (login) => refresh(ctx, login),
     logoutUrl: (idToken, logout) => logoutUrl(ctx, idToken, logout),
     checkLogoutToken: (token) => checkLogoutToken(ctx, token),

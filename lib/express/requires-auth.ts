@@ -19,10 +19,14 @@ export function requiresAuth(): RequestHandler {
       return next(new SetupError('middleware_missing', message));
     }
     if (req.oidc.isAuthenticated()) return next();
-    const loginRoute = engine.config.routes.login;
-    if (loginRoute !== false && isPageLoad(req)) {
+    const { routes, onRequiredAuth, profile } = engine.config;
+    const loginRoute = routes.login;
+    const login = onRequiredAuth === 'login' || (onRequiredAuth === undefined && loginRoute !== false);
+    if (login && isPageLoad(req)) {
       // profile fapi2: no redirect into a login that another site started (FAPI 2.0, CSRF at initiation).
-      if (refusesCrossSiteLogin(engine.config.profile, req)) return next(crossSiteLoginError());
+      if (refusesCrossSiteLogin(profile, req)) return next(crossSiteLoginError());
+      // auth(): the login starts here, as express-openid-connect does (also with routes.login: false).
+      if (onRequiredAuth === 'login') return void res.oidc.login({ returnTo: req.originalUrl }).catch(next);
       const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
       return redirect(res, target);
     }

@@ -51,6 +51,8 @@ export interface StoredTransaction {
   s?: 1;
   /** DPoP private JWK */
   k?: JWK;
+  /** the app's state (auth()'s getLoginState) */
+  a?: Record<string, unknown>;
 }
 
 type SessionHolder = { session?: unknown };

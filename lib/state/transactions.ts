@@ -34,6 +34,7 @@ function toStored(tx: Transaction): StoredTransaction {
   if (tx.maxAge !== undefined) stored.m = tx.maxAge;
   if (tx.silent) stored.s = 1;
   if (tx.dpopJwk) stored.k = tx.dpopJwk;
+  if (tx.appState) stored.a = tx.appState;
   return stored;
 }
 
@@ -42,13 +43,14 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   // A string or number has no n, v and t, so the next line refuses it anyway.
   // Stryker disable next-line ConditionalExpression,LogicalOperator: see above
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
-  const { n, v, r, t, m, s, k } = stored as Partial<StoredTransaction>;
+  const { n, v, r, t, m, s, k, a } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
   const returnTo = typeof r === 'string' ? r : '/';
   const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo, redirectUri, createdAt: t };
   if (typeof m === 'number') tx.maxAge = m;
   if (s === 1) tx.silent = true;
   if (k && typeof k === 'object') tx.dpopJwk = k;
+  if (a && typeof a === 'object' && !Array.isArray(a)) tx.appState = a;
   return tx;
 }
 
@@ -56,6 +58,8 @@ export const MAX_PENDING_TRANSACTIONS = 10;
 export const TRANSACTION_TTL_MS = 15 * 60 * 1000;
 /** Largest pending login kept in the session (JSON bytes); a longer `returnTo` falls back to `/`. */
 export const MAX_TRANSACTION_BYTES = 1536;
+/** Largest app state a pending login carries (JSON bytes), so that it fits with the rest. */
+export const MAX_APP_STATE_BYTES = 1024;
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 type Store = Record<string, StoredTransaction>;
