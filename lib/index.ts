@@ -1,4 +1,11 @@
 export { parAuth } from './express/middleware.js';
+export { auth } from './eoc/auth.js';
+export type { Auth } from './eoc/auth.js';
+export { SessionExpiredError, MtlsError, MtlsErrorCode } from './eoc/errors.js';
+export type {
+  ConfigParams, Session, SessionConfigParams, CookieConfigParams, SessionStore, SessionStorePayload, OpenidRequest,
+  OpenidResponse,
+} from './eoc/types.js';
 export { requiresAuth } from './express/requires-auth.js';
 export { attemptSilentLogin } from './express/silent-login.js';
 export { claimEquals, claimIncludes, claimCheck } from './express/claim-checks.js';

@@ -86,8 +86,18 @@ export interface LoginSession {
   [extra: string]: unknown;
 }
 
-/** `backchannelLogout: { ... }`. Both in milliseconds. */
+/**
+ * `backchannelLogout: { ... }`. `maxSessionAge` and `maxStaleness` (milliseconds) are express-par's; `store`,
+ * `onLogoutToken`, `isLoggedOut` and `onLogin` are express-openid-connect's, taken by auth() only (and
+ * ignored with a warning: logouts are recorded in the session store and checked on every request).
+ */
 export interface BackchannelLogoutOptions {
+  /* eslint-disable @typescript-eslint/no-explicit-any -- EOC's hook signatures, as its typed apps write them */
+  store?: unknown;
+  onLogoutToken?: (decodedToken: object, config: any) => Promise<void> | void;
+  isLoggedOut?: false | ((req: Request, config: any) => Promise<boolean> | boolean);
+  onLogin?: false | ((req: Request, config: any) => Promise<void> | void);
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   /**
    * How long a login lasts in a session whose cookie has no `maxAge` (counted from the login), and the
    * least time logout records are kept (they are kept for the session cookie's `maxAge` when longer).
@@ -177,7 +187,7 @@ export interface ParAuthConfig {
    * session store. Register `baseURL + routes.backchannelLogout` as the back-channel logout URI.
    * `true`, or an object to set how long logouts hold and how fresh the per-instance check is.
    */
-  backchannelLogout?: boolean | BackchannelLogoutOptions;
+  backchannelLogout?: boolean | Pick<BackchannelLogoutOptions, 'maxSessionAge' | 'maxStaleness'>;
   /**
    * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
    * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.

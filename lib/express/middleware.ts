@@ -63,8 +63,8 @@ function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined
 /** What a middleware that mounts a sign-in needs: parAuth()'s or auth()'s `req.oidc` and `res.oidc`. */
 export interface SignInMount {
   engine: Engine;
-  /** Sets `req.oidc` and `res.oidc` for this request (`next` is the middleware's, for auth()'s errors). */
-  contexts(req: Request, res: Response, next: NextFunction): void;
+  /** Sets `req.oidc` and `res.oidc` for this request; absent: the caller (auth()) has set them. */
+  contexts?(req: Request, res: Response): void;
   /** Where the login route returns to without `?returnTo=`; default `/`. */
   loginReturnTo?: string;
 }
@@ -77,7 +77,7 @@ export function signInMiddleware(mount: SignInMount): RequestHandler {
   const { engine } = mount;
   const { routes } = engine.config;
   return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    mount.contexts(req, res, next);
+    mount.contexts?.(req, res);
     // The back-channel logout route takes only POST (contract, "Methods").
     if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
       backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
