@@ -113,7 +113,7 @@ beforeAll(async () => {
     start('par', (app, url) => {
       app.use(session({ secret: 'the app\'s own secret', resave: false, saveUninitialized: false }));
       app.use(parAuth({ issuerBaseURL: provider.issuer, baseURL: url, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, routes: { callback: false } }));
-      app.get('/callback', (req, res, next) => void res.oidc.callback().catch(next));
+      app.get('/callback', (_req, res, next) => void res.oidc.callback().catch(next));
       app.get('/', (req, res) => void res.json({ type: typeof req.oidc.accessToken, in: req.oidc.isAuthenticated() }));
     }),
   ]);
@@ -127,7 +127,9 @@ beforeAll(async () => {
   });
 });
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);

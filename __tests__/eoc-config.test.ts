@@ -32,7 +32,9 @@ const message = (config: ConfigParams, env: NodeJS.ProcessEnv = ENV): string => 
   throw new Error('no error');
 };
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('auth() reads its configuration as express-openid-connect does', () => {
   it('is configured from ISSUER_BASE_URL, BASE_URL, CLIENT_ID, CLIENT_SECRET and SECRET alone', () => {

@@ -6,6 +6,7 @@
  */
 import type { KeyObject, webcrypto } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { Store } from 'express-session';
 import type { JWK } from 'jose';
 import type {
   AuthorizationParameters, BackchannelLogoutOptions, ClientAuthMethod, TlsOptions, TokenParameters, ParEvent,
@@ -68,7 +69,7 @@ export interface SessionConfigParams {
   /** The cookie's name. Default `appSession`. */
   name?: string;
   /** An express-session store. Default: in memory (one process; a warning under NODE_ENV=production). */
-  store?: SessionStore;
+  store?: SessionStore | Store;
   /** express-session's `genid` (synchronous). */
   genid?: (req: OpenidRequest) => Promise<string> | string;
   /** Accepted: express-session always signs its cookie. */
