@@ -246,6 +246,13 @@ describe('the session, mapped onto express-session', () => {
     expect(expressSessionOptions(resolve({ session: { rolling: false } }).session).cookie).toMatchObject({ maxAge: 604_800_000 });
   });
 
+  it('hands session.genid to express-session, refusing an id it cannot use (a promise) with a TypeError', () => {
+    const req = {} as never;
+    expect(expressSessionOptions(resolve({ session: { genid: () => 'id-from-the-app' } }).session).genid!(req)).toBe('id-from-the-app');
+    const async = expressSessionOptions(resolve({ session: { genid: async () => 'late' } }).session).genid!;
+    expect(() => async(req)).toThrow(new TypeError('"session.genid" must return a non-empty string, synchronously (express-session calls it)'));
+  });
+
   it.each([
     [{ secret: 'short' }, /^"secret" must be a string of at least 8 characters/],
     [{ session: { name: 'my session!' } }, /^"session.name" must be letters/],

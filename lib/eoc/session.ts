@@ -28,8 +28,19 @@ export function expressSessionOptions(eoc: EocSession): SessionOptions {
     // EOC marks the cookie Secure from baseURL alone; behind a TLS proxy X-Forwarded-Proto says https.
     ...(attributes.secure ? { proxy: true } : {}),
     store: eoc.store ?? new MemoryStore({ ttlMs: (eoc.absoluteDuration || eoc.rollingDuration || 86400) * 1000 }),
-    ...(eoc.genid ? { genid: eoc.genid } : {}),
+    ...(eoc.genid ? { genid: syncGenid(eoc.genid) } : {}),
     cookie: { ...attributes, ...(maxAge !== undefined ? { maxAge } : {}) },
+  };
+}
+
+/** EOC's `session.genid` may return a promise; express-session needs the id at once (a TypeError says so). */
+function syncGenid(genid: (req: Request) => unknown): (req: Request) => string {
+  return (req) => {
+    const id = genid(req);
+    if (typeof id !== 'string' || id === '') {
+      throw new TypeError('"session.genid" must return a non-empty string, synchronously (express-session calls it)');
+    }
+    return id;
   };
 }
 
