@@ -89,6 +89,9 @@ beforeAll(async () => {
         res.json({ appSession: (req as unknown as { appSession: unknown }).appSession, accessToken: req.oidc.accessToken ?? null, sub: req.oidc.user!.sub });
       });
       app.get('/issuer-only', claimCheck((_req, claims) => claims.iss === provider.issuer), (_req, res) => void res.send('ok'));
+      // EOC apps pass absolute URLs: the app's own origin is followed, another is not (RFC 9700 §4.11).
+      app.get('/go', (req, res) => res.oidc.login({ returnTo: String(req.query.to) }));
+      app.get('/leave', (req, res) => res.oidc.logout({ returnTo: String(req.query.to) }));
     }),
     start('custom', (app, url) => {
       app.use(auth(options(url, { authRequired: false, routes: { login: false, callback: false } })));
@@ -112,7 +115,8 @@ beforeAll(async () => {
     }),
     start('par', (app, url) => {
       app.use(session({ secret: 'the app\'s own secret', resave: false, saveUninitialized: false }));
-      app.use(parAuth({ issuerBaseURL: provider.issuer, baseURL: url, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET, routes: { callback: false } }));
+      const { issuerBaseURL, clientID, clientSecret } = options(url) as Required<ConfigParams>;
+      app.use(parAuth({ issuerBaseURL, baseURL: url, clientID, clientSecret, routes: { callback: false } }));
       app.get('/callback', (_req, res, next) => void res.oidc.callback().catch(next));
       app.get('/', (req, res) => void res.json({ type: typeof req.oidc.accessToken, in: req.oidc.isAuthenticated() }));
     }),
@@ -172,7 +176,9 @@ describe('auth() with EOC\'s defaults', () => {
     const context = JSON.parse((await browser.get(`${apps.plain!.url}/context`)).body);
     expect(context.accessToken).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: expect.any(Number), isExpired: false });
     expect(context.accessToken.expires_in).toBeGreaterThan(3500);
-    expect(context.idTokenClaims).toMatchObject({ sub: 'alice', iss: provider.issuer, aud: TEST_CLIENT_ID, iat: expect.any(Number), nonce: expect.any(String) });
+    expect(context.idTokenClaims).toMatchObject({
+      sub: 'alice', iss: provider.issuer, aud: TEST_CLIENT_ID, iat: expect.any(Number), nonce: expect.any(String),
+    });
     expect(context.user).toEqual({ sub: 'alice', name: 'User alice', email: 'alice@example.com', email_verified: true });
     expect(context.refreshToken).toEqual(expect.any(String));
   });
@@ -242,6 +248,23 @@ describe('auth() with EOC\'s options', () => {
     const done = await browser.post(form.action, { ...form.fields, logout: 'yes' });
     expect(done.location).toBe(`${apps.options!.url}/custom-logout`);
     expect((await browser.get(`${apps.options!.url}/`)).body).toBe('out');
+  });
+
+  it('follows an absolute returnTo of the app\'s own origin, and no other (login and logout)', async () => {
+    const { url } = apps.options!;
+    const browser = new TestBrowser();
+    const { chain } = await loginFrom(browser, `${url}/go?to=${encodeURIComponent(`${url}/profile?from=mail`)}`);
+    expect(chain.at(-1)!.url).toBe(`${url}/profile?from=mail`);
+    const evil = await loginFrom(new TestBrowser(), `${url}/go?to=${encodeURIComponent('https://evil.example/x')}`);
+    expect(evil.chain.at(-1)!.url).toBe(`${url}/`);
+    const postLogout = async (to: string) => {
+      const user = new TestBrowser();
+      await loginFrom(user, `${url}/profile`);
+      const logout = await user.get(`${url}/leave?to=${encodeURIComponent(to)}`);
+      return new URL(logout.location!).searchParams.get('post_logout_redirect_uri');
+    };
+    expect(await postLogout(`${url}/custom-logout`)).toBe(`${url}/custom-logout`);
+    expect(await postLogout('https://evil.example/')).toBe(`${url}/custom-logout`);
   });
 });
 

@@ -104,7 +104,8 @@ describe('the defaults where express-openid-connect differs from parAuth()', () 
     expect(resolve().resolved.postLogoutRedirectUri).toBe('https://app.example.com');
     expect(resolve({}, { ...ENV, BASE_URL: 'https://app.example.com/' }).resolved.postLogoutRedirectUri).toBe('https://app.example.com');
     expect(resolve({ routes: { postLogoutRedirect: '/custom-logout' } }).resolved.postLogoutRedirectUri).toBe('https://app.example.com/custom-logout');
-    expect(resolve({ routes: { postLogoutRedirect: 'https://www.example.com/bye?x=1' } }).resolved.postLogoutRedirectUri).toBe('https://www.example.com/bye?x=1');
+    const absolute = 'https://www.example.com/bye?x=1';
+    expect(resolve({ routes: { postLogoutRedirect: absolute } }).resolved.postLogoutRedirectUri).toBe(absolute);
     expect(message({ routes: { postLogoutRedirect: 'http://www.example.com/' } })).toMatch(/^"routes.postLogoutRedirect" must use https:/);
     expect(urlJoin('http://a/app', '/')).toBe('http://a/app/');
   });
@@ -128,7 +129,8 @@ describe('authorizationParams as express-openid-connect apps write them', () => 
   });
 
   it('refuses what EOC refuses, naming it', () => {
-    expect(message({ authorizationParams: { response_type: 'token' } })).toBe('"authorizationParams.response_type" must be one of [id_token, code id_token, code]');
+    expect(message({ authorizationParams: { response_type: 'token' } }))
+      .toBe('"authorizationParams.response_type" must be one of [id_token, code id_token, code]');
     expect(message({ authorizationParams: { response_mode: 'fragment' } })).toBe('"authorizationParams.response_mode" must be "query" or "form_post"');
     expect(message({ authorizationParams: { scope: 'profile' } })).toBe('"authorizationParams.scope" must include "openid"');
   });
@@ -153,7 +155,8 @@ describe('authorizationParams as express-openid-connect apps write them', () => 
 
   it('takes a config-level logoutParams and requestObjectSigningKeyId', () => {
     const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-    const { resolved } = resolve({ logoutParams: { federated: '' }, requestObjectSigningKey: pem, requestObjectSigningAlg: 'RS256', requestObjectSigningKeyId: 'jar-1' });
+    const jar = { requestObjectSigningKey: pem, requestObjectSigningAlg: 'RS256', requestObjectSigningKeyId: 'jar-1' };
+    const { resolved } = resolve({ logoutParams: { federated: '' }, ...jar });
     expect([...resolved.logoutParams!]).toEqual([['federated', '']]);
     expect(resolved.requestObjectKid).toBe('jar-1');
   });
@@ -237,7 +240,10 @@ describe('the session, mapped onto express-session', () => {
     const store = new MemoryStore({ ttlMs: 1000 });
     const eoc = resolve({
       secret: ['new-secret-value', 'old-secret-value'],
-      session: { name: 'sid', rolling: false, rollingDuration: false as never, absoluteDuration: 3600, store, cookie: { domain: 'example.com', path: '/app', sameSite: 'Strict' } },
+      session: {
+        name: 'sid', rolling: false, rollingDuration: false as never, absoluteDuration: 3600, store,
+        cookie: { domain: 'example.com', path: '/app', sameSite: 'Strict' },
+      },
     }).session;
     const options = expressSessionOptions(eoc);
     expect(options).toMatchObject({ name: 'sid', secret: ['new-secret-value', 'old-secret-value'], rolling: false, store });

@@ -69,7 +69,8 @@ describe('EOC options that parAuth() takes as EOC means them', () => {
     const der = fromBuffer.clientAssertionKey!.export({ format: 'der', type: 'pkcs8' });
     const cryptoKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['sign']);
     expect(config({ clientSecret: undefined, clientAssertionSigningKey: cryptoKey }).clientAssertionAlg).toBe('RS256');
-    expect(message({ clientSecret: undefined, clientAssertionSigningKey: Buffer.from('not a key') })).toMatch(/^"clientAssertionSigningKey" must be a private key/);
+    expect(message({ clientSecret: undefined, clientAssertionSigningKey: Buffer.from('not a key') }))
+      .toMatch(/^"clientAssertionSigningKey" must be a private key/);
   });
 });
 

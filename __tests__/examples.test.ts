@@ -325,8 +325,10 @@ describe('express-openid-connect\'s examples, their import changed to express-pa
 
   it('wrote nothing on stderr but the warning userinfo\'s response_type asks for, said once', () => {
     for (const [name, running] of eocRunning) {
-      const expected = name === 'userinfo' ? [expect.stringContaining('ExpressParWarning: auth(): authorizationParams.response_type "code id_token" is served by the code flow')] : [];
-      expect({ name, lines: running.stderr.split('\n').filter((line) => line && !line.startsWith('(Use `node --trace-warnings')) }).toEqual({ name, lines: expected });
+      const warning = 'ExpressParWarning: auth(): authorizationParams.response_type "code id_token" is served by the code flow';
+      const expected = name === 'userinfo' ? [expect.stringContaining(warning)] : [];
+      const lines = running.stderr.split('\n').filter((line) => line && !line.startsWith('(Use `node --trace-warnings'));
+      expect({ name, lines }).toEqual({ name, lines: expected });
     }
   });
 });

@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { install, pack, PEERS_AND_TYPES, root, run, tsc } from './helpers/pack.js';
 
-const EXPORTS = ['CallbackError', 'IdTokenError', 'MtlsError', 'MtlsErrorCode', 'ParError', 'RequestError', 'SessionExpiredError', 'SetupError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'auth', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
+const EXPORTS = [
+  'CallbackError', 'IdTokenError', 'MtlsError', 'MtlsErrorCode', 'ParError', 'RequestError', 'SessionExpiredError', 'SetupError',
+  'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'auth', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes',
+  'parAuth', 'requiresAuth',
+];
 
 let work: string;
 let scratch: string;
@@ -68,9 +72,14 @@ parAuth({ ...config, httpTimeout: 'soon' });
 `;
 
 /** tsc's report for the file: '' when it typechecks. */
-async function typecheck(file: string, resolution: { module: string; moduleResolution: string } = { module: 'node16', moduleResolution: 'node16' }, extra: { files?: string[]; skipLibCheck?: boolean } = {}): Promise<string> {
+async function typecheck(
+  file: string,
+  resolution: { module: string; moduleResolution: string } = { module: 'node16', moduleResolution: 'node16' },
+  extra: { files?: string[]; skipLibCheck?: boolean } = {},
+): Promise<string> {
+  const skipLibCheck = extra.skipLibCheck ?? false;
   const tsconfig = {
-    compilerOptions: { strict: true, ...resolution, target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck: extra.skipLibCheck ?? false, types: ['node'] },
+    compilerOptions: { strict: true, ...resolution, target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck, types: ['node'] },
     files: [file, ...(extra.files ?? [])],
   };
   const name = `tsconfig.${file}.json`;
