@@ -13,7 +13,7 @@ import ts from 'typescript';
 const lib = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib');
 
 /** Bottom to top. A file imports only from its own layer and the layers before it. */
-const LAYERS = ['core', 'net', 'crypto', 'state', 'protocol', 'config', 'engine', 'express', 'cli', 'root'] as const;
+const LAYERS = ['core', 'net', 'crypto', 'state', 'protocol', 'config', 'engine', 'express', 'eoc', 'cli', 'root'] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** What the entry points may import: the index re-exports everything; the Passport adapter is beside express/. */

@@ -3,19 +3,28 @@
  * scratch project from the npm cache), loaded from CommonJS and ESM, and a strict usage file typechecked
  * with node16 resolution in both module systems.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { install, pack, PEERS_AND_TYPES, root, run, tsc } from './helpers/pack.js';
 
-const EXPORTS = ['CallbackError', 'IdTokenError', 'ParError', 'RequestError', 'SetupError', 'StepUpRequiredError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'checkProvider', 'claimCheck', 'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth'];
+const EXPORTS = [
+  'CallbackError', 'IdTokenError', 'MtlsError', 'MtlsErrorCode', 'ParError', 'RequestError', 'SessionExpiredError', 'SetupError',
+  'StepUpRequiredError', 'UpstreamError', 'UpstreamTimeoutError', 'attemptSilentLogin', 'auth', 'checkProvider', 'claimCheck',
+  'claimEquals', 'claimIncludes', 'parAuth', 'requiresAuth',
+];
 
 let work: string;
 let scratch: string;
 let files: string[] = [];
 /** The typechecks run at once (each takes seconds); they resolve with tsc's report, never reject. */
-let typechecks: { cjs: Promise<string>; esm: Promise<string>; node10: Promise<string> };
+let typechecks: { cjs: Promise<string>; esm: Promise<string>; node10: Promise<string>; eoc: Promise<string> };
+
+/** The lines of a tsc report about `file` (`eoc-app-par`), or about everything else. */
+function reportOf(report: string, file: string, about: boolean): string {
+  return report.split('\n').filter((line) => line !== '' && line.startsWith(file) === about).join('\n');
+}
 
 const checkScript = (load: string) => `
 ${load}
@@ -26,6 +35,7 @@ out.guard = typeof core.requiresAuth();
 try { core.parAuth({ ...options, clientID: '' }); } catch (err) { out.badOption = err instanceof TypeError && /clientID/.test(err.message); }
 const err = new core.CallbackError('state_mismatch', 'no pending login');
 out.error = { isParError: err instanceof core.ParError, code: err.code, status: err.status };
+out.auth = [typeof core.auth, typeof core.auth.Store, typeof core.auth.Store.prototype.regenerate];
 out.ParStrategy = typeof strategy.ParStrategy;
 out.strategyName = new strategy.ParStrategy(options, (tokens, claims, done) => done(null, { id: claims.sub })).name;
 console.log(JSON.stringify(out));
@@ -62,10 +72,15 @@ parAuth({ ...config, httpTimeout: 'soon' });
 `;
 
 /** tsc's report for the file: '' when it typechecks. */
-async function typecheck(file: string, resolution: { module: string; moduleResolution: string } = { module: 'node16', moduleResolution: 'node16' }): Promise<string> {
+async function typecheck(
+  file: string,
+  resolution: { module: string; moduleResolution: string } = { module: 'node16', moduleResolution: 'node16' },
+  extra: { files?: string[]; skipLibCheck?: boolean } = {},
+): Promise<string> {
+  const skipLibCheck = extra.skipLibCheck ?? false;
   const tsconfig = {
-    compilerOptions: { strict: true, ...resolution, target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck: false, types: ['node'] },
-    files: [file],
+    compilerOptions: { strict: true, ...resolution, target: 'ES2022', noEmit: true, esModuleInterop: true, skipLibCheck, types: ['node'] },
+    files: [file, ...(extra.files ?? [])],
   };
   const name = `tsconfig.${file}.json`;
   await writeFile(join(scratch, name), JSON.stringify(tsconfig));
@@ -89,11 +104,27 @@ beforeAll(async () => {
   await writeFile(join(scratch, 'usage.mts'), usage);
   // moduleResolution node10 ignores "exports": the "typesVersions" entry must lead it to express-par/passport.
   await writeFile(join(scratch, 'usage-node10.ts'), usage);
-  typechecks = { cjs: typecheck('usage.cts'), esm: typecheck('usage.mts'), node10: typecheck('usage-node10.ts', { module: 'commonjs', moduleResolution: 'node10' }) };
+  // Issue #26: a strict TypeScript app of express-openid-connect's, as it is (against EOC's own types) and with
+  // its import changed to express-par (both module systems).
+  await symlink(join(root, 'node_modules/express-openid-connect'), join(scratch, 'node_modules/express-openid-connect'), 'dir');
+  const eocApp = await readFile(join(root, '__tests__/fixtures/eoc-typed-app.mts'), 'utf8');
+  const parApp = eocApp.replace("from 'express-openid-connect';", "from 'express-par';");
+  expect(parApp).not.toBe(eocApp);
+  await writeFile(join(scratch, 'eoc-app.mts'), eocApp);
+  await writeFile(join(scratch, 'eoc-app-par.mts'), parApp);
+  await writeFile(join(scratch, 'eoc-app-par.cts'), parApp);
+  // The EOC app is compiled in the same programs as the usage files (a tsc run costs seconds); reports are split by file.
+  typechecks = {
+    cjs: typecheck('usage.cts', undefined, { files: ['eoc-app-par.cts'] }),
+    esm: typecheck('usage.mts', undefined, { files: ['eoc-app-par.mts'] }),
+    node10: typecheck('usage-node10.ts', { module: 'commonjs', moduleResolution: 'node10' }),
+    // EOC's own index.d.ts fails skipLibCheck: false under node16 (TS1541, its type imports of ESM-only openid-client and jose).
+    eoc: typecheck('eoc-app.mts', undefined, { skipLibCheck: true }),
+  };
 }, 120_000);
 
 afterAll(async () => {
-  if (typechecks) await Promise.all([typechecks.cjs, typechecks.esm, typechecks.node10]);
+  if (typechecks) await Promise.all(Object.values(typechecks));
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -154,12 +185,15 @@ describe('the published package', () => {
     for (const t of targets) expect(files).toContain(t.replace(/^\.\//, ''));
   });
 
-  it('needs only jose at runtime: the JavaScript never loads express or express-session', async () => {
+  it('needs only jose at runtime: the JavaScript never loads express, and express-session (a peer) only for auth()', async () => {
     const js = files.filter((f) => f.endsWith('.js'));
     expect(js.length).toBeGreaterThan(20);
     for (const f of js) {
       const text = await readFile(join(scratch, 'node_modules/express-par', f), 'utf8');
-      expect({ f, loads: /(?:require\(|from |import\()["']express(?:-session)?["']/.test(text) }).toEqual({ f, loads: false });
+      expect({ f, loads: /(?:require\(|from |import\()["']express["']/.test(text) }).toEqual({ f, loads: false });
+      // auth() mounts express-session for express-openid-connect apps, and auth.Store is its Store (issue #26).
+      const session = /(?:require\(|from |import\()["']express-session["']/.test(text);
+      expect({ f, loads: session }).toEqual({ f, loads: session && /^dist\/(esm|cjs)\/eoc\//.test(f) });
     }
   });
 
@@ -177,6 +211,7 @@ describe('the published package', () => {
     expect(result).toEqual({
       exports: EXPORTS, middleware: 'function', guard: 'function', badOption: true,
       error: { isParError: true, code: 'state_mismatch', status: 400 }, ParStrategy: 'function', strategyName: 'par',
+      auth: ['function', 'function', 'function'],
     });
     expect(stderr).toBe('');
   });
@@ -186,6 +221,7 @@ describe('the published package', () => {
     expect(result).toEqual({
       exports: EXPORTS, middleware: 'function', guard: 'function', badOption: true,
       error: { isParError: true, code: 'state_mismatch', status: 400 }, ParStrategy: 'function', strategyName: 'par',
+      auth: ['function', 'function', 'function'],
     });
     expect(stderr).toBe('');
   });
@@ -208,12 +244,17 @@ describe('the published package', () => {
     expect(usage).toMatchObject({ code: 2, stderr: expect.stringContaining('--issuer (or ISSUER_BASE_URL) is required') });
   }, 60_000);
 
+  it('typechecks a strict TypeScript app of express-openid-connect\'s: against EOC\'s types, then with express-par\'s', async () => {
+    const [eoc, esm, cjs] = await Promise.all([typechecks.eoc, typechecks.esm, typechecks.cjs]);
+    expect({ eoc, esm: reportOf(esm, 'eoc-app-par', true), cjs: reportOf(cjs, 'eoc-app-par', true) }).toEqual({ eoc: '', esm: '', cjs: '' });
+  }, 120_000);
+
   it('typechecks a strict CommonJS user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
-    expect(await typechecks.cjs).toBe('');
+    expect(reportOf(await typechecks.cjs, 'eoc-app-par', false)).toBe('');
   }, 120_000);
 
   it('typechecks a strict ESM user (node16 resolution) with req.oidc and req.session.oidc typed', async () => {
-    expect(await typechecks.esm).toBe('');
+    expect(reportOf(await typechecks.esm, 'eoc-app-par', false)).toBe('');
   }, 120_000);
 
   it('typechecks a strict CommonJS user with the old node10 resolution, express-par/passport included (typesVersions)', async () => {

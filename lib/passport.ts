@@ -65,12 +65,18 @@ interface ParStrategyOwnOptions {
   name?: string;
 }
 
-/** `parAuth()`'s options (without `afterCallback`: the verify function shapes the user) plus the strategy's own. */
-export interface ParStrategyOptions extends Omit<ParAuthConfig, 'afterCallback'>, ParStrategyOwnOptions {
+/**
+ * `parAuth()`'s options the strategy takes: not `afterCallback` (the verify function shapes the user) nor
+ * `backchannelLogout` (passport.session() keeps the login, which a logout token cannot reach).
+ */
+type StrategyConfig = Omit<ParAuthConfig, 'afterCallback' | 'backchannelLogout'>;
+
+/** `parAuth()`'s options (but afterCallback and backchannelLogout) plus the strategy's own. */
+export interface ParStrategyOptions extends StrategyConfig, ParStrategyOwnOptions {
   passReqToCallback?: false;
 }
 
-export interface ParStrategyOptionsWithRequest extends Omit<ParAuthConfig, 'afterCallback'>, ParStrategyOwnOptions {
+export interface ParStrategyOptionsWithRequest extends StrategyConfig, ParStrategyOwnOptions {
   /** Calls verify as `verify(req, tokens, claims, done)`. */
   passReqToCallback: true;
 }

@@ -74,6 +74,12 @@ export class TestBrowser {
     return out;
   }
 
+  /** Forgets one cookie of `host` (any path), as a user deleting it in the browser would. */
+  deleteCookie(host: string, name: string): void {
+    const key = hostKey(host);
+    this.jar.set(key, (this.jar.get(key) ?? []).filter((c) => c.name !== name));
+  }
+
   clearCookies(host?: string): void {
     if (host === undefined) this.jar.clear();
     else this.jar.delete(hostKey(host));

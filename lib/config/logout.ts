@@ -3,6 +3,7 @@
  * where the browser goes back to after logout, and the application's extra end_session parameters
  * (OpenID Connect RP-Initiated Logout 1.0 §2).
  */
+import { isRecord } from '../core/assert.js';
 import type { ResolvedConfig, ResolvedLogout } from '../core/model.js';
 import { joinUrl } from '../core/url.js';
 import { safeReturnTo } from '../protocol/return-to.js';
@@ -13,8 +14,12 @@ export type LogoutParamValue = string | number | boolean;
 export interface LogoutOptions {
   /** A same-origin path; `post_logout_redirect_uri` = baseURL + returnTo. Default `routes.postLogoutRedirect`. */
   returnTo?: string;
-  /** Extra end_session parameters (`logout_hint`, `ui_locales`, `state`, …); not the protocol ones. */
-  logoutParams?: Record<string, LogoutParamValue | undefined>;
+  /**
+   * Extra end_session parameters (`logout_hint`, `ui_locales`, `state`, …), over the configured
+   * `logoutParams`; not the protocol ones. `null` leaves a parameter out; `id_token_hint: null` (as in
+   * express-openid-connect) sends no `id_token_hint`.
+   */
+  logoutParams?: Record<string, LogoutParamValue | null | undefined>;
 }
 
 /** Set by express-par from the login and the configuration (RP-Initiated Logout 1.0 §2). */
@@ -37,20 +42,27 @@ export function resolveLogout(config: ResolvedConfig, options: unknown = {}): Re
   if (returnTo !== undefined && typeof returnTo !== 'string') {
     throw new TypeError('"returnTo" must be a path string such as "/goodbye"');
   }
-  const fallback = config.routes.postLogoutRedirect;
-  const postLogoutRedirectUri =
-    returnTo === undefined ? config.postLogoutRedirectUri : joinUrl(config.baseURL, safeReturnTo(returnTo, fallback));
-  return { postLogoutRedirectUri, logoutParams: encodeLogoutParams(logoutParams) };
+  const path = returnTo === undefined ? '' : safeReturnTo(returnTo, '');
+  const postLogoutRedirectUri = path ? joinUrl(config.baseURL, path) : config.postLogoutRedirectUri;
+  const params = new URLSearchParams(config.logoutParams);
+  for (const [key, value] of encodeLogoutParams(logoutParams)) params.set(key, value);
+  // express-openid-connect's way to leave the hint out (Auth0 apps with long ID tokens use it).
+  const noHint = isRecord(logoutParams) && logoutParams.id_token_hint === null;
+  return { postLogoutRedirectUri, logoutParams: params, ...(noHint ? { idTokenHint: false as const } : {}) };
 }
 
-function encodeLogoutParams(params: unknown): URLSearchParams {
+/**
+ * The `logoutParams` option, or those of one logout, encoded: `undefined` and `null` values left out,
+ * a protocol parameter (but `id_token_hint: null`) or a value that is not a string, number or boolean a
+ * `TypeError` naming it.
+ */
+export function encodeLogoutParams(params: unknown): URLSearchParams {
   const out = new URLSearchParams();
   if (params === undefined) return out;
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-    throw new TypeError('"logoutParams" must be an object');
-  }
+  if (!isRecord(params)) throw new TypeError('"logoutParams" must be an object');
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined) continue;
+    if (value === undefined || (value === null && !PROTOCOL_LOGOUT_PARAMS.includes(key))) continue;
+    if (key === 'id_token_hint' && value === null) continue;
     if (PROTOCOL_LOGOUT_PARAMS.includes(key)) {
       throw new TypeError(`"logoutParams.${key}" is set by express-par itself and cannot be overridden`);
     }

@@ -40,7 +40,8 @@ function appendParam(out: URLSearchParams, key: string, value: AuthorizationPara
 export function encodeParams(params: Params, label = 'authorizationParams', defaults = true): URLSearchParams {
   const out = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined) continue;
+    // "code" is the only response type, so asking for it (as express-openid-connect apps do) changes nothing.
+    if (value === undefined || (key === 'response_type' && value === 'code')) continue;
     if (isReservedParam(key)) {
       fail(`"${label}.${key}" is set by express-par itself and cannot be ${defaults ? 'configured' : 'overridden'}`);
     }

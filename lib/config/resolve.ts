@@ -10,7 +10,9 @@ import { joinUrl } from '../core/url.js';
 import { normalizeIssuer } from '../protocol/issuer.js';
 import { resolveClientAuth, type ResolvedClientAuth } from './client-auth.js';
 import { resolveAuthorizationParams } from './params.js';
-import { parseHttpUrl, resolveRoutes, routePath } from './routes.js';
+import { isAbsoluteUrl, parseHttpUrl, resolveRoutes, routePath } from './routes.js';
+import { unknownOptionMessage } from './eoc-options.js';
+import { encodeLogoutParams } from './logout.js';
 import { resolveDpop, resolveIdTokenSigningAlgs, resolveRequestObject } from './signing.js';
 import { resolveTls } from './tls.js';
 
@@ -18,7 +20,7 @@ const KNOWN_OPTIONS = new Set([
   'issuerBaseURL', 'baseURL', 'clientID', 'clientSecret', 'clientAuthMethod', 'clientAssertionSigningKey',
   'clientAssertionSigningAlg', 'authorizationParams', 'routes', 'dpop', 'httpTimeout', 'clockTolerance',
   'idTokenSigningAlgs', 'afterCallback', 'requestObjectSigningKey', 'requestObjectSigningAlg', 'profile', 'onEvent',
-  'tls', 'trustedAudiences', 'backchannelLogout',
+  'tls', 'trustedAudiences', 'backchannelLogout', 'logoutParams',
 ]);
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -27,7 +29,7 @@ const BACKCHANNEL_OPTIONS = new Set(['maxSessionAge', 'maxStaleness']);
 function checkKnownOptions(input: unknown): void {
   if (!input || typeof input !== 'object') fail('express-par options must be an object');
   for (const key of Object.keys(input)) {
-    if (!KNOWN_OPTIONS.has(key)) fail(`"${key}" is not an express-par option`);
+    if (!KNOWN_OPTIONS.has(key)) fail(unknownOptionMessage(key));
   }
 }
 
@@ -117,7 +119,10 @@ export function resolveConfig(input: ParAuthConfig, extra: { callbackPath?: stri
     authorizationParams,
     routes,
     redirectUri: joinUrl(baseURL, routes.callback || '/callback'),
-    postLogoutRedirectUri: joinUrl(baseURL, routes.postLogoutRedirect),
+    postLogoutRedirectUri: isAbsoluteUrl(routes.postLogoutRedirect)
+      ? routes.postLogoutRedirect
+      : joinUrl(baseURL, routes.postLogoutRedirect),
+    ...(input.logoutParams !== undefined ? { logoutParams: encodeLogoutParams(input.logoutParams) } : {}),
     dpop: dpop.dpop,
     ...(dpop.alg ? { dpopAlg: dpop.alg } : {}),
     httpTimeout: numberInRange(input.httpTimeout, 'httpTimeout', 5000, 1, 120_000),

@@ -7,8 +7,11 @@ import type { ResolvedRoutes } from '../core/model.js';
 import type { RoutesConfig } from '../core/types.js';
 import { isLoopbackHost } from '../core/url.js';
 
-/** An absolute http(s) URL, no query, fragment or credentials; `http:` only on loopback if `httpsOnlyOffLoopback`. */
-export function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopback: boolean): URL {
+/**
+ * An absolute http(s) URL, no fragment or credentials, no query unless `allowQuery`; `http:` only on
+ * loopback if `httpsOnlyOffLoopback`.
+ */
+export function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopback: boolean, allowQuery = false): URL {
   const raw = nonEmptyString(value, option);
   let url: URL;
   try {
@@ -22,7 +25,7 @@ export function parseHttpUrl(value: unknown, option: string, httpsOnlyOffLoopbac
   if (url.protocol === 'http:' && httpsOnlyOffLoopback && !isLoopbackHost(url.hostname)) {
     fail(`"${option}" must use https: (http: is only allowed for loopback hosts such as localhost or 127.0.0.1)`);
   }
-  if (url.search || url.hash) fail(`"${option}" must not have a query or fragment`);
+  if (url.hash || (url.search && !allowQuery)) fail(`"${option}" must not have a query or fragment`);
   if (url.username || url.password) fail(`"${option}" must not contain credentials`);
   return url;
 }
@@ -48,11 +51,35 @@ export function resolveRoutes(routes: RoutesConfig | undefined, callbackPath: st
     login: routePath(routes?.login, 'routes.login', '/login'),
     callback: routePath(callback, callbackPath ? 'callbackPath' : 'routes.callback', '/callback'),
     logout: routePath(routes?.logout, 'routes.logout', '/logout'),
-    postLogoutRedirect: routePath(routes?.postLogoutRedirect, 'routes.postLogoutRedirect', '/') || noPostLogoutRoute(),
+    postLogoutRedirect: postLogoutRedirect(routes?.postLogoutRedirect),
     backchannelLogout: false,
   };
 }
 
-function noPostLogoutRoute(): never {
-  return fail('"routes.postLogoutRedirect" cannot be false');
+/**
+ * A path under `baseURL`, or an absolute URL (https:, http: on loopback) of a page elsewhere, as
+ * express-openid-connect takes it: configured by the app, never from a request, and registered with the
+ * provider as a post_logout_redirect_uri.
+ */
+function postLogoutRedirect(value: unknown): string {
+  if (value === false) fail('"routes.postLogoutRedirect" cannot be false');
+  if (typeof value === 'string' && /^https?:\/\//i.test(value)) {
+    return parseHttpUrl(value, 'routes.postLogoutRedirect', true, true).href;
+  }
+  return routePath(value, 'routes.postLogoutRedirect', '/') as string;
+}
+
+/** Whether `routes.postLogoutRedirect` names a page of its own (an absolute URL) rather than a path under baseURL. */
+export function isAbsoluteUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value);
+}
+
+/**
+ * A redirect_uri given in code for one login and its callback (`res.oidc.callback({ redirectUri })`, a
+ * callback route of the app's own): an absolute http(s) URL (http: on loopback only), no fragment (RFC
+ * 6749 §3.1.2). Undefined: the configured one. The provider compares it with the registered ones.
+ */
+export function redirectUriOption(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  return parseHttpUrl(value, option, true, true).href;
 }

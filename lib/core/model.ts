@@ -51,7 +51,10 @@ export interface ResolvedConfig {
   authorizationParams: URLSearchParams;
   routes: ResolvedRoutes;
   redirectUri: string;
+  /** `routes.postLogoutRedirect` under baseURL, or the absolute URL it is. */
   postLogoutRedirectUri: string;
+  /** The configured `logoutParams`, under those of each logout. */
+  logoutParams?: URLSearchParams;
   /** `false`, `'per-session'` (a fresh key for every login, kept in the session) or one key for all sessions. */
   dpop: false | 'per-session' | KeyObject;
   dpopAlg?: string;
@@ -70,12 +73,21 @@ export interface ResolvedConfig {
   tls?: ResolvedTls;
   /** Back-channel logout, when on (the route is `routes.backchannelLogout`). */
   backchannelLogout?: ResolvedBackchannelLogout;
+  /** `false`: logout ends the local login only, never the provider's session (auth()'s `idpLogout: false`). */
+  rpInitiatedLogout?: false;
+  /**
+   * What requiresAuth() does with an anonymous page load: redirect to the login route (undefined, parAuth()),
+   * start the login there (`'login'`, auth()), or answer 401 (`'error'`, auth()'s `errorOnRequiredAuth`).
+   */
+  onRequiredAuth?: 'login' | 'error';
 }
 
 /** Logout options checked (made by resolveLogout, config/logout.ts). */
 export interface ResolvedLogout {
   postLogoutRedirectUri: string;
   logoutParams: URLSearchParams;
+  /** `false`: no `id_token_hint` on the end_session URL (`logoutParams: { id_token_hint: null }`). */
+  idTokenHint?: false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,4 +218,6 @@ export interface Transaction {
   dpopJwk?: JWK;
   /** The `type`s of the `authorization_details` pushed (RFC 9396): what a granted entry may be. */
   authorizationDetailsTypes?: string[];
+  /** What the app keeps with this login until its callback (auth()'s getLoginState), JSON. */
+  appState?: Record<string, unknown>;
 }

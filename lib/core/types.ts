@@ -3,7 +3,7 @@
  * `req.oidc` offers. Module augmentation for `express-session` and Express's `Request` lives in
  * `express/augment.ts`; the types the layers share inside the library are in `model.ts`.
  */
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { Request, Response } from 'express';
 
@@ -30,8 +30,11 @@ export type ClientAuthMethod =
   | 'tls_client_auth'
   | 'self_signed_tls_client_auth';
 
-/** A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string, or a Node `KeyObject`. */
-export type PrivateKeyInput = JWK | string | KeyObject;
+/**
+ * A private key: a JWK object, a PEM (PKCS#8, PKCS#1 or SEC1) string or Buffer, a Node `KeyObject`, or a
+ * WebCrypto `CryptoKey` (extractable).
+ */
+export type PrivateKeyInput = JWK | string | Buffer | KeyObject | webcrypto.CryptoKey;
 
 export type AuthorizationParamValue =
   | string
@@ -57,7 +60,10 @@ export interface RoutesConfig {
   callback?: string | false;
   /** Ends the login. Default `/logout`; `false` turns it off. */
   logout?: string | false;
-  /** Where the browser lands after logout. Default `/`. */
+  /**
+   * Where the browser lands after logout: a path under baseURL, or an absolute URL (https:, or http: on a
+   * loopback host). Register it with the provider as a post_logout_redirect_uri. Default `/`.
+   */
   postLogoutRedirect?: string;
   /** `POST` route for back-channel logout (with `backchannelLogout: true`). Default `/backchannel-logout`. */
   backchannelLogout?: string | false;
@@ -95,8 +101,18 @@ export interface LoginSession {
   [extra: string]: unknown;
 }
 
-/** `backchannelLogout: { ... }`. Both in milliseconds. */
+/**
+ * `backchannelLogout: { ... }`. `maxSessionAge` and `maxStaleness` (milliseconds) are express-par's; `store`,
+ * `onLogoutToken`, `isLoggedOut` and `onLogin` are express-openid-connect's, taken by auth() only (and
+ * ignored with a warning: logouts are recorded in the session store and checked on every request).
+ */
 export interface BackchannelLogoutOptions {
+  /* eslint-disable @typescript-eslint/no-explicit-any -- EOC's hook signatures, as its typed apps write them */
+  store?: unknown;
+  onLogoutToken?: (decodedToken: object, config: any) => Promise<void> | void;
+  isLoggedOut?: false | ((req: Request, config: any) => Promise<boolean> | boolean);
+  onLogin?: false | ((req: Request, config: any) => Promise<void> | void);
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   /**
    * How long a login lasts in a session whose cookie has no `maxAge` (counted from the login), and the
    * least time logout records are kept (they are kept for the session cookie's `maxAge` when longer).
@@ -164,6 +180,11 @@ export interface ParAuthConfig {
   clockTolerance?: number;
   /** ID token algorithms accepted. Default: the asymmetric algorithms the server advertises. */
   idTokenSigningAlgs?: string[];
+  /**
+   * Extra end_session parameters of every RP-initiated logout (`federated`, `ui_locales`, …), under those
+   * given to `res.oidc.logout({ logoutParams })`. Not `id_token_hint`, `client_id`, `post_logout_redirect_uri`.
+   */
+  logoutParams?: Record<string, string | number | boolean | null | undefined>;
   /** Shapes what is stored in the session after a successful login. */
   afterCallback?: (req: Request, res: Response, session: LoginSession) => LoginSession | Promise<LoginSession>;
   /** Signs the pushed parameters as a request object (RFC 9101, pushed per RFC 9126 §3). */
@@ -184,7 +205,7 @@ export interface ParAuthConfig {
    * session store. Register `baseURL + routes.backchannelLogout` as the back-channel logout URI.
    * `true`, or an object to set how long logouts hold and how fresh the per-instance check is.
    */
-  backchannelLogout?: boolean | BackchannelLogoutOptions;
+  backchannelLogout?: boolean | Pick<BackchannelLogoutOptions, 'maxSessionAge' | 'maxStaleness'>;
   /**
    * Mutual TLS (RFC 8705): the client certificate presented on every connection to the authorization
    * server (discovery, JWKS, PAR, token, refresh), with extra trusted roots for the server's certificate.
@@ -192,4 +213,112 @@ export interface ParAuthConfig {
    * `self_signed_tls_client_auth`; with any other method it binds tokens to the certificate (§3).
    */
   tls?: TlsOptions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types shared with express-openid-connect (EOC) apps: names and shapes as EOC 3.4 declares them, so an
+// app typed against EOC compiles after its import changes (auth()'s own ones are in eoc/types.ts).
+
+/** Authorization request parameters, per login or configured (EOC's `AuthorizationParameters`). */
+export interface AuthorizationParameters {
+  acr_values?: string;
+  audience?: string;
+  claims?: string | Record<string, unknown>;
+  claims_locales?: string;
+  display?: string;
+  id_token_hint?: string;
+  login_hint?: string;
+  max_age?: number | string;
+  organization?: string;
+  prompt?: string;
+  /** auth() only: the login's own redirect_uri (a callback route of the app's own). */
+  redirect_uri?: string;
+  resource?: string | string[];
+  /** `code` (EOC's ones with `id_token` are served by the code flow under auth()). */
+  response_type?: string;
+  /** `query` (auth() takes EOC's `form_post` and answers with `query`). */
+  response_mode?: string;
+  scope?: string;
+  ui_locales?: string;
+  [parameter: string]: unknown;
+}
+
+/** The ID token's claims, as validated when it was received (EOC's `IdTokenClaims`). */
+export interface IdTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  iat: number;
+  exp: number;
+  nonce?: string;
+  auth_time?: number;
+  acr?: string;
+  amr?: string[];
+  azp?: string;
+  sid?: string;
+  /** IPSIE SL1: the latest the provider lets this login last (seconds since the epoch). */
+  session_expiry?: number;
+  [claim: string]: unknown;
+}
+
+/** The userinfo endpoint's claims (OpenID Connect Core §5.3.2; EOC's `UserInfoResponse`). */
+export interface UserInfoResponse {
+  sub: string;
+  name?: string;
+  given_name?: string;
+  family_name?: string;
+  nickname?: string;
+  preferred_username?: string;
+  picture?: string;
+  email?: string;
+  email_verified?: boolean;
+  locale?: string;
+  updated_at?: number;
+  [claim: string]: unknown;
+}
+
+/** Extra token endpoint parameters (EOC's `TokenParameters`): express-par sends none, see auth(). */
+export interface TokenParameters {
+  [parameter: string]: unknown;
+}
+
+/** `accessToken.refresh(params)` (EOC's `RefreshParams`). */
+export interface RefreshParams {
+  tokenEndpointParams?: TokenParameters;
+}
+
+/**
+ * The access token as express-openid-connect apps read it under auth(): a new object each time it is read,
+ * its methods bound (so `const { isExpired, refresh } = req.oidc.accessToken` works).
+ */
+export interface AccessToken {
+  access_token: string;
+  /** `Bearer` or `DPoP`. */
+  token_type: string;
+  /** Seconds the token has left (0 once expired). */
+  expires_in: number;
+  /** Whether it has expired (no leeway). */
+  isExpired(): boolean;
+  /**
+   * Redeems the refresh token now and stores the new tokens (the rotated refresh token too); resolves to
+   * the new access token. Rejects like `req.oidc.refresh()`.
+   */
+  refresh(params?: RefreshParams): Promise<AccessTokenValue>;
+}
+
+/**
+ * `req.oidc.accessToken`: a string under parAuth(), EOC's `AccessToken` object under auth(). Typed as
+ * both, so an app typed for either compiles; each reads it the way its own middleware sets it.
+ */
+export type AccessTokenValue = string & AccessToken;
+
+/** `res.oidc.callback()` (EOC's `CallbackOptions`). */
+export interface CallbackOptions {
+  /**
+   * The redirect_uri the login was started with (absolute), for a callback route of the app's own:
+   * `res.oidc.login({ authorizationParams: { redirect_uri } })` under auth(). Default: baseURL + routes.callback.
+   */
+  redirectUri?: string;
+  /** Not supported: the token request carries what the specs name (a TypeError when given). */
+  tokenEndpointParams?: TokenParameters;
 }

@@ -1,8 +1,10 @@
 /**
- * Private keys from options (JWK, PEM or KeyObject) turned into `KeyObject`s at start-up, and the JWS
- * algorithm each key implies. Synchronous, so a bad key throws from `parAuth()` naming the option.
+ * Private keys from options (JWK, PEM string or Buffer, KeyObject, WebCrypto CryptoKey) turned into
+ * `KeyObject`s at start-up, and the JWS algorithm each key implies. Synchronous, so a bad key throws from
+ * `parAuth()` naming the option.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, KeyObject } from 'node:crypto';
+import { types } from 'node:util';
 import type { PrivateKeyInput } from '../core/types.js';
 
 export const ASYMMETRIC_ALGS = [
@@ -23,15 +25,20 @@ export function toPrivateKey(input: PrivateKeyInput, option: string): KeyObject 
   let key: KeyObject;
   let publicGiven = false;
   try {
-    if (typeof input === 'string') {
-      if (!input.includes('-----BEGIN')) throw new Error('not PEM');
-      if (/-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(input)) publicGiven = true;
-      key = createPrivateKey(input);
+    // A Buffer holds PEM text, as express-openid-connect and Node's tls options take it.
+    const text = Buffer.isBuffer(input) ? input.toString('utf8') : input;
+    if (typeof text === 'string') {
+      if (!text.includes('-----BEGIN')) throw new Error('not PEM');
+      if (/-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(text)) publicGiven = true;
+      key = createPrivateKey(text);
     } else if (isKeyObject(input)) {
       key = input;
+    } else if (types.isCryptoKey(input)) {
+      key = KeyObject.from(input as Parameters<typeof KeyObject.from>[0]);
     } else if (input && typeof input === 'object') {
-      if (typeof input.d !== 'string') {
-        publicGiven = typeof input.kty === 'string';
+      const jwk = input as { d?: unknown; kty?: unknown };
+      if (typeof jwk.d !== 'string') {
+        publicGiven = typeof jwk.kty === 'string';
         throw new Error('no private part');
       }
       key = createPrivateKey({ key: input as import('node:crypto').JsonWebKey, format: 'jwk' });
@@ -41,7 +48,7 @@ export function toPrivateKey(input: PrivateKeyInput, option: string): KeyObject 
   } catch {
     // Never echo the input: it may be key material.
     if (publicGiven) throw new TypeError(`"${option}" must be a private key, not a public key or certificate`);
-    throw new TypeError(`"${option}" must be a private key: a private JWK, a PEM string or a KeyObject`);
+    throw new TypeError(`"${option}" must be a private key: a private JWK, a PEM (string or Buffer) or a KeyObject`);
   }
   if (key.type !== 'private') throw new TypeError(`"${option}" must be a private key, not a ${key.type} key`);
   if (!['rsa', 'rsa-pss', 'ec', 'ed25519', 'ed448'].includes(key.asymmetricKeyType ?? '')) {
@@ -109,7 +116,8 @@ export function keyBits(key: KeyObject): number {
 
 /** A JWK's own string member (`alg`, `kid`); undefined for PEM strings and KeyObjects. */
 function jwkMember(input: PrivateKeyInput | undefined, member: 'alg' | 'kid'): string | undefined {
-  if (!input || typeof input !== 'object' || isKeyObject(input)) return undefined;
+  if (!input || typeof input !== 'object' || isKeyObject(input) || Buffer.isBuffer(input)) return undefined;
+  if (types.isCryptoKey(input)) return undefined;
   const value = (input as Record<string, unknown>)[member];
   return typeof value === 'string' ? value : undefined;
 }

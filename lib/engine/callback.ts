@@ -9,6 +9,7 @@ import { CallbackError, RequestError, SilentLoginDeclined } from '../core/errors
 import { createLogger } from '../core/log.js';
 import type { CertificateBinding, Transaction } from '../core/model.js';
 import type { TokenSet } from '../core/types.js';
+import { redirectUriOption } from '../config/routes.js';
 import { checkGrantedTypes } from '../protocol/authorization-details.js';
 import { checkAuthorizationError, checkIss, parseCallbackParams, type CallbackParams } from '../protocol/callback.js';
 import { validateIdToken } from '../protocol/id-token.js';
@@ -34,6 +35,13 @@ export interface LoginResult {
   stepUp?: true;
   /** The `type`s of the `authorization_details` this login asked for (RFC 9396). */
   authorizationDetailsTypes?: string[];
+  /** What the app kept with the login when it started (auth()'s getLoginState). */
+  appState?: Record<string, unknown>;
+}
+
+export interface CompleteLoginOptions {
+  /** The redirect_uri the login was started with (absolute), when not the configured one. */
+  redirectUri?: unknown;
 }
 
 /**
@@ -151,16 +159,17 @@ function checkRequired(ctx: EngineContext, req: Request, tx: Transaction, claims
   if (shortfall) throw insufficient(shortfall);
 }
 
-async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginResult> {
+async function redeemCallback(ctx: EngineContext, req: Request, options: CompleteLoginOptions): Promise<LoginResult> {
   const { config } = ctx;
-  const { params, tx } = claimTransaction(req, ctx.signIn, config.redirectUri);
+  const redirectUri = redirectUriOption(options.redirectUri, 'redirectUri') ?? config.redirectUri;
+  const { params, tx } = claimTransaction(req, ctx.signIn, redirectUri);
   const discovered = await ready(ctx);
   const { metadata } = discovered;
   checkIss(params, metadata.issuer, metadata.authorization_response_iss_parameter_supported === true);
   checkServerError(params, tx);
   if (!params.code) throw new CallbackError('code_missing', 'The callback has no "code".');
   // RFC 7636 §4.5: the verifier; RFC 6749 §4.1.3: the same redirect_uri
-  const grant = authorizationCodeParameters(params.code, config.redirectUri, tx.codeVerifier);
+  const grant = authorizationCodeParameters(params.code, redirectUri, tx.codeVerifier);
   const { tokens, certificateBinding } = await tokenRequest(ctx, metadata, grant, tx.dpopJwk, true);
   checkGrantedTypes(tokens.authorization_details, tx.authorizationDetailsTypes); // RFC 9396 §7
   const expected = idTokenExpectations(ctx, discovered, tokens.access_token);
@@ -179,6 +188,7 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
     ...(certificateBinding ? { certificateBinding } : {}),
     ...(tx.stepUp ? { stepUp: true as const } : {}),
     ...(tx.authorizationDetailsTypes ? { authorizationDetailsTypes: tx.authorizationDetailsTypes } : {}),
+    ...(tx.appState ? { appState: tx.appState } : {}),
   };
 }
 
@@ -186,9 +196,13 @@ async function redeemCallback(ctx: EngineContext, req: Request): Promise<LoginRe
  * Validates the authorization response and redeems the code; consumes the transaction. Every failed
  * callback is logged and reported as `callback.failed`, whichever adapter called.
  */
-export async function completeLogin(ctx: EngineContext, req: Request): Promise<LoginResult> {
+export async function completeLogin(
+  ctx: EngineContext,
+  req: Request,
+  options: CompleteLoginOptions = {},
+): Promise<LoginResult> {
   try {
-    return await redeemCallback(ctx, req);
+    return await redeemCallback(ctx, req, options);
   } catch (err) {
     if (err instanceof SilentLoginDeclined) {
       log('silent login declined (%s): back to returnTo, anonymous', err.error ?? 'login_required');

@@ -12,7 +12,7 @@ import type { LoginSession, ParEvent } from '../core/types.js';
 import type { Warn } from '../core/warn.js';
 import type { DpopBinding, DpopNonces } from '../protocol/dpop.js';
 import type { StoredLogin } from '../state/login.js';
-import { completeLogin, type LoginResult } from './callback.js';
+import { completeLogin, type CompleteLoginOptions, type LoginResult } from './callback.js';
 import { createContext, dpopFor, emit, endpointOf, ready, type Ready } from './context.js';
 import { startLogin, type StartLoginOptions } from './login.js';
 import { checkLogoutToken, logoutUrl } from './logout.js';
@@ -34,8 +34,11 @@ export interface Engine {
    * `TypeError` naming it); `silent` pushes `prompt=none` and marks the transaction silent.
    */
   startLogin(req: Request, options?: StartLoginOptions): Promise<string>;
-  /** Validates the authorization response and redeems the code; consumes the transaction. */
-  completeLogin(req: Request): Promise<LoginResult>;
+  /**
+   * Validates the authorization response and redeems the code; consumes the transaction. `redirectUri`:
+   * the one the login was started with, when not the configured one.
+   */
+  completeLogin(req: Request, options?: CompleteLoginOptions): Promise<LoginResult>;
   /**
    * RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is
    * unreachable). `logout` (from `resolveLogout()`) sets post_logout_redirect_uri and extra parameters.
@@ -83,7 +86,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     checkOnFirstUse: () => checkOnFirstUse(ctx),
     ready: () => ready(ctx),
     startLogin: (req, options) => startLogin(ctx, req, options),
-    completeLogin: (req) => completeLogin(ctx, req),
+    completeLogin: (req, options) => completeLogin(ctx, req, options),
     refresh: (login, target) => refresh(ctx, login, target),
     logoutUrl: (idToken, logout) => logoutUrl(ctx, idToken, logout),
     checkLogoutToken: (token) => checkLogoutToken(ctx, token),

@@ -4,10 +4,12 @@
  * authorization URL with only `client_id` and `request_uri` (§4) to send the browser to.
  */
 import type { Request } from 'express';
+import { isRecord } from '../core/assert.js';
 import { createLogger } from '../core/log.js';
 import type { ServerMetadata, Transaction } from '../core/model.js';
 import { randomToken } from '../core/random.js';
 import { mergeAuthorizationParams } from '../config/params.js';
+import { redirectUriOption } from '../config/routes.js';
 import { authorizationUrl } from '../protocol/authorize.js';
 import { authorizationDetailsTypes } from '../protocol/authorization-details.js';
 import { crossSiteLoginError, refusesCrossSiteLogin } from '../protocol/browser.js';
@@ -18,7 +20,7 @@ import {
 import { codeChallengeS256, createCodeVerifier } from '../protocol/pkce.js';
 import { safeReturnTo } from '../protocol/return-to.js';
 import { limitPendingOnlySession, requireSession, saveSession } from '../state/session.js';
-import { saveTransaction, TRANSACTION_TTL_MS } from '../state/transactions.js';
+import { MAX_APP_STATE_BYTES, saveTransaction, TRANSACTION_TTL_MS } from '../state/transactions.js';
 import { emit, endpointOf, failureOf, postToServer, ready, type EngineContext } from './context.js';
 
 const log = createLogger('engine');
@@ -32,6 +34,10 @@ export interface StartLoginOptions {
   silent?: boolean;
   /** A `requiresAuth()` step-up for a signed-in user (never from `res.oidc.login()`: its options are checked). */
   stepUp?: boolean;
+  /** This login's redirect_uri (absolute), for a callback route of the app's own; default the configured one. */
+  redirectUri?: unknown;
+  /** JSON the app keeps with the login until its callback (auth()'s getLoginState); it never leaves the session. */
+  appState?: unknown;
 }
 
 /** The parameters of one login: the configured ones, the request's over them, `prompt=none` when silent. */
@@ -69,6 +75,16 @@ function maxAgeOf(params: URLSearchParams): number | undefined {
   return maxAge !== null && /^\d+$/.test(maxAge) ? Number(maxAge) : undefined;
 }
 
+/** The app's state for this login as JSON (a copy), or a TypeError when it is not an object or too large. */
+function appStateOf(value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  const json = isRecord(value) ? JSON.stringify(value) : undefined;
+  if (json === undefined || json.length > MAX_APP_STATE_BYTES) {
+    throw new TypeError(`the login state must be a JSON object of at most ${MAX_APP_STATE_BYTES} bytes`);
+  }
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
 /** A new pending login; the code verifier is the transaction's own. */
 export function newTransaction(ctx: EngineContext, params: URLSearchParams, options: StartLoginOptions): Transaction {
   // OpenID Connect Core §3.1.3.7 step 11: a per-request max_age drives the auth_time check too.
@@ -79,12 +95,13 @@ export function newTransaction(ctx: EngineContext, params: URLSearchParams, opti
     nonce: randomToken(32),
     codeVerifier: createCodeVerifier(),
     returnTo: safeReturnTo(options.returnTo),
-    redirectUri: ctx.config.redirectUri,
+    redirectUri: redirectUriOption(options.redirectUri, 'redirectUri') ?? ctx.config.redirectUri,
     createdAt: Date.now(),
     ...(options.silent ? { silent: true } : {}),
     ...(maxAge !== undefined ? { maxAge } : {}),
     ...(required ? { required } : {}),
     ...(options.stepUp ? { stepUp: true } : {}),
+    ...(options.appState !== undefined ? { appState: appStateOf(options.appState) } : {}),
   };
   // RFC 9396 §7: what the server may grant is what this login asks for.
   const types = authorizationDetailsTypes(params.get('authorization_details'));
@@ -116,6 +133,7 @@ async function pushedParameters(
     state: tx.state,
     nonce: tx.nonce,
     codeChallenge: codeChallengeS256(tx.codeVerifier),
+    redirectUri: tx.redirectUri,
     authorizationParams: params,
     ...(key ? { dpopJkt: await thumbprint(key) } : {}),
   });
@@ -136,18 +154,18 @@ export async function pushAuthorizationRequest(
   const body = await pushedParameters(ctx, tx, params, key, metadata.issuer);
   const url = endpointOf(ctx, metadata, 'pushed_authorization_request_endpoint')!;
   const res = await postToServer(ctx, { issuer: metadata.issuer, url, step: 'PAR endpoint', params: body, key });
-  const { redirectUri, clientAuthMethod } = ctx.config;
-  return processPushedAuthorizationResponse(res, { endpoint: url, redirectUri, clientAuthMethod });
+  const context = { endpoint: url, redirectUri: tx.redirectUri, clientAuthMethod: ctx.config.clientAuthMethod };
+  return processPushedAuthorizationResponse(res, context);
 }
 
 async function pushLogin(ctx: EngineContext, req: Request, options: StartLoginOptions): Promise<string> {
   const { config } = ctx;
   const params = loginParameters(config.authorizationParams, options); // a TypeError before anything changes
+  const tx = newTransaction(ctx, params, options); // so is a wrong redirectUri
   // FAPI 2.0 (client requirements): initiation only with the user's consent, protected against CSRF.
   if (refusesCrossSiteLogin(config.profile, req)) throw crossSiteLoginError();
   requireSession(req);
   const { metadata } = await ready(ctx);
-  const tx = newTransaction(ctx, params, options);
   const key = await loginDpopKey(ctx, tx);
   emit(ctx, { type: 'login.started', returnTo: tx.returnTo });
   const pushed = await pushAuthorizationRequest(ctx, tx, params, metadata, key);

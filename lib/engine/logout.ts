@@ -25,6 +25,10 @@ export async function checkLogoutToken(ctx: EngineContext, token: unknown): Prom
   return validateLogoutToken(token, jwtExpectations(ctx.config, metadata.issuer, algorithms, jwks));
 }
 
+function configuredParams(config: EngineContext['config']): URLSearchParams {
+  return new URLSearchParams(config.logoutParams);
+}
+
 /**
  * The RP-initiated logout URL, or undefined when the server has no end_session_endpoint (or is
  * unreachable). `logout` (from `resolveLogout()`) sets post_logout_redirect_uri and extra parameters.
@@ -34,6 +38,7 @@ export async function logoutUrl(
   idToken: string | undefined,
   logout?: ResolvedLogout,
 ): Promise<string | undefined> {
+  if (ctx.config.rpInitiatedLogout === false) return undefined; // auth()'s idpLogout: false, a local logout
   let metadata;
   try {
     ({ metadata } = await ready(ctx)); // the self-check refuses a cleartext end_session_endpoint
@@ -46,6 +51,6 @@ export async function logoutUrl(
   return endSessionUrl(metadata.end_session_endpoint, {
     idToken,
     clientID: config.clientID,
-    ...(logout ?? { postLogoutRedirectUri: config.postLogoutRedirectUri, logoutParams: new URLSearchParams() }),
+    ...(logout ?? { postLogoutRedirectUri: config.postLogoutRedirectUri, logoutParams: configuredParams(config) }),
   });
 }

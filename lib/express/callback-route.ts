@@ -1,7 +1,8 @@
 /**
- * `GET routes.callback` of `parAuth()`: the engine completes the login, `afterCallback` shapes it, and
- * the logged-in session gets a new id before the login is stored and saved, then the browser goes to
- * returnTo. A silent login the server declined goes back to returnTo, anonymous.
+ * `GET routes.callback` (and `res.oidc.callback()` on a route of the app's own): the engine completes the
+ * login, `afterCallback` (or auth()'s hook) shapes it, and the logged-in session gets a new id before the
+ * login is stored and saved, then the browser goes to returnTo. A silent login the server declined goes
+ * back to returnTo, anonymous.
  */
 import type { Request, Response } from 'express';
 import { SilentLoginDeclined } from '../core/errors.js';
@@ -36,11 +37,26 @@ async function forgetLogin(req: Request, key: string): Promise<void> {
   }
 }
 
+/** How a callback is completed: with the login's own redirect_uri, and shaped by auth()'s hook. */
+export interface CallbackRouteOptions {
+  /** The redirect_uri the login was started with (absolute); default the configured one. */
+  redirectUri?: unknown;
+  /** Shapes the completed login in place of `afterCallback` (auth(): express-openid-connect's session form). */
+  shape?: (result: LoginResult, login: LoginSession) => LoginSession | Promise<LoginSession>;
+}
+
 /** The completed login as it will be stored: afterCallback's shape, and when it began for back-channel logout. */
-async function shapedLogin(engine: Engine, req: Request, res: Response, result: LoginResult): Promise<LoginSession> {
+async function shapedLogin(
+  engine: Engine,
+  req: Request,
+  res: Response,
+  result: LoginResult,
+  options: CallbackRouteOptions,
+): Promise<LoginSession> {
   let stored = toLoginSession(result);
   // A hook that throws fails the callback like any other step: the earlier login ends too.
-  if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
+  if (options.shape) stored = await options.shape(result, stored);
+  else if (engine.config.afterCallback) stored = await engine.config.afterCallback(req, res, stored);
   // a logout ends the logins that began before it; a session without maxAge is bounded from here
   if (engine.config.backchannelLogout) stored.loginAt = Math.floor(Date.now() / 1000);
   // requiresAuth() answers 403 rather than a second round when this login still does not do for the page.
@@ -49,12 +65,17 @@ async function shapedLogin(engine: Engine, req: Request, res: Response, result: 
 }
 
 /** Stores the login in a session with a new id; a session the store cannot save is left logged out. */
-async function storeInNewSession(engine: Engine, req: RequestWithSession, stored: LoginSession): Promise<void> {
+async function storeInNewSession(
+  engine: Engine,
+  req: RequestWithSession,
+  stored: LoginSession,
+  shaped: boolean,
+): Promise<void> {
   // Session fixation: a new session id for the logged-in session; other tabs' logins stay pending and
   // other sign-ins (another mount's issuer and client) keep their state.
   await rotateSession(req, engine.signInKey);
   // Without afterCallback the claims are the validated ID token's payload itself: no second parse.
-  storeLogin(req, engine.signInKey, stored, { claimsFromIdToken: !engine.config.afterCallback });
+  storeLogin(req, engine.signInKey, stored, { claimsFromIdToken: !engine.config.afterCallback && !shaped });
   try {
     await saveSession(req);
   } catch (err) {
@@ -63,12 +84,17 @@ async function storeInNewSession(engine: Engine, req: RequestWithSession, stored
   }
 }
 
-export async function callbackRoute(engine: Engine, req: Request, res: Response): Promise<void> {
+export async function callbackRoute(
+  engine: Engine,
+  req: Request,
+  res: Response,
+  options: CallbackRouteOptions = {},
+): Promise<void> {
   let result: LoginResult;
   let stored: LoginSession;
   try {
-    result = await engine.completeLogin(req);
-    stored = await shapedLogin(engine, req, res, result);
+    result = await engine.completeLogin(req, { redirectUri: options.redirectUri });
+    stored = await shapedLogin(engine, req, res, result, options);
   } catch (err) {
     if (err instanceof SilentLoginDeclined) {
       // attemptSilentLogin(): the server needs the user; back to the page, anonymous, no error. The
@@ -83,7 +109,7 @@ export async function callbackRoute(engine: Engine, req: Request, res: Response)
     if (!keepsLogin(err)) await forgetLogin(req, engine.signInKey);
     throw err;
   }
-  await storeInNewSession(engine, req as RequestWithSession, stored);
+  await storeInNewSession(engine, req as RequestWithSession, stored, options.shape !== undefined);
   engine.emit({ type: 'callback.succeeded', sub: result.claims.sub });
   redirect(res, result.returnTo);
 }

@@ -5,10 +5,16 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RequestError } from '../core/errors.js';
+import type { IdTokenClaims } from '../core/types.js';
+import { checkedClaims } from './request-keys.js';
 import { requiresAuth } from './requires-auth.js';
 
 export type ClaimValue = string | number | boolean | null;
-export type ClaimCheckFunction = (req: Request, claims: Record<string, unknown>) => boolean;
+/**
+ * `claims`: `req.oidc.user` under parAuth() (as afterCallback stored them), the ID token's claims under
+ * auth() (as express-openid-connect passes them).
+ */
+export type ClaimCheckFunction = (req: Request, claims: IdTokenClaims) => boolean;
 
 function claimName(claim: unknown, fn: string): string {
   if (typeof claim !== 'string' || claim === '') throw new TypeError(`${fn}(): "claim" must be a non-empty string`);
@@ -32,7 +38,7 @@ function guard(check: ClaimCheckFunction, fn: string): RequestHandler {
     if (!req.oidc?.isAuthenticated()) return loginFirst(req, res, next);
     let passed: unknown;
     try {
-      passed = check(req, req.oidc.user ?? {});
+      passed = check(req, (checkedClaims(req) ?? {}) as IdTokenClaims);
     } catch (err) {
       return next(err);
     }

@@ -14,8 +14,6 @@ import { resolveConfig } from '../config/resolve.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { readStoredLogin } from '../state/login.js';
 import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
-import { callbackRoute } from './callback-route.js';
-import { redirect } from './redirect.js';
 import { createRequestContext } from './request-context.js';
 import { createResponseContext } from './response-context.js';
 import { sessionSetupCheck } from './session-setup.js';
@@ -23,16 +21,16 @@ import './augment.js';
 
 const log = createLogger('middleware');
 
-type Route = (engine: Engine, req: Request, res: Response) => Promise<void>;
+type Route = (req: Request, res: Response, loginReturnTo: string | undefined) => Promise<void>;
 
 // Only returnTo comes from the query: every other parameter of a login comes from code
 // (authorizationParams, res.oidc.login()), never from whoever sends the browser here.
-const loginRoute: Route = async (engine, req, res) => {
-  const url = await engine.startLogin(req, { returnTo: singleQueryValue(req.originalUrl ?? req.url, 'returnTo') });
-  redirect(res, url);
-};
+const loginRoute: Route = (req, res, fallback) =>
+  res.oidc.login({ returnTo: singleQueryValue(req.originalUrl ?? req.url, 'returnTo') ?? fallback });
 
-const logoutRoute: Route = (_engine, _req, res) => res.oidc.logout();
+const callbackRoute: Route = (_req, res) => res.oidc.callback();
+
+const logoutRoute: Route = (_req, res) => res.oidc.logout();
 
 /** The route `path` names; a disabled route is false, never equal to a path. */
 function routeFor(routes: ResolvedRoutes, path: string): Route | undefined {
@@ -43,12 +41,12 @@ function routeFor(routes: ResolvedRoutes, path: string): Route | undefined {
 }
 
 /** The login, callback and logout routes answer `GET` only (contract, "Methods"); anything else goes on. */
-function answerRoute(engine: Engine, req: Request, res: Response, next: NextFunction): void {
+function answerRoute(mount: SignInMount, req: Request, res: Response, next: NextFunction): void {
   // GET only: a HEAD (link prefetchers, monitors) must not push a request or consume a transaction.
   if (req.method !== 'GET') return next();
-  const route = routeFor(engine.config.routes, req.path);
+  const route = routeFor(mount.engine.config.routes, req.path);
   if (!route) return next();
-  route(engine, req, res).catch((err: unknown) => {
+  route(req, res, mount.loginReturnTo).catch((err: unknown) => {
     log('%s failed: %s', req.path, err instanceof ParError ? err.code : 'unexpected error');
     next(err);
   });
@@ -61,6 +59,40 @@ function answerRoute(engine: Engine, req: Request, res: Response, next: NextFunc
 function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined {
   const login = engine.config.backchannelLogout ? readStoredLogin(req, engine.signInKey) : undefined;
   return login ? endIfLoggedOut(engine, req, login) : undefined;
+}
+
+/** What a middleware that mounts a sign-in needs: parAuth()'s or auth()'s `req.oidc` and `res.oidc`. */
+export interface SignInMount {
+  engine: Engine;
+  /** Sets `req.oidc` and `res.oidc` for this request; absent: the caller (auth()) has set them. */
+  contexts?(req: Request, res: Response): void;
+  /** Where the login route returns to without `?returnTo=`; default `/`. */
+  loginReturnTo?: string;
+}
+
+/**
+ * The sign-in's middleware: `req.oidc` and `res.oidc` on every request, a login a back-channel logout
+ * recorded ended, and its routes answered (through `res.oidc`, so auth()'s behaviour applies to them).
+ */
+export function signInMiddleware(mount: SignInMount): RequestHandler {
+  const { engine } = mount;
+  const { routes } = engine.config;
+  const checkSession = sessionSetupCheck(engine.warn);
+  return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
+    engine.checkOnFirstUse();
+    mount.contexts?.(req, res);
+    // express-session missing or mounted after parAuth(): the setup error on every route, not only /login.
+    const setupError = checkSession(req, parAuthMiddleware);
+    if (setupError) return next(setupError);
+    // The back-channel logout route takes only POST (contract, "Methods").
+    if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
+      backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
+      return;
+    }
+    const reading = checkLoggedOut(engine, req);
+    if (!reading) return answerRoute(mount, req, res, next);
+    reading.then(() => answerRoute(mount, req, res, next), (err: unknown) => next(err));
+  };
 }
 
 /**
@@ -78,23 +110,12 @@ function checkLoggedOut(engine: Engine, req: Request): Promise<void> | undefined
  */
 export function parAuth(options: ParAuthConfig): RequestHandler {
   const engine = createEngine(resolveConfig(options));
-  const { routes } = engine.config;
-  const checkSession = sessionSetupCheck(engine.warn);
-  return function parAuthMiddleware(req: Request, res: Response, next: NextFunction) {
-    engine.checkOnFirstUse();
+  return signInMiddleware({
+    engine,
     // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
-    req.oidc = createRequestContext(req, engine);
-    res.oidc = createResponseContext(req, res, engine);
-    // express-session missing or mounted after parAuth(): the setup error on every route, not only /login.
-    const setupError = checkSession(req, parAuthMiddleware);
-    if (setupError) return next(setupError);
-    // The back-channel logout route takes only POST (contract, "Methods").
-    if (routes.backchannelLogout !== false && req.path === routes.backchannelLogout && req.method === 'POST') {
-      backchannelLogout(engine, req, res).catch((err: unknown) => next(err));
-      return;
-    }
-    const reading = checkLoggedOut(engine, req);
-    if (!reading) return answerRoute(engine, req, res, next);
-    reading.then(() => answerRoute(engine, req, res, next), (err: unknown) => next(err));
-  };
+    contexts(req, res) {
+      req.oidc = createRequestContext(req, engine);
+      res.oidc = createResponseContext(req, res, engine);
+    },
+  });
 }

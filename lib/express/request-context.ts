@@ -4,9 +4,10 @@ import type { Engine } from '../engine/engine.js';
 import { getAccessToken, guardSessionSave, refreshNow } from './access-token.js';
 import { accessTokenHeaders } from '../protocol/dpop.js';
 import { fetchAsUser } from './resource-fetch.js';
-import { readLogin, readStoredLogin, type StoredLogin } from '../state/login.js';
+import { idTokenPayload, readLogin, readStoredLogin, type StoredLogin } from '../state/login.js';
+import type { AccessTokenValue, IdTokenClaims, UserInfoResponse } from '../core/types.js';
 import { fetchUserInfo } from './userinfo.js';
-import { ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
+import { CHECKED_CLAIMS, ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 import { resolveApiTarget } from '../config/api-target.js';
 import type { AuthorizationDetail } from '../core/types.js';
 
@@ -33,12 +34,27 @@ export interface GetAccessTokenOptions extends ApiTokenOptions {
   minTtl?: number;
 }
 
+/**
+ * `req.oidc`, one type for parAuth() and auth() apps: where the two differ (`accessToken`, `user`), the
+ * member says what each gives.
+ */
 export interface RequestContext {
   isAuthenticated(): boolean;
-  /** ID token claims; undefined when not logged in. */
-  readonly user: Record<string, unknown> | undefined;
+  /**
+   * The login's claims; undefined when not logged in. parAuth(): the ID token's claims as stored
+   * (afterCallback may shape them). auth(): the ID token's claims less `identityClaimFilter`'s.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EOC types it so; `unknown` breaks its typed apps
+  readonly user: Record<string, any> | undefined;
+  /** The claims of the ID token as it was validated, whatever afterCallback stored; undefined when not logged in. */
+  readonly idTokenClaims: IdTokenClaims | undefined;
   readonly idToken: string | undefined;
-  readonly accessToken: string | undefined;
+  /**
+   * The access token: **a string under parAuth()**; under auth(), express-openid-connect's object
+   * (`access_token`, `token_type`, `expires_in`, `isExpired()`, `refresh()`), or undefined without an
+   * expiry, as EOC does. Typed as both (see `AccessTokenValue`).
+   */
+  readonly accessToken: AccessTokenValue | undefined;
   readonly refreshToken: string | undefined;
   /** Seconds since the epoch when the access token expires. */
   readonly expiresAt: number | undefined;
@@ -82,7 +98,7 @@ export interface RequestContext {
    * `login_required`; a refused token: 401 `access_token_rejected`; a bad answer: 502 `userinfo_failed`
    * or `userinfo_invalid`; a silent server: 504 `upstream_timeout`.
    */
-  fetchUserInfo(): Promise<Record<string, unknown>>;
+  fetchUserInfo(): Promise<UserInfoResponse>;
   /**
    * `fetch(url, init)` as the user: the access token is attached (Bearer, or DPoP with a proof and the
    * resource server's nonce, RFC 9449 §9), renewed once when the API answers 401 `invalid_token`.
@@ -105,7 +121,8 @@ export function createRequestContext(req: Request, engine: Engine): RequestConte
   return new OidcContext(req, engine, loaded);
 }
 
-class OidcContext implements RequestContext, RequestRecord {
+/** `req.oidc` of parAuth(); auth() (eoc/) extends it with express-openid-connect's shapes. */
+export class OidcContext implements RequestContext, RequestRecord {
   readonly #req: Request;
   readonly #engine: Engine;
   readonly [ENGINE]: Engine;
@@ -131,14 +148,22 @@ class OidcContext implements RequestContext, RequestRecord {
   isAuthenticated(): boolean {
     return this.#stored() !== undefined;
   }
-  get user() {
+  get user(): Record<string, unknown> | undefined {
     return readLogin(this.#req, this.#engine.signInKey)?.claims;
+  }
+  get idTokenClaims(): IdTokenClaims | undefined {
+    const login = this.#stored();
+    return login ? ({ ...idTokenPayload(login) } as IdTokenClaims) : undefined;
   }
   get idToken() {
     return this.#stored()?.idToken;
   }
-  get accessToken() {
-    return this.#stored()?.accessToken;
+  get accessToken(): AccessTokenValue | undefined {
+    return this.#stored()?.accessToken as AccessTokenValue | undefined;
+  }
+  /** The claims claimEquals(), claimIncludes() and claimCheck() test: `user`'s here. */
+  get [CHECKED_CLAIMS](): Record<string, unknown> | undefined {
+    return this.user;
   }
   get refreshToken() {
     return this.#stored()?.refreshToken;
@@ -172,8 +197,8 @@ class OidcContext implements RequestContext, RequestRecord {
     const target = resolveApiTarget(options, 'getAccessToken()');
     return getAccessToken(this.#req, this.#engine, { minTtl: options.minTtl, ...(target ? { target } : {}) });
   }
-  fetchUserInfo(): Promise<Record<string, unknown>> {
-    return fetchUserInfo(this.#req, this.#engine);
+  fetchUserInfo(): Promise<UserInfoResponse> {
+    return fetchUserInfo(this.#req, this.#engine) as Promise<UserInfoResponse>;
   }
   async fetch(url: string | URL, init?: RequestInit, api?: ApiTokenOptions): Promise<Response> {
     return fetchAsUser(this.#req, this.#engine, url, init, apiTarget(api));

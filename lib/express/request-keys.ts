@@ -13,10 +13,19 @@ export const MOUNT_PATH: unique symbol = Symbol.for('express-par.mountPath');
 /** The access token this sign-in's login held when the request began (null: the request had no session). */
 export const LOADED_ACCESS_TOKEN: unique symbol = Symbol.for('express-par.loadedAccessToken');
 
+/** The claims the claim checks test (`user` under parAuth(), the ID token's under auth(), as EOC does). */
+export const CHECKED_CLAIMS: unique symbol = Symbol.for('express-par.checkedClaims');
+
 export interface RequestRecord {
   readonly [ENGINE]: Engine;
   readonly [MOUNT_PATH]: string;
   readonly [LOADED_ACCESS_TOKEN]: string | undefined | null;
+  readonly [CHECKED_CLAIMS]: Record<string, unknown> | undefined;
+}
+
+/** The claims the claim checks test for this request; undefined without a login. */
+export function checkedClaims(req: Request): Record<string, unknown> | undefined {
+  return recordOf(req)?.[CHECKED_CLAIMS];
 }
 
 function recordOf(req: Request): Partial<RequestRecord> | undefined {

@@ -71,10 +71,14 @@ function ruleOf(arg: unknown): Rule {
 
 /** Logged out: a page load goes to the login route with `returnTo`; anything else is a 401 `login_required`. */
 function loginFirst(engine: Engine, req: Request, res: Response, next: NextFunction): void {
-  const loginRoute = engine.config.routes.login;
-  if (loginRoute !== false && isPageLoad(req)) {
+  const { routes, onRequiredAuth, profile } = engine.config;
+  const loginRoute = routes.login;
+  const login = onRequiredAuth === 'login' || (onRequiredAuth === undefined && loginRoute !== false);
+  if (login && isPageLoad(req)) {
     // profile fapi2: no redirect into a login that another site started (FAPI 2.0, CSRF at initiation).
-    if (refusesCrossSiteLogin(engine.config.profile, req)) return next(crossSiteLoginError());
+    if (refusesCrossSiteLogin(profile, req)) return next(crossSiteLoginError());
+    // auth(): the login starts here, as express-openid-connect does (also with routes.login: false).
+    if (onRequiredAuth === 'login') return void res.oidc.login({ returnTo: req.originalUrl }).catch(next);
     const target = `${mountPathOf(req)}${loginRoute}?returnTo=${encodeURIComponent(req.originalUrl)}`;
     return redirect(res, target);
   }

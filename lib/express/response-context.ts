@@ -10,7 +10,8 @@ import { resolveLogout, type LogoutOptions } from '../config/logout.js';
 import { requireSession, rotateSession, saveSession } from '../state/session.js';
 import { markSilentAttempted } from '../state/layout.js';
 import { readStoredLogin } from '../state/login.js';
-import type { AuthorizationParamValue } from '../core/types.js';
+import type { AuthorizationParamValue, CallbackOptions } from '../core/types.js';
+import { callbackRoute } from './callback-route.js';
 
 export type { LogoutOptions } from '../config/logout.js';
 
@@ -54,6 +55,18 @@ export interface ResponseContext {
    * });
    */
   logout(options?: LogoutOptions): Promise<void>;
+  /**
+   * Completes the login on a callback route of the app's own (`routes.callback: false`), as the callback
+   * route does: `redirectUri` is the one the login was started with (default baseURL + routes.callback).
+   * Under parAuth() it rejects like the callback route fails (`.catch(next)`); under auth() errors go to
+   * `next(err)`, as in express-openid-connect.
+   *
+   * @example
+   * app.get('/auth/return', (req, res, next) => {
+   *   res.oidc.callback({ redirectUri: 'https://app.example.com/auth/return' }).catch(next);
+   * });
+   */
+  callback(options?: CallbackOptions): Promise<void>;
 }
 
 const LOGIN_OPTIONS = new Set(['returnTo', 'authorizationParams', 'silent']);
@@ -74,12 +87,30 @@ function checkLoginOptions(options: unknown): LoginOptions {
   return options as LoginOptions;
 }
 
+const CALLBACK_OPTIONS = new Set(['redirectUri', 'tokenEndpointParams']);
+
+/** `res.oidc.callback()`'s options checked: a TypeError names a mistake before anything changes. */
+export function checkCallbackOptions(options: unknown): CallbackOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('callback options must be an object: { redirectUri? }');
+  }
+  for (const key of Object.keys(options)) {
+    if (!CALLBACK_OPTIONS.has(key)) throw new TypeError(`"${key}" is not a callback option (use redirectUri)`);
+  }
+  const { tokenEndpointParams } = options as CallbackOptions;
+  if (tokenEndpointParams !== undefined && Object.keys(tokenEndpointParams).length > 0) {
+    throw new TypeError('"tokenEndpointParams" is not supported: the token request carries what the specs name');
+  }
+  return options as CallbackOptions;
+}
+
 /** One object per request, its methods on the prototype (an object literal with two closures cost more). */
 export function createResponseContext(req: Request, res: Response, engine: Engine): ResponseContext {
   return new OidcResponse(req, res, engine);
 }
 
-class OidcResponse implements ResponseContext {
+/** `res.oidc` of parAuth(); auth() (eoc/) extends it with express-openid-connect's behaviour. */
+export class OidcResponse implements ResponseContext {
   readonly #req: Request;
   readonly #res: Response;
   readonly #engine: Engine;
@@ -110,5 +141,10 @@ class OidcResponse implements ResponseContext {
     const remote = idToken ? await engine.logoutUrl(idToken, logout) : undefined;
     engine.emit({ type: 'logout', rpInitiated: remote !== undefined });
     redirect(this.#res, remote ?? logout.postLogoutRedirectUri);
+  }
+
+  async callback(options: CallbackOptions = {}): Promise<void> {
+    const { redirectUri } = checkCallbackOptions(options);
+    await callbackRoute(this.#engine, this.#req, this.#res, { redirectUri });
   }
 }

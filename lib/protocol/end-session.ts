@@ -13,7 +13,7 @@ export interface EndSession extends ResolvedLogout {
 /** The end_session URL: the endpoint's own query kept, the protocol parameters, then the extra ones. */
 export function endSessionUrl(endpoint: string, input: EndSession): string {
   const url = new URL(endpoint);
-  if (input.idToken) url.searchParams.set('id_token_hint', input.idToken);
+  if (input.idToken && input.idTokenHint !== false) url.searchParams.set('id_token_hint', input.idToken);
   url.searchParams.set('client_id', input.clientID);
   url.searchParams.set('post_logout_redirect_uri', input.postLogoutRedirectUri);
   for (const [key, value] of input.logoutParams) url.searchParams.set(key, value);

@@ -19,6 +19,8 @@ export interface AuthorizationRequestInput {
   nonce: string;
   codeChallenge: string;
   dpopJkt?: string;
+  /** This login's redirect_uri; default the configured one. */
+  redirectUri?: string;
   /** The configured parameters merged with the per-request ones; default the configured ones. */
   authorizationParams?: URLSearchParams;
 }
@@ -28,7 +30,7 @@ export function authorizationParameters(config: ResolvedConfig, input: Authoriza
   const params = new URLSearchParams({
     response_type: 'code',
     client_id: config.clientID,
-    redirect_uri: config.redirectUri,
+    redirect_uri: input.redirectUri ?? config.redirectUri,
     state: input.state,
     nonce: input.nonce,
     // RFC 7636 §4.3; RFC 9700 §2.1.1: S256 only.

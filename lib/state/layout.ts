@@ -59,6 +59,8 @@ export interface StoredTransaction {
   k?: JWK;
   /** the types of the authorization_details pushed (RFC 9396) */
   d?: string[];
+  /** the app's state (auth()'s getLoginState) */
+  g?: Record<string, unknown>;
 }
 
 type SessionHolder = { session?: unknown };

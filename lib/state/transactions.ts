@@ -38,6 +38,7 @@ function toStored(tx: Transaction): StoredTransaction {
   if (tx.silent) stored.s = 1;
   if (tx.dpopJwk) stored.k = tx.dpopJwk;
   if (tx.authorizationDetailsTypes) stored.d = tx.authorizationDetailsTypes;
+  if (tx.appState) stored.g = tx.appState;
   return stored;
 }
 
@@ -46,7 +47,7 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   // A string or number has no n, v and t, so the next line refuses it anyway.
   // Stryker disable next-line ConditionalExpression,LogicalOperator: see above
   if (!stored || typeof stored !== 'object' || Array.isArray(stored)) return undefined;
-  const { n, v, r, t, m, s, k, p, d } = stored as Partial<StoredTransaction>;
+  const { n, v, r, t, m, s, k, p, d, g } = stored as Partial<StoredTransaction>;
   if (typeof n !== 'string' || typeof v !== 'string' || typeof t !== 'number') return undefined;
   const returnTo = typeof r === 'string' ? r : '/';
   const tx: Transaction = { state, nonce: n, codeVerifier: v, returnTo, redirectUri, createdAt: t };
@@ -57,6 +58,7 @@ function fromStored(state: string, stored: unknown, redirectUri: string): Transa
   if (s === 1) tx.silent = true;
   if (k && typeof k === 'object') tx.dpopJwk = k;
   if (Array.isArray(d) && d.every((type) => typeof type === 'string')) tx.authorizationDetailsTypes = d;
+  if (g && typeof g === 'object' && !Array.isArray(g)) tx.appState = g;
   return tx;
 }
 
@@ -72,6 +74,8 @@ export const MAX_PENDING_TRANSACTIONS = 10;
 export const TRANSACTION_TTL_MS = 15 * 60 * 1000;
 /** Largest pending login kept in the session (JSON bytes); a longer `returnTo` falls back to `/`. */
 export const MAX_TRANSACTION_BYTES = 1536;
+/** Largest app state a pending login carries (JSON bytes), so that it fits with the rest. */
+export const MAX_APP_STATE_BYTES = 1024;
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 type Store = Record<string, StoredTransaction>;
