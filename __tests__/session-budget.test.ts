@@ -13,7 +13,7 @@ import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } 
 
 let provider: TestProvider;
 let app: TestApp;
-/** An app with the README's production cookie flags (README, Production; docs/production.md, Which session store). */
+/** An app with the README's production cookie flags (docs/production.md, Which session store; README, Production: Cookie flags). */
 let production: { url: string; close(): Promise<void> };
 
 beforeAll(async () => {
