@@ -14,6 +14,9 @@
  *   session-check        /s     /s/page: a bare express-session check of the same session (no parAuth)
  *   passthrough          /sp    the same check behind one `router.use((req, res, next) => next())`: what
  *                               Express charges a page for any app.use() middleware, parAuth() included
+ *   session-claims       /sc    /sc/page: an app's own session check reading the claims its login stored in
+ *                               the session (`req.session.oidc.claims`, the hand-written flow's session:
+ *                               its tokens and the ID token's claims), no decoding
  *   express-par-dpop     /dpop  parAuth({ dpop: true }) (a fresh ES256 key per session, RFC 9449)
  *   handwritten          /hw    the minimal hand-written PAR flow of handwritten.mjs
  *   handwritten-dpop     /hwd   that flow with a fresh DPoP key per login (its `dpop: true`)
@@ -57,13 +60,14 @@ import { pathToFileURL } from 'node:url';
 import { setImmediate as tick } from 'node:timers/promises';
 import express from 'express';
 import session from 'express-session';
-import { expireAccessToken, handwrittenAuth, loginClaims, sessionCheck } from './handwritten.mjs';
+import { expireAccessToken, handwrittenAuth, loginClaims, sessionCheck, storedClaimsCheck } from './handwritten.mjs';
 
 export const MOUNTS = {
   eoc: '/eoc',
   'express-par': '/p',
   'session-check': '/s',
   passthrough: '/sp',
+  'session-claims': '/sc',
   'express-par-dpop': '/dpop',
   handwritten: '/hw',
   'handwritten-dpop': '/hwd',
@@ -171,6 +175,9 @@ async function main() {
         router = express.Router();
         if (id === 'passthrough') router.use((_req, _res, next) => next());
         router.get('/page', sessionCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
+      } else if (id === 'session-claims') {
+        router = express.Router();
+        router.get('/page', storedClaimsCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
       } else {
         router = await routerOf(id, config);
       }

@@ -215,3 +215,14 @@ export function sessionCheck(req, res, next) {
   res.locals.claims = claims;
   next();
 }
+
+/**
+ * An app's own session check: the claims its login stored in the session (`req.session.oidc.claims`, as
+ * the hand-written flow keeps them next to its tokens), read as they are, nothing decoded; else 401.
+ */
+export function storedClaimsCheck(req, res, next) {
+  const claims = req.session?.oidc?.claims;
+  if (!claims) return res.status(401).json({ error: 'login_required' });
+  res.locals.claims = claims;
+  next();
+}
