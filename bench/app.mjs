@@ -20,6 +20,8 @@
  *   express-par-dpop     /dpop  parAuth({ dpop: true }) (a fresh ES256 key per session, RFC 9449)
  *   handwritten          /hw    the minimal hand-written PAR flow of handwritten.mjs
  *   handwritten-dpop     /hwd   that flow with a fresh DPoP key per login (its `dpop: true`)
+ *   handwritten-dpop-jkt /hwj   the same with `dpop_jkt` alone at PAR, no proof there (RFC 9449 §10.1;
+ *                               `dpop: 'jkt'`): what the PAR proof the contract asks for costs a login
  *   express-par-control  /ctl   express-par again (a second instance): an A/A control
  *   base, base-dpop      /base, /base-dpop  express-par (and with dpop) from BENCH_BASE_DIST, another build
  *   express-par-redis    /pr    parAuth() defaults on express-session with a RedisStore (connect-redis),
@@ -71,6 +73,7 @@ export const MOUNTS = {
   'express-par-dpop': '/dpop',
   handwritten: '/hw',
   'handwritten-dpop': '/hwd',
+  'handwritten-dpop-jkt': '/hwj',
   'express-par-control': '/ctl',
   base: '/base',
   'base-dpop': '/base-dpop',
@@ -146,7 +149,7 @@ async function main() {
   }
 
   async function handwrittenRouter(id, config) {
-    const router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS[id]}`, scope: isRefresh(id) ? OFFLINE.scope : SCOPE, prompt: isRefresh(id) ? OFFLINE.prompt : undefined, dpop: id.endsWith('-dpop') });
+    const router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS[id]}`, scope: isRefresh(id) ? OFFLINE.scope : SCOPE, prompt: isRefresh(id) ? OFFLINE.prompt : undefined, dpop: id.endsWith('-dpop-jkt') ? 'jkt' : id.endsWith('-dpop') });
     router.get('/me', (req, res) => res.json({ sub: loginClaims(req.session)?.sub ?? null }));
     return router;
   }

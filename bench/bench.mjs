@@ -75,7 +75,7 @@ const SLICES = Math.max(1, Number(opts.slices));
  */
 const PATHS = {
   login: { op: 'login', count: Number(opts.logins), candidates: ['express-par', 'handwritten', 'eoc'] },
-  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop', 'handwritten-dpop'] },
+  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop', 'handwritten-dpop', 'handwritten-dpop-jkt'] },
   page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'session-claims', 'passthrough', 'eoc'] },
   'redis-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-redis', 'handwritten-redis', ...(SELECTED.includes('login') ? [] : ['eoc'])] },
   refresh: { op: 'token', count: Number(opts.refreshes ?? opts.logins), candidates: ['express-par-refresh', 'handwritten-refresh', 'eoc-refresh'] },
@@ -104,6 +104,7 @@ const LABEL = {
   'express-par-dpop': 'express-par (dpop: true)',
   handwritten: 'hand-written PAR flow',
   'handwritten-dpop': 'hand-written PAR flow with DPoP',
+  'handwritten-dpop-jkt': 'hand-written PAR flow with DPoP, dpop_jkt alone at PAR (no proof there)',
   eoc: 'express-openid-connect',
   'express-par-control': 'express-par again (A/A control)',
   base: 'express-par (--base build)',
@@ -117,7 +118,7 @@ const LABEL = {
 /** Each path's yardstick and express-openid-connect counterpart for the ratio table, `[path, candidate]`. */
 const YARDSTICK = { login: ['login', 'handwritten'], 'dpop-login': ['dpop-login', 'handwritten-dpop'], page: ['page', 'session-check'], 'redis-login': ['redis-login', 'handwritten-redis'], refresh: ['refresh', 'handwritten-refresh'] };
 const EOC = { login: ['login', 'eoc'], 'dpop-login': ['login', 'eoc'], page: ['page', 'eoc'], 'redis-login': ['login', 'eoc'], refresh: ['refresh', 'eoc-refresh'] };
-const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate).concat(['session-claims']));
+const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate).concat(['session-claims', 'handwritten-dpop-jkt']));
 /**
  * Whose login (and browsers, i.e. sessions) a page candidate reads: the session check and the pass-through
  * read express-par's; the stored-claims check reads the hand-written flow's (its session keeps the claims).
@@ -469,6 +470,8 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
       ['DPoP login ÷ plain login', 1.15, ['dpop-login', 'express-par-dpop'], ['login', 'express-par']],
       ['hand-written DPoP login ÷ hand-written plain login (no goal: what DPoP itself costs a login)', null, ['dpop-login', 'handwritten-dpop'], ['login', 'handwritten']],
       ['DPoP login ÷ hand-written DPoP login (no goal)', null, ['dpop-login', 'express-par-dpop'], ['dpop-login', 'handwritten-dpop']],
+      ['hand-written DPoP, dpop_jkt alone at PAR ÷ with a proof at PAR (no goal: what the PAR proof costs, RFC 9449 §10.1)', null, ['dpop-login', 'handwritten-dpop-jkt'], ['dpop-login', 'handwritten-dpop']],
+      ['hand-written DPoP, dpop_jkt alone at PAR ÷ hand-written plain login (no goal)', null, ['dpop-login', 'handwritten-dpop-jkt'], ['login', 'handwritten']],
       ['authenticated page ÷ session check (decoding the same session\'s ID token)', 1.05, ['page', 'express-par'], ['page', 'session-check']],
       ['authenticated page ÷ session check reading claims stored in the session', 1.05, ['page', 'express-par'], ['page', 'session-claims']],
       ['login on Redis ÷ hand-written flow on Redis (reported; the login goal)', 1.0, ['redis-login', 'express-par-redis'], ['redis-login', 'handwritten-redis']],

@@ -113,7 +113,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
         code_challenge: createHash('sha256').update(tx.verifier).digest('base64url'),
         code_challenge_method: 'S256',
         ...(key ? { dpop_jkt: key.jkt } : {}),
-      }, key ? dpopProof(key.jwk.d, 'POST', metadata.pushed_authorization_request_endpoint) : undefined);
+      }, key && dpop !== 'jkt' ? dpopProof(key.jwk.d, 'POST', metadata.pushed_authorization_request_endpoint) : undefined);
       if (par.status !== 201) throw fail(502, `PAR answered ${par.status}`);
       const { request_uri: requestUri } = JSON.parse(par.body);
       if (typeof requestUri !== 'string') throw fail(502, 'PAR: no request_uri');
