@@ -27,7 +27,9 @@ const login = (refreshToken: string): LoginSession =>
   ({ idToken: 'h.e30.s', accessToken: 'at-0', refreshToken, tokenType: 'Bearer' }) as unknown as LoginSession;
 const request = (sessionID: string) => ({ sessionID }) as unknown as Request;
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('RefreshCoordinator: what a refresh leaves for requests that loaded the session before it', () => {
   it('hands the newest login, through rotations, to a request that loaded the session before them', async () => {
