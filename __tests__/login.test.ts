@@ -24,6 +24,13 @@ function mount(a: Express, baseURL: string) {
   a.get('/me', requiresAuth(), (req, res) => {
     res.json({ user: req.oidc.user, idToken: !!req.oidc.idToken, accessToken: !!req.oidc.accessToken, refreshToken: req.oidc.refreshToken, expiresAt: req.oidc.expiresAt });
   });
+  // An app that trims what it shows: its change stays in this request (the claims are decoded once per process).
+  a.get('/trimmed', requiresAuth(), (req, res) => {
+    const user = req.oidc.user!;
+    delete user.email;
+    user.sub = 'changed';
+    res.json({ user: req.oidc.user });
+  });
   a.get('/whoami', (req, res) => {
     res.json({ authenticated: req.oidc.isAuthenticated(), user: req.oidc.user ?? null });
   });
@@ -90,6 +97,18 @@ describe('GET /callback', () => {
     expect(me.user).toMatchObject({ sub: 'alice', name: 'User alice', email: 'alice@example.com', iss: provider.issuer, aud: TEST_CLIENT_ID });
     expect(me).toMatchObject({ idToken: true, accessToken: true });
     expect(me.expiresAt).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it("keeps what a route changes in req.oidc.user to that request: the next request has the token's claims", async () => {
+    const browser = new TestBrowser();
+    await login(browser);
+    const trimmed = JSON.parse((await browser.get(`${app.url}/trimmed`)).body);
+    expect(trimmed.user).toMatchObject({ sub: 'changed' });
+    expect(trimmed.user.email).toBeUndefined();
+    for (let i = 0; i < 2; i++) {
+      const me = JSON.parse((await browser.get(`${app.url}/me`)).body);
+      expect(me.user).toMatchObject({ sub: 'alice', email: 'alice@example.com' });
+    }
   });
 
   it('regenerates the session id when the login completes', async () => {

@@ -14,9 +14,14 @@
  *   session-check        /s     /s/page: a bare express-session check of the same session (no parAuth)
  *   passthrough          /sp    the same check behind one `router.use((req, res, next) => next())`: what
  *                               Express charges a page for any app.use() middleware, parAuth() included
+ *   session-claims       /sc    /sc/page: an app's own session check reading the claims its login stored in
+ *                               the session (`req.session.oidc.claims`, the hand-written flow's session:
+ *                               its tokens and the ID token's claims), no decoding
  *   express-par-dpop     /dpop  parAuth({ dpop: true }) (a fresh ES256 key per session, RFC 9449)
  *   handwritten          /hw    the minimal hand-written PAR flow of handwritten.mjs
  *   handwritten-dpop     /hwd   that flow with a fresh DPoP key per login (its `dpop: true`)
+ *   handwritten-dpop-jkt /hwj   the same with `dpop_jkt` alone at PAR, no proof there (RFC 9449 §10.1;
+ *                               `dpop: 'jkt'`): what the PAR proof the contract asks for costs a login
  *   express-par-control  /ctl   express-par again (a second instance): an A/A control
  *   base, base-dpop      /base, /base-dpop  express-par (and with dpop) from BENCH_BASE_DIST, another build
  *   express-par-redis    /pr    parAuth() defaults on express-session with a RedisStore (connect-redis),
@@ -57,16 +62,18 @@ import { pathToFileURL } from 'node:url';
 import { setImmediate as tick } from 'node:timers/promises';
 import express from 'express';
 import session from 'express-session';
-import { expireAccessToken, handwrittenAuth, loginClaims, sessionCheck } from './handwritten.mjs';
+import { expireAccessToken, handwrittenAuth, loginClaims, sessionCheck, storedClaimsCheck } from './handwritten.mjs';
 
 export const MOUNTS = {
   eoc: '/eoc',
   'express-par': '/p',
   'session-check': '/s',
   passthrough: '/sp',
+  'session-claims': '/sc',
   'express-par-dpop': '/dpop',
   handwritten: '/hw',
   'handwritten-dpop': '/hwd',
+  'handwritten-dpop-jkt': '/hwj',
   'express-par-control': '/ctl',
   base: '/base',
   'base-dpop': '/base-dpop',
@@ -142,7 +149,7 @@ async function main() {
   }
 
   async function handwrittenRouter(id, config) {
-    const router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS[id]}`, scope: isRefresh(id) ? OFFLINE.scope : SCOPE, prompt: isRefresh(id) ? OFFLINE.prompt : undefined, dpop: id.endsWith('-dpop') });
+    const router = await handwrittenAuth({ ...config, baseURL: `${origin}${MOUNTS[id]}`, scope: isRefresh(id) ? OFFLINE.scope : SCOPE, prompt: isRefresh(id) ? OFFLINE.prompt : undefined, dpop: id.endsWith('-dpop-jkt') ? 'jkt' : id.endsWith('-dpop') });
     router.get('/me', (req, res) => res.json({ sub: loginClaims(req.session)?.sub ?? null }));
     return router;
   }
@@ -171,6 +178,9 @@ async function main() {
         router = express.Router();
         if (id === 'passthrough') router.use((_req, _res, next) => next());
         router.get('/page', sessionCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
+      } else if (id === 'session-claims') {
+        router = express.Router();
+        router.get('/page', storedClaimsCheck, (_req, res) => res.json({ sub: res.locals.claims.sub }));
       } else {
         router = await routerOf(id, config);
       }

@@ -75,8 +75,8 @@ const SLICES = Math.max(1, Number(opts.slices));
  */
 const PATHS = {
   login: { op: 'login', count: Number(opts.logins), candidates: ['express-par', 'handwritten', 'eoc'] },
-  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop', 'handwritten-dpop'] },
-  page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'passthrough', 'eoc'] },
+  'dpop-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-dpop', 'handwritten-dpop', 'handwritten-dpop-jkt'] },
+  page: { op: 'page', count: Number(opts.pages), candidates: ['express-par', 'session-check', 'session-claims', 'passthrough', 'eoc'] },
   'redis-login': { op: 'login', count: Number(opts.logins), candidates: ['express-par-redis', 'handwritten-redis', ...(SELECTED.includes('login') ? [] : ['eoc'])] },
   refresh: { op: 'token', count: Number(opts.refreshes ?? opts.logins), candidates: ['express-par-refresh', 'handwritten-refresh', 'eoc-refresh'] },
 };
@@ -100,9 +100,11 @@ const LABEL = {
   'express-par': 'express-par',
   'session-check': 'express-session check only (same session)',
   passthrough: 'the session check behind one pass-through middleware',
+  'session-claims': 'session check reading claims stored in the session (hand-written login)',
   'express-par-dpop': 'express-par (dpop: true)',
   handwritten: 'hand-written PAR flow',
   'handwritten-dpop': 'hand-written PAR flow with DPoP',
+  'handwritten-dpop-jkt': 'hand-written PAR flow with DPoP, dpop_jkt alone at PAR (no proof there)',
   eoc: 'express-openid-connect',
   'express-par-control': 'express-par again (A/A control)',
   base: 'express-par (--base build)',
@@ -116,10 +118,13 @@ const LABEL = {
 /** Each path's yardstick and express-openid-connect counterpart for the ratio table, `[path, candidate]`. */
 const YARDSTICK = { login: ['login', 'handwritten'], 'dpop-login': ['dpop-login', 'handwritten-dpop'], page: ['page', 'session-check'], 'redis-login': ['redis-login', 'handwritten-redis'], refresh: ['refresh', 'handwritten-refresh'] };
 const EOC = { login: ['login', 'eoc'], 'dpop-login': ['login', 'eoc'], page: ['page', 'eoc'], 'redis-login': ['login', 'eoc'], refresh: ['refresh', 'eoc-refresh'] };
-const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate));
-/** Whose browsers (sessions) a candidate uses: the session check reads express-par's login. */
-const readsExpressPar = (candidate) => candidate === 'session-check' || candidate === 'passthrough';
-const family = (candidate) => (readsExpressPar(candidate) ? 'express-par' : candidate);
+const REFERENCES = new Set(Object.values(YARDSTICK).concat(Object.values(EOC)).map(([, candidate]) => candidate).concat(['session-claims', 'handwritten-dpop-jkt']));
+/**
+ * Whose login (and browsers, i.e. sessions) a page candidate reads: the session check and the pass-through
+ * read express-par's; the stored-claims check reads the hand-written flow's (its session keeps the claims).
+ */
+const LOGIN_OF = { 'session-check': 'express-par', passthrough: 'express-par', 'session-claims': 'handwritten' };
+const family = (candidate) => LOGIN_OF[candidate] ?? candidate;
 
 /** Forks a child and resolves with its first message. */
 function spawnChild(file, args, execArgv = []) {
@@ -161,13 +166,13 @@ function browsersOf(candidate) {
  * and provider CPU, wall time) and the latencies. The young generation is collected just before, so the slice pays
  * for its own garbage only.
  */
-async function slice(app, candidate, op, total, concurrency) {
+async function slice(app, candidate, op, total, concurrency, warmup = false) {
   const browsers = browsersOf(candidate);
   const base = `${app.baseURL}${MOUNTS[candidate]}`;
   const latencies = [];
   let issued = 0;
   const opBefore = await ask(opChild, 'cpu');
-  const before = await ask(app.child, 'snapshot', { gc: true, mark: { candidate, op, total, concurrency } });
+  const before = await ask(app.child, 'snapshot', { gc: true, mark: { candidate, op, total, concurrency, warmup } });
   const t0 = performance.now();
   await Promise.all(
     browsers.slice(0, concurrency).map(async (browser) => {
@@ -194,10 +199,11 @@ function summarize(slices) {
   return { cpu: sum('cpu') / ops, mainCpu: sum('mainCpu') / ops, opCpu: sum('opCpu') / ops, rate: (ops / sum('wall')) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), peakRss: Math.max(...slices.map((x) => x.peakRss)) };
 }
 
-const phase = async (app, candidate, op, total, concurrency) => summarize([await slice(app, candidate, op, total, concurrency)]);
+/** A warm-up or memory phase: one slice, marked as not measured (profile-split.mjs leaves it out). */
+const phase = async (app, candidate, op, total, concurrency) => summarize([await slice(app, candidate, op, total, concurrency, true)]);
 
 /** The login whose session a candidate's pages need. */
-const loginOf = (candidate) => (readsExpressPar(candidate) ? 'express-par' : candidate);
+const loginOf = family;
 
 /** Every browser of the candidate's family signs in (its page requests need a login). */
 async function signIn(app, candidate) {
@@ -340,7 +346,8 @@ async function run({ candidates, mounted, memoryCandidates, timed, port, memoryP
   // The refresh candidates warm up on refreshes: their logins (prompt=consent) are not measured.
   const refreshers = new Set(timed.filter((path) => PATHS[path].op === 'token').flatMap((path) => PATHS[path].candidates));
   for (let round = 0; round < ROUNDS; round++) {
-    const app = await startApp(candidates, port, issuer, redisURL);
+    // The logins the page candidates read are mounted even when they are not measured themselves.
+    const app = await startApp([...new Set([...candidates, ...mounted])], port, issuer, redisURL);
     for (const candidate of mounted) {
       await signIn(app, candidate);
       await phase(app, candidate, refreshers.has(candidate) ? 'token' : 'login', WARMUP, CONCURRENCY);
@@ -369,7 +376,8 @@ async function run({ candidates, mounted, memoryCandidates, timed, port, memoryP
       // perTurn: app CPU per operation of each turn's one-in-flight slice, for the per-turn ratios (turnRatios).
       const perTurn = turns[`${path} ${candidate}`].one.map((x) => x.cpu / x.ops);
       const perTurnMain = turns[`${path} ${candidate}`].one.map((x) => x.mainCpu / x.ops);
-      results[path][candidate].push({ ...one, rate: many.rate, cpuLoaded: many.cpu, p50Loaded: many.p50, p99Loaded: many.p99, perTurn, perTurnMain });
+      const perTurnLoaded = turns[`${path} ${candidate}`].many.map((x) => x.cpu / x.ops);
+      results[path][candidate].push({ ...one, rate: many.rate, cpuLoaded: many.cpu, p50Loaded: many.p50, p99Loaded: many.p99, perTurn, perTurnMain, perTurnLoaded });
     }
     await stopApp(app);
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
@@ -459,27 +467,38 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
     const goals = [
       ['login ÷ hand-written flow', 1.0, ['login', 'express-par'], ['login', 'handwritten']],
       ['login ÷ express-openid-connect', 0.5, ['login', 'express-par'], ['login', 'eoc']],
-      ['DPoP login ÷ plain login', 1.25, ['dpop-login', 'express-par-dpop'], ['login', 'express-par']],
+      ['DPoP login ÷ plain login', 1.15, ['dpop-login', 'express-par-dpop'], ['login', 'express-par']],
       ['hand-written DPoP login ÷ hand-written plain login (no goal: what DPoP itself costs a login)', null, ['dpop-login', 'handwritten-dpop'], ['login', 'handwritten']],
       ['DPoP login ÷ hand-written DPoP login (no goal)', null, ['dpop-login', 'express-par-dpop'], ['dpop-login', 'handwritten-dpop']],
-      ['authenticated page ÷ session check', 1.05, ['page', 'express-par'], ['page', 'session-check']],
+      ['hand-written DPoP, dpop_jkt alone at PAR ÷ with a proof at PAR (no goal: what the PAR proof costs, RFC 9449 §10.1)', null, ['dpop-login', 'handwritten-dpop-jkt'], ['dpop-login', 'handwritten-dpop']],
+      ['hand-written DPoP, dpop_jkt alone at PAR ÷ hand-written plain login (no goal)', null, ['dpop-login', 'handwritten-dpop-jkt'], ['login', 'handwritten']],
+      ['authenticated page ÷ session check (decoding the same session\'s ID token)', 1.05, ['page', 'express-par'], ['page', 'session-check']],
+      ['authenticated page ÷ session check reading claims stored in the session', 1.05, ['page', 'express-par'], ['page', 'session-claims']],
       ['login on Redis ÷ hand-written flow on Redis (reported; the login goal)', 1.0, ['redis-login', 'express-par-redis'], ['redis-login', 'handwritten-redis']],
       ['A/A control (no goal: the noise floor)', null, ['login', 'express-par-control'], ['login', 'express-par']],
+      ['A/A control on the page (no goal: the noise floor)', null, ['page', 'express-par-control'], ['page', 'express-par']],
+      ['--base build: page ÷ session check (decoding)', null, ['page', 'base'], ['page', 'session-check']],
+      ['--base build: page ÷ session check reading stored claims', null, ['page', 'base'], ['page', 'session-claims']],
+      ['--base build: DPoP login ÷ its plain login', null, ['dpop-login', 'base-dpop'], ['login', 'base']],
+      ['this build ÷ --base build: login', null, ['login', 'express-par'], ['login', 'base']],
+      ['this build ÷ --base build: DPoP login', null, ['dpop-login', 'express-par-dpop'], ['dpop-login', 'base-dpop']],
+      ['this build ÷ --base build: page', null, ['page', 'express-par'], ['page', 'base']],
       ['session check behind a pass-through middleware ÷ session check (no goal: what any app.use() adds to a page)', null, ['page', 'passthrough'], ['page', 'session-check']],
     ];
     const measured = goals.filter(([, , a, b]) => ratios(results, a, b));
     // No table when the paths run measure no goal (e.g. --paths refresh).
     if (measured.length > 0) {
-      lines.push('', '## Goals (issue #13)', '');
+      lines.push('', '## Goals (issues #13, #29)', '');
       lines.push(`"Per turn": the median of the ${ROUNDS} × ${SLICES} per-turn ratios (each candidate's one-in-flight slice over the other's, same turn), with their 10th–90th percentiles; "met" reads it. "Per round": the median of the per-round ratios (min–max), as in the tables above. "Main thread": the per-turn ratios of the main thread's CPU alone (no GC or compiler helper threads; see bench/README.md), a cross-check.`, '');
-      lines.push(`| goal | target | measured, 1 in flight, per turn (p10–p90) | met | per round (min–max) | main thread, per turn (p10–p90) | for reference: ${CONCURRENCY} in flight, per round |`, '|---|---:|---:|---|---:|---:|---:|');
+      lines.push(`| goal | target | measured, 1 in flight, per turn (p10–p90) | met | per round (min–max) | main thread, per turn (p10–p90) | ${CONCURRENCY} in flight, per turn (p10–p90) | ${CONCURRENCY} in flight, per round (min–max) |`, '|---|---:|---:|---|---:|---:|---:|---:|');
     }
     for (const [name, target, a, b] of measured) {
       const xs = ratios(results, a, b);
       const ts = turnRatios(results, a, b);
       const spreadOf = (rs) => (rs.some(Number.isNaN) ? '–' : `${fmt(median(rs), 2)} (${fmt(quantile(rs, 10), 2)}–${fmt(quantile(rs, 90), 2)})`);
       const main = spreadOf(turnRatios(results, a, b, 'perTurnMain'));
-      lines.push(`| ${name} | ${target === null ? '–' : `≤ ${fmt(target, 2)}`} | ${spreadOf(ts)} | ${target === null ? '–' : median(ts) <= target ? 'yes' : 'no'} | ${withSpread(xs, 2)} | ${main} | ${cell(ratios(results, a, b, 'cpuLoaded'))} |`);
+      const loaded = spreadOf(turnRatios(results, a, b, 'perTurnLoaded'));
+      lines.push(`| ${name} | ${target === null ? '–' : `≤ ${fmt(target, 2)}`} | ${spreadOf(ts)} | ${target === null ? '–' : median(ts) <= target ? 'yes' : 'no'} | ${withSpread(xs, 2)} | ${main} | ${loaded} | ${cell(ratios(results, a, b, 'cpuLoaded'))} |`);
     }
     lines.push('');
   }

@@ -113,7 +113,7 @@ export async function handwrittenAuth({ issuer, baseURL, clientID, clientSecret,
         code_challenge: createHash('sha256').update(tx.verifier).digest('base64url'),
         code_challenge_method: 'S256',
         ...(key ? { dpop_jkt: key.jkt } : {}),
-      }, key ? dpopProof(key.jwk.d, 'POST', metadata.pushed_authorization_request_endpoint) : undefined);
+      }, key && dpop !== 'jkt' ? dpopProof(key.jwk.d, 'POST', metadata.pushed_authorization_request_endpoint) : undefined);
       if (par.status !== 201) throw fail(502, `PAR answered ${par.status}`);
       const { request_uri: requestUri } = JSON.parse(par.body);
       if (typeof requestUri !== 'string') throw fail(502, 'PAR: no request_uri');
@@ -211,6 +211,17 @@ export function expireAccessToken(session) {
  */
 export function sessionCheck(req, res, next) {
   const claims = loginClaims(req.session);
+  if (!claims) return res.status(401).json({ error: 'login_required' });
+  res.locals.claims = claims;
+  next();
+}
+
+/**
+ * An app's own session check: the claims its login stored in the session (`req.session.oidc.claims`, as
+ * the hand-written flow keeps them next to its tokens), read as they are, nothing decoded; else 401.
+ */
+export function storedClaimsCheck(req, res, next) {
+  const claims = req.session?.oidc?.claims;
   if (!claims) return res.status(401).json({ error: 'login_required' });
   res.locals.claims = claims;
   next();

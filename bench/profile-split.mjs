@@ -3,11 +3,12 @@
  * Splits a bench app's `.cpuprofile` by candidate: the app (run with BENCH_CPU_PROF=1) records when each
  * slice began and ended (`marks.<pid>.json` beside the profile), and every sample is charged to the
  * slice it fell in. Candidates of one run share the process, its JIT state and its moments of load, so
- * their profiles compare function by function. Only one-in-flight slices count (the cost measure).
+ * their profiles compare function by function. Only one-in-flight slices count (the cost measure), unless
+ * `--in-flight N` picks the slices run N in flight (bench.mjs's --concurrency). Warm-ups are left out.
  *
  *   BENCH_CPU_PROF=1 BENCH_CPU_PROF_INTERVAL=200 node bench/bench.mjs --rounds 1 --logins 1000 \
  *     --paths login --candidates express-par,handwritten
- *   node bench/profile-split.mjs bench/results/profiles [--a express-par --b handwritten] [--top 40]
+ *   node bench/profile-split.mjs bench/results/profiles [--a express-par --b handwritten] [--top 40] [--in-flight 1]
  *
  * Prints, per function (self time, grouped like profile-summary.mjs's --by function), µs per operation
  * for a and b and the difference, largest differences first.
@@ -18,7 +19,12 @@ import { parseArgs } from 'node:util';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
-  options: { a: { type: 'string', default: 'express-par' }, b: { type: 'string', default: 'handwritten' }, top: { type: 'string', default: '40' } },
+  options: {
+    a: { type: 'string', default: 'express-par' },
+    b: { type: 'string', default: 'handwritten' },
+    top: { type: 'string', default: '40' },
+    'in-flight': { type: 'string', default: '1' },
+  },
 });
 const dir = positionals[0] ?? 'bench/results/profiles';
 
@@ -45,11 +51,11 @@ for (const file of files.filter((f) => f.endsWith('.cpuprofile'))) {
   const marksFile = files.find((f) => f === `marks.${pid}.json`);
   if (!marksFile) throw new Error(`no marks.${pid}.json beside ${file}`);
   const marks = JSON.parse(await readFile(join(dir, marksFile), 'utf8'));
-  // [start µs, end µs, candidate] of each one-in-flight slice of a or b.
+  // [start µs, end µs, candidate] of each slice of a or b run --in-flight (default one) in flight.
   const windows = [];
   for (let i = 0; i + 1 < marks.length; i++) {
     const [start, mark] = marks[i];
-    if (!mark || mark.concurrency !== 1 || !(mark.candidate in totals) || marks[i + 1][1] !== null) continue;
+    if (!mark || mark.warmup || mark.concurrency !== Number(opts['in-flight']) || !(mark.candidate in totals) || marks[i + 1][1] !== null) continue;
     windows.push([start, marks[i + 1][0], mark.candidate]);
     ops[mark.candidate] += mark.total;
   }

@@ -24,8 +24,14 @@ import { withTokens } from '../state/login.js';
 
 const log = createLogger('access-token');
 
-/** How long a refresh result is kept for requests that loaded the session before it. */
-export const ROTATION_GRACE_MS = 5 * 60 * 1000;
+/**
+ * How long a refresh result is kept for requests that loaded the session before it: a minute, far longer than
+ * a request takes to go from loading its session to asking for a token. Every save checks the store anyway
+ * (guardSessionSave); this only spares a late request of this process a second grant with the refresh token
+ * it loaded. Each result is a whole login (~3 KB): under load (bench/load.mjs, ~40 refreshes a second per
+ * instance) five minutes kept ~10,000 of them, 25-30 MB per instance.
+ */
+export const ROTATION_GRACE_MS = 60 * 1000;
 /** Upper bound on remembered refresh results per sign-in (oldest dropped first). */
 const MAX_ROTATIONS = 10_000;
 
@@ -132,6 +138,11 @@ export class RefreshCoordinator {
     const expiry = typeof expiresIn === 'number' ? { expiresAt: Math.floor(Date.now() / 1000) + expiresIn } : {};
     this.engine.emit({ type: 'token.refreshed', ...expiry, api: target.label });
     return { login: next };
+  }
+
+  /** How many refresh results are kept (for tests). */
+  get rememberedCount(): number {
+    return this.rotated.size;
   }
 
   private remember(key: string, login: LoginSession): void {

@@ -7,6 +7,7 @@ import { isRecord } from '../core/assert.js';
 import type { CertificateBinding, RequestWithSession } from '../core/model.js';
 import type { LoginSession, TokenSet } from '../core/types.js';
 import { dropIfEmpty, ensureSignIn, readSignIn } from './layout.js';
+import { tokenPayload } from './token-claims.js';
 
 // tokenClaims() defines the field again anyway: leaving it out of the copy only keeps the object's shape.
 // Stryker disable next-line ArrayDeclaration,StringLiteral: see above
@@ -32,7 +33,7 @@ export function readStoredLogin(req: { session?: unknown }, key: string): Stored
 /** This sign-in's completed login, when it is well-formed, with its claims (read from the ID token when not stored). */
 export function readLogin(req: { session?: unknown }, key: string): LoginSession | undefined {
   const login = readStoredLogin(req, key);
-  if (login && !Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, payloadOf(login.idToken));
+  if (login && !Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, tokenPayload(login.idToken));
   return login as LoginSession | undefined;
 }
 
@@ -42,9 +43,9 @@ export function readLogin(req: { session?: unknown }, key: string): LoginSession
  * compared with (OpenID Connect Core §12.2). Not parsed again when the login's claims are the token's own.
  */
 export function idTokenPayload(login: StoredLogin): Record<string, unknown> {
-  if (!Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, payloadOf(login.idToken));
+  if (!Object.hasOwn(login, 'claims')) tokenClaims(login as LoginSession, tokenPayload(login.idToken));
   // enumerable: shaped by afterCallback, or a copy (withTokens)
-  else if (Object.prototype.propertyIsEnumerable.call(login, 'claims')) return payloadOf(login.idToken) ?? {};
+  else if (Object.prototype.propertyIsEnumerable.call(login, 'claims')) return tokenPayload(login.idToken) ?? {};
   return login.claims!; // non-enumerable: the token's own payload (tokenClaims)
 }
 
@@ -60,7 +61,7 @@ export function storeLogin(
   options: { claimsFromIdToken?: boolean } = {},
 ): void {
   // claimsFromIdToken: the caller knows login.claims is the validated ID token's payload as it came.
-  const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : payloadOf(login.idToken);
+  const payload = options.claimsFromIdToken && isRecord(login.claims) ? login.claims : tokenPayload(login.idToken);
   // `payload === login.claims` only spares comparing identical claims as JSON.
   // Stryker disable next-line ConditionalExpression: see above
   const same = payload === login.claims;
@@ -71,18 +72,6 @@ export function storeLogin(
   const stored = copyFields(login, fromToken ? TOKEN_CLAIMS : NOTHING) as unknown as LoginSession;
   if (fromToken) tokenClaims(stored, payload);
   ensureSignIn(req, key).login = stored;
-}
-
-/** The JWT's payload (its signature was checked when it was received); undefined when it is not one. */
-function payloadOf(jwt: string): Record<string, unknown> | undefined {
-  let payload: unknown;
-  try {
-    // Stryker disable next-line StringLiteral: any text that is no JSON payload fails to parse, as '' does
-    payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8'));
-  } catch {
-    // not a JWT: no payload
-  }
-  return isRecord(payload) ? payload : undefined;
 }
 
 /**
