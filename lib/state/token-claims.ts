@@ -15,7 +15,9 @@
  * A token and its decoded payload: the claims when every value is a primitive (copied by a spread), else the
  * JSON text (parsed for each read).
  */
-type Entry = { token: string } & ({ claims: Record<string, unknown>; json?: undefined } | { claims?: undefined; json: string });
+type Entry = { token: string } & (
+  { claims: Record<string, unknown>; json?: undefined } | { claims?: undefined; json: string }
+);
 
 /** At most this many tokens (a token and its claims are about 1.5 KB), each at most 16 KB long. */
 export const MAX_DECODED_TOKENS = 1000;
