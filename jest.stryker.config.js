@@ -14,6 +14,7 @@ export const TESTS = {
   'lib/crypto/jws.ts': ['jws', 'id-token'],
   'lib/state/transactions.ts': ['transactions'],
   'lib/state/session.ts': ['session'],
+  'lib/state/token-claims.ts': ['token-claims', 'login-session'],
   'lib/state/login.ts': ['login-session', 'around-login-units', 'session-budget', 'refresh-claims', 'backchannel-records'],
   'lib/protocol/return-to.ts': ['return-to'],
   'lib/config/resolve.ts': ['config', 'config.options', 'config.fapi2'],

@@ -21,6 +21,7 @@ export default {
     'lib/state/transactions.ts',
     'lib/state/session.ts',
     'lib/state/login.ts',
+    'lib/state/token-claims.ts',
     'lib/protocol/return-to.ts',
     'lib/config/resolve.ts',
     'lib/config/client-auth.ts',

@@ -1,12 +1,22 @@
 /** lib/state/token-claims.ts: a stored ID token's payload, decoded once per process and copied for every read. */
-import { describe, expect, it } from '@jest/globals';
-import { decodedTokenCount, MAX_DECODED_TOKENS, tokenPayload } from '../lib/state/token-claims.js';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import {
+  decodedTokenCount,
+  forgetDecodedTokens,
+  MAX_DECODED_TOKENS,
+  MAX_TOKEN_LENGTH,
+  tokenPayload,
+} from '../lib/state/token-claims.js';
 import { readLogin, storeLogin } from '../lib/state/login.js';
 import type { RequestWithSession } from '../lib/core/model.js';
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const SIGNATURE = 's'.repeat(342); // as long as an RS256 signature
 const jwt = (payload: unknown, signature = SIGNATURE) => `${b64({ alg: 'RS256' })}.${b64(payload)}.${signature}`;
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('tokenPayload', () => {
   it('gives the payload as a new object on every read: what one read changes, the next does not see', () => {
@@ -50,12 +60,51 @@ describe('tokenPayload', () => {
     }
   });
 
-  it('gives undefined for what is no JWT with a JSON object payload', () => {
-    expect(tokenPayload('not-a-jwt')).toBeUndefined();
-    expect(tokenPayload(`${b64({})}.${b64('[1,2]')}.sig`)).toBeUndefined();
-    expect(tokenPayload(`${b64({})}.${b64('null')}.sig`)).toBeUndefined();
-    expect(tokenPayload(`${b64({})}.not json.sig`)).toBeUndefined();
+  it('gives undefined for what is no JWT with a JSON object payload, on every read', () => {
+    const notJwts = [
+      'not-a-jwt',
+      b64({ sub: 'no dots at all' }), // a JSON object, but no JWT
+      `${b64({})}.${b64('[1,2]')}.sig`,
+      `${b64({})}.${b64('null')}.sig`,
+      `${b64({})}.${b64('42')}.sig`,
+      `${b64({})}.${b64('"text"')}.sig`,
+      `${b64({})}.${b64('true')}.sig`,
+      `${b64({})}.not json.sig`,
+    ];
+    for (let read = 0; read < 2; read++) {
+      for (const value of notJwts) expect([value, tokenPayload(value)]).toEqual([value, undefined]);
+    }
     expect(tokenPayload(`${b64({})}.${b64({ sub: 'two-parts' })}`)).toEqual({ sub: 'two-parts' });
+  });
+
+  it.each([
+    ['flat claims', { sub: 'erin', email: 'e@example.com' }],
+    ['nested claims', { sub: 'frank', amr: ['pwd'], address: { country: 'DE' } }],
+  ])('decodes a token once, however often its %s are read', (_name, payload) => {
+    const token = jwt(payload, `${SIGNATURE}-${payload.sub}`);
+    const decode = jest.spyOn(Buffer, 'from');
+    for (let i = 0; i < 3; i++) expect(tokenPayload(token)).toEqual(payload);
+    expect(decode).toHaveBeenCalledTimes(1);
+  });
+
+  it(`keeps a token of ${MAX_TOKEN_LENGTH} characters, not a longer one`, () => {
+    tokenPayload(jwt({ sub: 'before' }, `${SIGNATURE}-before`));
+    expect(decodedTokenCount()).toBeGreaterThan(0);
+    forgetDecodedTokens();
+    expect(decodedTokenCount()).toBe(0);
+    const sized = (length: number, name: string) => {
+      const token = jwt({ sub: name, pad: '' }, 's');
+      const padded = jwt({ sub: name, pad: 'p'.repeat(Math.floor(((length - token.length) * 3) / 4)) }, 's');
+      return `${padded}${'s'.repeat(length - padded.length)}`;
+    };
+    const fits = sized(MAX_TOKEN_LENGTH, 'fits');
+    const over = sized(MAX_TOKEN_LENGTH + 1, 'over');
+    expect([fits.length, over.length]).toEqual([MAX_TOKEN_LENGTH, MAX_TOKEN_LENGTH + 1]);
+    expect(tokenPayload(fits)).toMatchObject({ sub: 'fits' });
+    expect(decodedTokenCount()).toBe(1);
+    expect(tokenPayload(over)).toMatchObject({ sub: 'over' });
+    expect(tokenPayload(over)).toMatchObject({ sub: 'over' });
+    expect(decodedTokenCount()).toBe(1);
   });
 
   it(`keeps at most ${MAX_DECODED_TOKENS} tokens, and none longer than 16 KB`, () => {
