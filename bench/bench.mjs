@@ -22,9 +22,8 @@
  * redis-login path, a throwaway redis-server (`redis-server` on the PATH, or BENCH_REDIS_SERVER) runs
  * for the whole run too, stopped at the end or on an error; its CPU, like the provider's, is not app CPU.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +32,8 @@ import { parseArgs } from 'node:util';
 import { MOUNTS } from './app.mjs';
 import { Browser, freshToken, login, page, resetConnections, startLogin } from './browser.mjs';
 import { CLIENT_ID, CLIENT_SECRET } from './provider.mjs';
+import { reservePort, startRedis } from './load-cluster.mjs';
+import { shuffled } from './load-lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
@@ -213,22 +214,6 @@ async function signIn(app, candidate) {
   if (me.sub !== 'bench-user') throw new Error(`${candidate}: not signed in after a login (${JSON.stringify(me)})`);
 }
 
-function shuffled(xs) {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
-async function reservePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startApp(candidates, port, issuer, redisURL) {
   const profiles = join(here, 'results', 'profiles');
@@ -242,32 +227,6 @@ async function startApp(candidates, port, issuer, redisURL) {
   const { baseURL } = await first;
   await ask(child, 'start', { issuer, clientID: CLIENT_ID, clientSecret: CLIENT_SECRET, redisURL });
   return { child, baseURL };
-}
-
-/**
- * A throwaway redis-server for the run: no snapshots, no append-only file, loopback only. Resolves once
- * it accepts connections; `stop()` ends it, and so does this process's exit (on an error too).
- */
-async function startRedis() {
-  const port = await reservePort();
-  const child = spawn(process.env.BENCH_REDIS_SERVER ?? 'redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  let failed;
-  child.once('error', (err) => (failed = err));
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill();
-  };
-  process.once('exit', stop);
-  for (let attempt = 0; ; attempt++) {
-    if (failed || child.exitCode !== null) throw new Error(`redis-server did not start: ${failed?.message ?? `exit ${child.exitCode}`}`);
-    const up = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (up) break;
-    if (attempt > 100) throw (stop(), new Error('redis-server did not accept connections within 5 s'));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { url: `redis://127.0.0.1:${port}`, stop };
 }
 
 async function stopApp(app) {

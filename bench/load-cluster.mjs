@@ -33,7 +33,8 @@ export function ask(child, cmd, extra = {}) {
   });
 }
 
-async function reservePort() {
+/** A free port on loopback (listened on, then released). */
+export async function reservePort() {
   const server = net.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
@@ -47,21 +48,29 @@ const accepts = (port) =>
     socket.once('error', () => resolve(false));
   });
 
-/** redis-server on a free loopback port: no snapshots, no append-only file. */
-async function startRedis() {
+/**
+ * A throwaway redis-server on a free loopback port (`BENCH_REDIS_SERVER` or `redis-server` on the PATH): no
+ * snapshots, no append-only file. Resolves once it accepts connections; `stop()` ends it, and so does this
+ * process's exit (on an error too). Used by load.mjs and bench.mjs.
+ */
+export async function startRedis() {
   const port = await reservePort();
   const args = ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--databases', '16'];
   const child = spawn(process.env.BENCH_REDIS_SERVER ?? 'redis-server', args, { stdio: 'ignore' });
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  };
+  process.once('exit', stop);
   let failed;
   child.once('error', (err) => (failed = err));
   for (let attempt = 0; !(await accepts(port)); attempt++) {
     if (failed || child.exitCode !== null || attempt > 100) {
-      if (child.exitCode === null) child.kill();
+      stop();
       throw new Error(`redis-server did not start: ${failed?.message ?? `exit ${child.exitCode ?? 'none in 5 s'}`}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { child, url: `redis://127.0.0.1:${port}` };
+  return { child, url: `redis://127.0.0.1:${port}`, stop };
 }
 
 /** Reads of the shared Redis: command counts, CPU, memory, a database's keys, a sample's sizes and TTLs. */
