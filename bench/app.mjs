@@ -47,7 +47,8 @@
  *   `{ cmd: 'start', issuer, clientID, clientSecret, redisURL }` builds the app (redisURL: only with a
  *     Redis mount), answers `{ started: true }`;
  *   `{ cmd: 'snapshot', gc }` (gc: a young-generation collection first, so a slice does not pay for
- *     the previous one's short-lived garbage; see sweepYoung) answers `{ cpu, main, rss, peakRss, errors }` (main: the main thread's CPU µs, see mainThreadCpuUs);
+ *     the previous one's short-lived garbage; see sweepYoung) answers `{ cpu, main, rss, peakRss, errors, alloc }` (main: the main thread's CPU µs, see mainThreadCpuUs;
+ *     alloc: bytes allocated since start, see allocatedBytes);
  *     peakRss is the process's peak so far;
  *   `{ cmd: 'memory' }` collects garbage and answers `{ memory, store }`: process.memoryUsage() and the
  *     MemoryStore's session count and bytes (sid + JSON);
@@ -56,6 +57,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import v8 from 'node:v8';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -233,12 +235,15 @@ async function main() {
       process.send({ started: true });
     } else if (msg?.cmd === 'snapshot') {
       if (msg.gc) await sweepYoung();
+      const alloc = allocatedBytes();
       // With --cpu-prof: when each slice began and ended, to split the profile by candidate (profile-split.mjs).
       if (marks && msg.mark !== undefined) marks.push([Number(process.hrtime.bigint() / 1000n), msg.mark]);
       // Peak RSS from getrusage: sampling memoryUsage.rss() costs ~0.1-0.2 ms a call.
-      process.send({ cpu: process.cpuUsage(), main: mainThreadCpuUs(), rss: process.memoryUsage.rss(), peakRss: process.resourceUsage().maxRSS * 1024, errors });
+      process.send({ cpu: process.cpuUsage(), main: mainThreadCpuUs(), rss: process.memoryUsage.rss(), peakRss: process.resourceUsage().maxRSS * 1024, errors, alloc });
     } else if (msg?.cmd === 'memory') {
       process.send(await memory());
+    } else if (msg?.cmd === 'heap-sample') {
+      process.send(await heapSample(msg));
     } else if (msg?.cmd === 'clear-store') {
       store.clear(() => process.send({ cleared: true }));
     }
@@ -248,6 +253,45 @@ async function main() {
     process.exit(0);
   });
   process.send({ port: server.address().port, baseURL: origin });
+}
+
+/**
+ * Bytes the JavaScript heap has allocated since the app started: the heap in use now, plus what every
+ * collection so far freed (v8.GCProfiler reports each collection's heap before and after). Unlike CPU
+ * time it does not depend on the machine's load, so a slice's difference is a near-deterministic measure
+ * of the garbage a candidate's operations make (whatever the GC then costs on the helper threads).
+ */
+const gcProfiler = new v8.GCProfiler();
+gcProfiler.start();
+let freedBytes = 0;
+function allocatedBytes() {
+  for (const gc of gcProfiler.stop()?.statistics ?? []) {
+    freedBytes += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+  }
+  gcProfiler.start();
+  return freedBytes + v8.getHeapStatistics().used_heap_size;
+}
+
+let inspector;
+/**
+ * `{ start: true }` starts V8's sampling heap profiler with the objects later collected kept (every
+ * allocation counts, not only what survives); `{ stop: true, file }` writes the .heapprofile (Chrome
+ * DevTools, or `bench/alloc-split.mjs`) and answers `{ written }`. For finding what a path allocates.
+ */
+async function heapSample({ start, file }) {
+  if (!inspector) {
+    const { Session } = await import('node:inspector');
+    inspector = new Session();
+    inspector.connect();
+  }
+  const post = (method, params) => new Promise((resolve, reject) => inspector.post(method, params, (err, out) => (err ? reject(err) : resolve(out))));
+  if (start) {
+    await post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return { started: true };
+  }
+  const { profile } = await post('HeapProfiler.stopSampling');
+  writeFileSync(file, JSON.stringify(profile));
+  return { written: file };
 }
 
 /**

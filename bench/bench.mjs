@@ -189,7 +189,7 @@ async function slice(app, candidate, op, total, concurrency, warmup = false) {
   const after = await ask(app.child, 'snapshot', { mark: null });
   const opAfter = await ask(opChild, 'cpu');
   if (after.errors !== before.errors) throw new Error(`${candidate}: ${after.errors - before.errors} errors in the app`);
-  return { ops: total, cpu: cpuUs(before.cpu, after.cpu), mainCpu: after.main === null ? NaN : after.main - before.main, opCpu: cpuUs(opBefore.cpu, opAfter.cpu), wall, latencies, peakRss: after.peakRss };
+  return { ops: total, cpu: cpuUs(before.cpu, after.cpu), mainCpu: after.main === null ? NaN : after.main - before.main, opCpu: cpuUs(opBefore.cpu, opAfter.cpu), wall, latencies, peakRss: after.peakRss, alloc: after.alloc - before.alloc };
 }
 
 /** The numbers of one or more slices of the same candidate and regime, per operation. */
@@ -197,7 +197,7 @@ function summarize(slices) {
   const sum = (k) => slices.reduce((acc, x) => acc + x[k], 0);
   const ops = sum('ops');
   const latencies = slices.flatMap((x) => x.latencies).sort((a, b) => a - b);
-  return { cpu: sum('cpu') / ops, mainCpu: sum('mainCpu') / ops, opCpu: sum('opCpu') / ops, rate: (ops / sum('wall')) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), peakRss: Math.max(...slices.map((x) => x.peakRss)) };
+  return { cpu: sum('cpu') / ops, mainCpu: sum('mainCpu') / ops, opCpu: sum('opCpu') / ops, rate: (ops / sum('wall')) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), peakRss: Math.max(...slices.map((x) => x.peakRss)), alloc: sum('alloc') / ops };
 }
 
 /** A warm-up or memory phase: one slice, marked as not measured (profile-split.mjs leaves it out). */
@@ -336,7 +336,7 @@ async function run({ candidates, mounted, memoryCandidates, timed, port, memoryP
       const perTurn = turns[`${path} ${candidate}`].one.map((x) => x.cpu / x.ops);
       const perTurnMain = turns[`${path} ${candidate}`].one.map((x) => x.mainCpu / x.ops);
       const perTurnLoaded = turns[`${path} ${candidate}`].many.map((x) => x.cpu / x.ops);
-      results[path][candidate].push({ ...one, rate: many.rate, cpuLoaded: many.cpu, p50Loaded: many.p50, p99Loaded: many.p99, perTurn, perTurnMain, perTurnLoaded });
+      results[path][candidate].push({ ...one, rate: many.rate, cpuLoaded: many.cpu, allocLoaded: many.alloc, p50Loaded: many.p50, p99Loaded: many.p99, perTurn, perTurnMain, perTurnLoaded });
     }
     await stopApp(app);
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
@@ -401,12 +401,12 @@ function render(results, memory, { loadBefore, loadAfter, seconds }) {
     lines.push(`${ROUNDS} rounds, each in a fresh app process hosting every candidate. A round is ${SLICES} turns; in a turn every candidate (in a random order) runs 1/${SLICES} of its operations one in flight, then as many ${CONCURRENCY} in flight. Per candidate, round and regime: ${opts.logins} logins, ${opts.pages} page requests or ${PATHS.refresh.count} refreshes (refresh tokens ${opts['rotate-refresh-tokens'] ? 'rotated on every use' : 'not rotated, the provider default for a confidential client'}). Median over rounds, (min–max).`, '');
     lines.push(`App CPU per operation is taken one in flight: with several in flight it also depends on how many events each wake-up of the app handles, i.e. on how fast the provider answers for that candidate (a DPoP login costs the provider more). The ${CONCURRENCY}-in-flight numbers are shown for throughput.`, '');
     lines.push('## Per candidate', '');
-    lines.push(`| path | candidate | app CPU µs/op | of which the main thread | p50 ms | p99 ms | ops/s (${CONCURRENCY} in flight) | app CPU µs/op (${CONCURRENCY} in flight) | p50 / p99 ms (${CONCURRENCY} in flight) | (provider CPU µs/op) |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(`| path | candidate | app CPU µs/op | of which the main thread | p50 ms | p99 ms | ops/s (${CONCURRENCY} in flight) | app CPU µs/op (${CONCURRENCY} in flight) | p50 / p99 ms (${CONCURRENCY} in flight) | (provider CPU µs/op) | heap allocated B/op (1 / ${CONCURRENCY} in flight) |`, '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const path of paths) {
       for (const [candidate, rs] of Object.entries(results[path])) {
         const col = (k, d) => withSpread(rs.map((x) => x[k]), d);
         const provider = PATHS[path].op !== 'page' ? fmt(median(rs.map((x) => x.opCpu)), 0) : '–';
-        lines.push(`| ${path} | ${LABEL[candidate]} | ${col('cpu', 0)} | ${col('mainCpu', 0)} | ${col('p50', 2)} | ${col('p99', 2)} | ${col('rate', 0)} | ${col('cpuLoaded', 0)} | ${fmt(median(rs.map((x) => x.p50Loaded)), 1)} / ${fmt(median(rs.map((x) => x.p99Loaded)), 1)} | ${provider} |`);
+        lines.push(`| ${path} | ${LABEL[candidate]} | ${col('cpu', 0)} | ${col('mainCpu', 0)} | ${col('p50', 2)} | ${col('p99', 2)} | ${col('rate', 0)} | ${col('cpuLoaded', 0)} | ${fmt(median(rs.map((x) => x.p50Loaded)), 1)} / ${fmt(median(rs.map((x) => x.p99Loaded)), 1)} | ${provider} | ${fmt(median(rs.map((x) => x.alloc)), 0)} / ${fmt(median(rs.map((x) => x.allocLoaded)), 0)} |`);
       }
     }
     lines.push('', '## Ratios of app CPU per operation', '', 'Median of the per-round ratios (min–max over rounds), one in flight; < 1 means cheaper.', '');
