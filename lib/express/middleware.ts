@@ -15,7 +15,7 @@ import { createEngine, type Engine } from '../engine/engine.js';
 import { readStoredLogin } from '../state/login.js';
 import { backchannelLogout, endIfLoggedOut } from './backchannel-route.js';
 import { createRequestContext } from './request-context.js';
-import { createResponseContext } from './response-context.js';
+import { provideResponseOidc } from './oidc-property.js';
 import { sessionSetupCheck } from './session-setup.js';
 import './augment.js';
 
@@ -112,10 +112,12 @@ export function parAuth(options: ParAuthConfig): RequestHandler {
   const engine = createEngine(resolveConfig(options));
   return signInMiddleware({
     engine,
-    // The only two properties parAuth() adds (request-keys.ts): the engine and mount path live in req.oidc.
+    // The only two properties parAuth() gives (request-keys.ts): the engine and mount path live in req.oidc;
+    // res.oidc is made from it when read (oidc-property.ts).
     contexts(req, res) {
-      req.oidc = createRequestContext(req, engine);
-      res.oidc = createResponseContext(req, res, engine);
+      const context = createRequestContext(req, engine);
+      req.oidc = context;
+      provideResponseOidc(res, context);
     },
   });
 }

@@ -9,6 +9,9 @@ import type { AccessTokenValue, IdTokenClaims, UserInfoResponse } from '../core/
 import { fetchUserInfo } from './userinfo.js';
 import { CHECKED_CLAIMS, ENGINE, LOADED_ACCESS_TOKEN, MOUNT_PATH, type RequestRecord } from './request-keys.js';
 import { resolveApiTarget } from '../config/api-target.js';
+import { RESPONSE_CONTEXT, type MakesResponseContext } from './oidc-property.js';
+import { createResponseContext, type ResponseContext } from './response-context.js';
+import type { Response as ExpressResponse } from 'express';
 import type { AuthorizationDetail } from '../core/types.js';
 
 /** Header names (lower case) and values. */
@@ -115,16 +118,17 @@ export interface RequestContext {
  * accessors and closures built per request (bench/README.md, "Object shapes on the hot path"). It also
  * holds what the other middleware need about the request (request-keys.ts).
  */
-export function createRequestContext(req: Request, engine: Engine): RequestContext {
+export function createRequestContext(req: Request, engine: Engine): OidcContext {
   // A session loaded before another request rotated its tokens must not write the old ones back.
   const loaded = guardSessionSave(req, engine);
   return new OidcContext(req, engine, loaded);
 }
 
 /** `req.oidc` of parAuth(); auth() (eoc/) extends it with express-openid-connect's shapes. */
-export class OidcContext implements RequestContext, RequestRecord {
+export class OidcContext implements RequestContext, RequestRecord, MakesResponseContext {
   readonly #req: Request;
   readonly #engine: Engine;
+  #response: ResponseContext | undefined;
   readonly [ENGINE]: Engine;
   readonly [MOUNT_PATH]: string;
   readonly [LOADED_ACCESS_TOKEN]: string | undefined | null;
@@ -135,6 +139,13 @@ export class OidcContext implements RequestContext, RequestRecord {
     this[ENGINE] = engine;
     this[MOUNT_PATH] = req.baseUrl ?? '';
     this[LOADED_ACCESS_TOKEN] = loaded;
+    this.#response = undefined;
+  }
+
+  /** `res.oidc` of this sign-in, made once, when first read (oidc-property.ts). */
+  [RESPONSE_CONTEXT](res: ExpressResponse): ResponseContext {
+    this.#response ??= createResponseContext(this.#req, res, this.#engine);
+    return this.#response;
   }
 
   /**

@@ -1,0 +1,160 @@
+/**
+ * `res.oidc` made from `req.oidc` when first read (lib/express/oidc-property.ts), not an own property of
+ * every response: it must behave as the own property did, over real HTTP and real logins against
+ * oidc-provider, for one mount, two mounts, a sub-app, an assignment, an app that has an `oidc` of its own
+ * on `app.response`, and a plain Node server with no Express prototypes at all.
+ */
+import type http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { parAuth, requiresAuth } from '../lib/index.js';
+import { listen, startApp, testSession, type TestApp } from './helpers/app.js';
+import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
+import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
+
+let provider: TestProvider;
+let app: TestApp;
+/** What the routes saw of res.oidc, by route. */
+const seen: Record<string, unknown> = {};
+
+const mountOptions = (issuer: string, baseURL: string) => ({
+  issuerBaseURL: issuer,
+  baseURL,
+  clientID: TEST_CLIENT_ID,
+  clientSecret: TEST_CLIENT_SECRET,
+});
+
+beforeAll(async () => {
+  app = await startApp((a, baseURL) => {
+    // A login route of the app's own before the second mount: res.oidc is the first mount's.
+    a.use(parAuth(mountOptions(provider.issuer, baseURL)));
+    a.get('/first/login', (_req, res, next) => {
+      res.oidc.login({ returnTo: '/who' }).catch(next);
+    });
+    a.get('/reads', (req, res) => {
+      seen.reads = {
+        own: Object.hasOwn(res, 'oidc'),
+        same: res.oidc === res.oidc,
+        enumerable: Object.keys(res).includes('oidc'),
+        methods: [typeof res.oidc.login, typeof res.oidc.logout, typeof res.oidc.callback],
+        requestOwn: Object.hasOwn(req, 'oidc'),
+      };
+      res.json(seen.reads);
+    });
+    a.get('/assigned', (_req, res) => {
+      const mine = { login: () => Promise.resolve() };
+      (res as unknown as { oidc: unknown }).oidc = mine;
+      res.json({ kept: (res as unknown as { oidc: unknown }).oidc === mine, own: Object.hasOwn(res, 'oidc') });
+    });
+    a.get('/who', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user?.sub }));
+    // The second mount: its routes are under /b, its callback /b/callback.
+    const b = express.Router();
+    b.use(parAuth(mountOptions(provider.issuer, `${baseURL}/b`)));
+    b.get('/login-here', (_req, res, next) => {
+      res.oidc.login({ returnTo: '/b/who' }).catch(next);
+    });
+    b.get('/who', requiresAuth(), (req, res) => res.json({ sub: req.oidc.user?.sub }));
+    a.use('/b', b);
+    // A sub-app with its own mount; the parent's route after it reads what the sub-app's mount set.
+    const sub = express();
+    sub.use(parAuth(mountOptions(provider.issuer, `${baseURL}/sub`)));
+    a.use('/sub', sub);
+    a.get('/sub/after', (req, res) => {
+      res.json({ request: typeof req.oidc?.isAuthenticated, response: typeof res.oidc?.login });
+    });
+  });
+  provider = await startProvider({
+    redirectUris: [`${app.url}/callback`, `${app.url}/b/callback`, `${app.url}/sub/callback`],
+    postLogoutRedirectUris: [`${app.url}/`],
+  });
+});
+afterAll(async () => {
+  await app.close();
+  await provider.close();
+});
+
+describe('res.oidc made from req.oidc', () => {
+  it('is there, the same object at every read, and not an own or enumerable property of the response', async () => {
+    const browser = new TestBrowser();
+    const res = await browser.get(`${app.url}/reads`);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({
+      own: false,
+      same: true,
+      enumerable: false,
+      methods: ['function', 'function', 'function'],
+      requestOwn: true,
+    });
+  });
+
+  it('logs in through the mount whose req.oidc the request has: the first before the second mount, the second after it', async () => {
+    for (const [route, callback, who] of [
+      ['/first/login', '/callback', '/who'],
+      ['/b/login-here', '/b/callback', '/b/who'],
+    ] as const) {
+      const browser = new TestBrowser();
+      const start = await browser.get(`${app.url}${route}`);
+      expect(start.status).toBe(302);
+      const back = await completeProviderLogin(browser, start.location!);
+      expect(new URL(back).pathname).toBe(callback);
+      const done = await browser.get(back);
+      expect(done.status).toBe(302);
+      expect(done.location).toBe(`${app.url}${who}`);
+      const me = await browser.get(`${app.url}${who}`);
+      expect(JSON.parse(me.body)).toEqual({ sub: 'alice' });
+    }
+  });
+
+  it('keeps what a route assigns, as an own property', async () => {
+    const res = await new TestBrowser().get(`${app.url}/assigned`);
+    expect(JSON.parse(res.body)).toEqual({ kept: true, own: true });
+  });
+
+  it('stays after a sub-app with a mount hands the request back to its parent', async () => {
+    const res = await new TestBrowser().get(`${app.url}/sub/after`);
+    expect(JSON.parse(res.body)).toEqual({ request: 'function', response: 'function' });
+  });
+});
+
+describe('where res.oidc cannot be made on read', () => {
+  it("leaves an app's own `oidc` on app.response alone and gives each response its own res.oidc", async () => {
+    const other = await startApp((a, baseURL) => {
+      Object.defineProperty(a.response, 'oidc', { value: 'the app\'s own', writable: true, configurable: true });
+      a.use(parAuth(mountOptions(provider.issuer, baseURL)));
+      a.get('/reads', (_req, res) => {
+        res.json({ own: Object.hasOwn(res, 'oidc'), login: typeof res.oidc.login, proto: Object.getPrototypeOf(res).oidc });
+      });
+    });
+    try {
+      const res = await new TestBrowser().get(`${other.url}/reads`);
+      expect(JSON.parse(res.body)).toEqual({ own: true, login: 'function', proto: "the app's own" });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('gives a response of a plain Node server (no Express prototypes) an own res.oidc', async () => {
+    let sawOwn: unknown;
+    const session = testSession();
+    // A plain request listener: the requests and responses keep Node's own prototypes.
+    const server = await listen((baseURL) => {
+      const middleware = parAuth(mountOptions(provider.issuer, baseURL));
+      return (req: http.IncomingMessage, res: http.ServerResponse) => {
+        const request = req as unknown as Request;
+        const response = res as unknown as Response;
+        const done: NextFunction = (err?: unknown) => {
+          sawOwn = { own: Object.hasOwn(res, 'oidc'), login: typeof response.oidc?.login, error: err ? String(err) : null };
+          res.end('ok');
+        };
+        session(request, response, () => middleware(request, response, done));
+      };
+    });
+    try {
+      const res = await fetch(`${server.url}/anything`);
+      expect(await res.text()).toBe('ok');
+      expect(sawOwn).toEqual({ own: true, login: 'function', error: null });
+    } finally {
+      await server.close();
+    }
+  });
+});
