@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parAuth, requiresAuth } from '../lib/index.js';
+import { auth, parAuth, requiresAuth } from '../lib/index.js';
 import { listen, startApp, testSession, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
@@ -113,6 +113,37 @@ describe('res.oidc made from req.oidc', () => {
   it('stays after a sub-app with a mount hands the request back to its parent', async () => {
     const res = await new TestBrowser().get(`${app.url}/sub/after`);
     expect(JSON.parse(res.body)).toEqual({ request: 'function', response: 'function' });
+  });
+});
+
+describe("auth()'s res.oidc, made on read", () => {
+  it("is express-openid-connect's: silentLogin(), and a failing login goes to next(err)", async () => {
+    const eoc = await startApp(
+      (a, baseURL) => {
+        a.use(auth({
+          issuerBaseURL: provider.issuer, baseURL, clientID: TEST_CLIENT_ID, clientSecret: TEST_CLIENT_SECRET,
+          secret: 'a long random value for the session', authRequired: false,
+        }));
+        a.get('/reads', (_req, res) => {
+          const context = res.oidc as unknown as { silentLogin?: unknown };
+          res.json({ own: Object.hasOwn(res, 'oidc'), same: res.oidc === res.oidc, silentLogin: typeof context.silentLogin });
+        });
+        // This app's redirect_uri is not registered at the provider: the push is refused, and under auth() the
+        // error reaches the app's error handler through next(err), as in express-openid-connect.
+        a.get('/go', (_req, res) => void res.oidc.login({ returnTo: '/' }));
+      },
+      { session: false },
+    );
+    try {
+      const browser = new TestBrowser();
+      expect(JSON.parse((await browser.get(`${eoc.url}/reads`)).body)).toEqual({ own: false, same: true, silentLogin: 'function' });
+      const go = await browser.get(`${eoc.url}/go`);
+      expect(go.status).toBeGreaterThanOrEqual(400);
+      expect(eoc.errors).toHaveLength(1);
+      expect(eoc.errors[0]).toMatchObject({ status: 502, code: 'par_failed' });
+    } finally {
+      await eoc.close();
+    }
   });
 });
 

@@ -10,11 +10,11 @@ import session from 'express-session';
 import { createEngine } from '../engine/engine.js';
 import { guardSessionSave } from '../express/access-token.js';
 import { signInMiddleware } from '../express/middleware.js';
+import { provideResponseOidc } from '../express/oidc-property.js';
 import { requiresAuth } from '../express/requires-auth.js';
 import { attemptSilentLogin } from '../express/silent-login.js';
 import { resolveEocConfig } from './config.js';
 import { EocRequestContext } from './request-context.js';
-import { EocResponse } from './response-context.js';
 import { endIfTooOld, exposeAppSession, sessionUnlessMounted } from './session.js';
 import type { ConfigParams } from './types.js';
 
@@ -70,8 +70,9 @@ function createAuth(config: ConfigParams = {}): RequestHandler {
     (req, res, next) => {
       endIfTooOld(engine, eoc.session, req);
       exposeAppSession(req, eoc.session.name, engine);
-      req.oidc = new EocRequestContext(req, engine, guardSessionSave(req, engine), eoc.identityClaimFilter);
-      res.oidc = new EocResponse(req, res, engine, eoc, next, warn);
+      const context = new EocRequestContext(req, engine, guardSessionSave(req, engine), eoc, next, warn);
+      req.oidc = context;
+      provideResponseOidc(res, context); // res.oidc made when read (express/oidc-property.ts)
       next();
     },
     signIn,

@@ -3,12 +3,15 @@
  * `accessToken` as EOC's object, `user` as the ID token's claims less `identityClaimFilter`, and the claim
  * checks testing the ID token's claims.
  */
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { AccessToken, AccessTokenValue, IdTokenClaims, RefreshParams } from '../core/types.js';
 import type { Engine } from '../engine/engine.js';
 import { refreshNow } from '../express/access-token.js';
 import { OidcContext } from '../express/request-context.js';
+import { RESPONSE_CONTEXT } from '../express/oidc-property.js';
 import { CHECKED_CLAIMS } from '../express/request-keys.js';
+import type { EocConfig } from './config.js';
+import { EocResponse } from './response-context.js';
 import { readStoredLogin } from '../state/login.js';
 
 /** EOC normalises `bearer` (any case) to `Bearer`. */
@@ -50,12 +53,33 @@ export class EocRequestContext extends OidcContext {
   readonly #req: Request;
   readonly #engine: Engine;
   readonly #claimFilter: readonly string[];
+  readonly #eoc: EocConfig;
+  readonly #next: NextFunction;
+  readonly #warn: (message: string) => void;
+  #eocResponse: EocResponse | undefined;
 
-  constructor(req: Request, engine: Engine, loaded: string | undefined | null, claimFilter: readonly string[]) {
+  constructor(
+    req: Request,
+    engine: Engine,
+    loaded: string | undefined | null,
+    eoc: EocConfig,
+    next: NextFunction,
+    warn: (message: string) => void,
+  ) {
     super(req, engine, loaded);
     this.#req = req;
     this.#engine = engine;
-    this.#claimFilter = claimFilter;
+    this.#claimFilter = eoc.identityClaimFilter;
+    this.#eoc = eoc;
+    this.#next = next;
+    this.#warn = warn;
+    this.#eocResponse = undefined;
+  }
+
+  /** `res.oidc` of auth(), made once, when first read (express/oidc-property.ts); its errors go to `next`. */
+  override [RESPONSE_CONTEXT](res: Response): EocResponse {
+    this.#eocResponse ??= new EocResponse(this.#req, res, this.#engine, this.#eoc, this.#next, this.#warn);
+    return this.#eocResponse;
   }
 
   /** The ID token's claims less identityClaimFilter's (EOC's `req.oidc.user`). */
