@@ -29,6 +29,7 @@ export const TESTS = {
   'lib/state/logout-records.ts': ['backchannel-records', 'backchannel-logout'],
   'lib/protocol/userinfo.ts': ['userinfo-response', 'userinfo'],
   'lib/express/redirect.ts': ['redirect'],
+  'lib/express/oidc-property.ts': ['oidc-property', 'eoc-auth'],
   'lib/crypto/jose-errors.ts': ['id-token', 'logout-token', 'userinfo-response'],
   'lib/protocol/browser.ts': ['around-login-units', 'errors'],
   'lib/protocol/step-up.ts': ['step-up-units'],

@@ -36,6 +36,7 @@ export default {
     'lib/state/logout-records.ts',
     'lib/protocol/userinfo.ts',
     'lib/express/redirect.ts',
+    'lib/express/oidc-property.ts',
     'lib/crypto/jose-errors.ts',
     'lib/protocol/browser.ts',
     'lib/protocol/step-up.ts',
