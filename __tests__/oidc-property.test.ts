@@ -4,10 +4,12 @@
  * oidc-provider, for one mount, two mounts, a sub-app, an assignment, an app that has an `oidc` of its own
  * on `app.response`, and a plain Node server with no Express prototypes at all.
  */
-import type http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
+import { Socket } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { auth, parAuth, requiresAuth } from '../lib/index.js';
+import { provideResponseOidc, RESPONSE_CONTEXT } from '../lib/express/oidc-property.js';
 import { listen, startApp, testSession, type TestApp } from './helpers/app.js';
 import { completeProviderLogin, TestBrowser } from './helpers/browser.js';
 import { startProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, type TestProvider } from './helpers/provider.js';
@@ -187,5 +189,107 @@ describe('where res.oidc cannot be made on read', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('provideResponseOidc() on prototype chains made by hand', () => {
+  // Node's prototypes are shared by every test run in this process: each test starts from them untouched,
+  // whatever a (mutated) module did before.
+  beforeEach(() => {
+    delete (http.ServerResponse.prototype as { oidc?: unknown }).oidc;
+  });
+
+  /** A response whose chain is res → appResponse → `expressLike` → ServerResponse.prototype, as Express builds it. */
+  function responseOn(expressLike: object, requestOidc?: unknown): { res: Response; appResponse: object } {
+    const appResponse = Object.create(expressLike) as object;
+    const req = new http.IncomingMessage(new Socket());
+    const res = new http.ServerResponse(req);
+    Object.setPrototypeOf(res, appResponse);
+    (req as unknown as { oidc?: unknown }).oidc = requestOidc;
+    (res as unknown as { req: unknown }).req = req;
+    return { res: res as unknown as Response, appResponse };
+  }
+  const contextMaking = (made: unknown) => ({ [RESPONSE_CONTEXT]: () => made as Response['oidc'] });
+
+  it("defines the accessor once on Express's object and makes res.oidc from req.oidc", () => {
+    const expressLike = Object.create(http.ServerResponse.prototype) as object;
+    const made = { made: true };
+    const first = responseOn(expressLike, contextMaking(made));
+    provideResponseOidc(first.res, contextMaking('not this one'));
+    expect(Object.hasOwn(first.res, 'oidc')).toBe(false);
+    expect(first.res.oidc).toBe(made);
+    const accessor = Object.getOwnPropertyDescriptor(expressLike, 'oidc');
+    expect(accessor).toMatchObject({ enumerable: false, configurable: true });
+    // A second app (another app.response) on the same Express object: the same accessor, nothing redefined.
+    const second = responseOn(expressLike, { notAContext: true });
+    provideResponseOidc(second.res, contextMaking('unused'));
+    expect(Object.getOwnPropertyDescriptor(expressLike, 'oidc')!.get).toBe(accessor!.get);
+    expect(second.res.oidc).toBeUndefined(); // req.oidc is not a context of ours
+    // Another response of the first app: made on read as well.
+    const again = new http.ServerResponse(new http.IncomingMessage(new Socket())) as unknown as Response;
+    Object.setPrototypeOf(again, first.appResponse);
+    provideResponseOidc(again, contextMaking('unused'));
+    expect(Object.hasOwn(again, 'oidc')).toBe(false);
+  });
+
+  it('sets the own property on a frozen Express object, on a chain of another shape, and over an own oidc', () => {
+    const frozen = Object.freeze(Object.create(http.ServerResponse.prototype) as object);
+    const onFrozen = responseOn(frozen).res;
+    provideResponseOidc(onFrozen, contextMaking('own on frozen'));
+    expect(Object.hasOwn(onFrozen, 'oidc') && onFrozen.oidc).toBe('own on frozen');
+
+    const plain = new http.ServerResponse(new http.IncomingMessage(new Socket())) as unknown as Response;
+    provideResponseOidc(plain, contextMaking('own on plain'));
+    expect(Object.hasOwn(plain, 'oidc') && plain.oidc).toBe('own on plain');
+    expect(Object.hasOwn(http.ServerResponse.prototype, 'oidc')).toBe(false);
+
+    const expressLike = Object.create(http.ServerResponse.prototype) as object;
+    const { res } = responseOn(expressLike);
+    (res as unknown as { oidc: unknown }).oidc = 'assigned first';
+    provideResponseOidc(res, contextMaking('replaces it'));
+    expect(res.oidc).toBe('replaces it');
+  });
+
+  it('reads undefined without a request or without a req.oidc, and an assignment becomes a plain own property', () => {
+    const expressLike = Object.create(http.ServerResponse.prototype) as object;
+    const { res } = responseOn(expressLike, undefined);
+    provideResponseOidc(res, contextMaking('unused'));
+    expect(res.oidc).toBeUndefined();
+    delete (res as unknown as { req?: unknown }).req;
+    expect(res.oidc).toBeUndefined();
+    (res as unknown as { oidc: unknown }).oidc = 1;
+    expect(Object.getOwnPropertyDescriptor(res, 'oidc')).toEqual({ value: 1, writable: true, enumerable: true, configurable: true });
+    (res as unknown as { oidc: unknown }).oidc = 2;
+    expect(res.oidc).toBe(2);
+    delete (res as unknown as { oidc?: unknown }).oidc;
+    expect(res.oidc).toBeUndefined(); // the accessor again
+  });
+
+  it('gives a response with no prototype, and every response of a refused app, their own property', () => {
+    const bare = Object.create(null) as Response;
+    provideResponseOidc(bare, contextMaking('own on a bare object'));
+    expect(Object.hasOwn(bare, 'oidc') && bare.oidc).toBe('own on a bare object');
+
+    const expressLike = Object.create(http.ServerResponse.prototype) as object;
+    const first = responseOn(expressLike);
+    Object.defineProperty(first.appResponse, 'oidc', { value: "the app's", writable: true, configurable: true });
+    const second = new http.ServerResponse(new http.IncomingMessage(new Socket())) as unknown as Response;
+    Object.setPrototypeOf(second, first.appResponse);
+    for (const [res, value] of [[first.res, 'first'], [second, 'second']] as const) {
+      provideResponseOidc(res, contextMaking(value));
+      expect(Object.hasOwn(res, 'oidc') && res.oidc).toBe(value);
+    }
+  });
+
+  it("leaves someone else's accessor on Express's object in place and sets through it, as an assignment did", () => {
+    const expressLike = Object.create(http.ServerResponse.prototype) as object;
+    const given: unknown[] = [];
+    const get = () => 'theirs';
+    Object.defineProperty(expressLike, 'oidc', { get, set: (v: unknown) => void given.push(v), configurable: true });
+    const { res } = responseOn(expressLike, contextMaking('unused'));
+    provideResponseOidc(res, contextMaking('ours'));
+    expect(Object.getOwnPropertyDescriptor(expressLike, 'oidc')!.get).toBe(get);
+    expect(given).toEqual(['ours']);
+    expect(res.oidc).toBe('theirs');
   });
 });

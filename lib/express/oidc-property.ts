@@ -53,7 +53,10 @@ Object.defineProperty(accessor.get, LAZY_RESPONSE_OIDC, { value: true });
 function lazyOidcFor(res: object): boolean {
   const appResponse = Object.getPrototypeOf(res) as object | null;
   if (appResponse === null) return false;
+  // The two sets only spare the checks below on the next request: they give the same answer.
+  // Stryker disable next-line ConditionalExpression: see above
   if (ready.has(appResponse)) return true;
+  // Stryker disable next-line ConditionalExpression: see above
   if (refused.has(appResponse)) return false;
   const express = Object.getPrototypeOf(appResponse) as object | null;
   const expressShaped = express !== null && Object.getPrototypeOf(express) === ServerResponse.prototype;
@@ -61,10 +64,15 @@ function lazyOidcFor(res: object): boolean {
   const ours = typeof getter === 'function' && (getter as { [LAZY_RESPONSE_OIDC]?: true })[LAZY_RESPONSE_OIDC] === true;
   // Someone else's `oidc` on the chain (the app's `app.response`, Express's or Node's object) stays theirs.
   if (!expressShaped || Object.hasOwn(appResponse, 'oidc') || (!ours && 'oidc' in express)) {
+    // Stryker disable next-line CallExpression: a cache (see above)
     refused.add(appResponse);
     return false;
   }
-  if (!ours) Object.defineProperty(express, 'oidc', accessor);
+  if (!ours && !Reflect.defineProperty(express, 'oidc', accessor)) {
+    // Stryker disable next-line CallExpression: a cache (see above)
+    refused.add(appResponse); // a frozen or sealed Express object: the own property
+    return false;
+  }
   ready.add(appResponse);
   return true;
 }
