@@ -8,9 +8,10 @@
  *   time, and may revoke the whole family), so a session's refreshes run one after the other, each from the
  *   newest login this process knows of: an API refresh that rotates the refresh token hands the new one to
  *   the login's own refresh queued behind it, and the other way round.
- * - Newest tokens win: each result is remembered for a while under the refresh token it redeemed, and a login
- *   counts its refreshes (`generation`, API refreshes included), so a request that loaded the session before
- *   a refresh adopts the newer login (see guardSessionSave in access-token.ts).
+ * - Newest tokens win: a result that rotated the refresh token is remembered for a while under the one it
+ *   redeemed, and a login counts its refreshes (`generation`, API refreshes included), so a request that
+ *   loaded the session before a refresh adopts the newer login (see guardSessionSave in access-token.ts). A
+ *   result that did not rotate it is kept only while the session's refreshes are queued.
  */
 import type { Request } from 'express';
 import type { ParError } from '../core/errors.js';
@@ -25,15 +26,21 @@ import { withTokens } from '../state/login.js';
 const log = createLogger('access-token');
 
 /**
- * How long a refresh result is kept for requests that loaded the session before it: a minute, far longer than
- * a request takes to go from loading its session to asking for a token. Every save checks the store anyway
- * (guardSessionSave); this only spares a late request of this process a second grant with the refresh token
- * it loaded. Each result is a whole login (~3 KB): under load (bench/load.mjs, ~40 refreshes a second per
- * instance) five minutes kept ~10,000 of them, 25-30 MB per instance.
+ * How long a refresh result that rotated the refresh token is kept for requests that loaded the session before
+ * it: a minute, far longer than a request takes to go from loading its session to asking for a token. Every
+ * save checks the store anyway (guardSessionSave); this spares a late request of this process a second grant
+ * with the refresh token it loaded, which a rotating server would take for reuse. Each result is a whole login
+ * (~3 KB): under load (bench/load.mjs, ~40 refreshes a second per instance) five minutes kept ~10,000 of them,
+ * 25-30 MB per instance, and a minute ~2,600. Results that did not rotate are not kept past their queue.
  */
 export const ROTATION_GRACE_MS = 60 * 1000;
 /** Upper bound on remembered refresh results per sign-in (oldest dropped first). */
 const MAX_ROTATIONS = 10_000;
+
+interface Remembered {
+  login: LoginSession;
+  at: number;
+}
 
 export const generation = (login: LoginSession): number =>
   typeof login.generation === 'number' ? login.generation : 0;
@@ -59,7 +66,9 @@ export class RefreshCoordinator {
   private readonly inflight = new Map<string, Promise<RefreshOutcome>>();
   /** Per session: the refresh started last; the next one starts when it has settled. */
   private readonly tails = new Map<string, Promise<RefreshOutcome>>();
-  private readonly rotated = new Map<string, { login: LoginSession; at: number }>();
+  private readonly rotated = new Map<string, Remembered>();
+  /** Per session: a result whose refresh token did not rotate, kept only until the session's refreshes settle. */
+  private readonly settling = new Map<string, { key: string; entry: Remembered }>();
 
   constructor(private readonly engine: Engine) {}
 
@@ -93,7 +102,10 @@ export class RefreshCoordinator {
     const start = () => this.run(req, login, target);
     const promise: Promise<RefreshOutcome> = (before ? before.then(start, start) : start()).finally(() => {
       this.inflight.delete(key);
-      if (this.tails.get(session) === promise) this.tails.delete(session);
+      if (this.tails.get(session) === promise) {
+        this.tails.delete(session);
+        this.settled(session);
+      }
     });
     this.inflight.set(key, promise);
     this.tails.set(session, promise);
@@ -108,7 +120,13 @@ export class RefreshCoordinator {
       ? this.apiRefreshed(from, answer, target)
       : { login: await this.refreshed(req, from, answer) };
     outcome.login.generation = generation(from) + 1;
-    this.remember(`${this.session(req.sessionID)}\n${from.refreshToken!}`, outcome.login);
+    const session = this.session(req.sessionID);
+    const key = `${session}\n${from.refreshToken!}`;
+    const entry = this.remember(key, outcome.login);
+    // Not rotated: the refresh token stays valid (RFC 6749 §6), so a later request that loaded the session
+    // before this refresh may redeem it again (one more grant, nothing revoked). The result is kept only for
+    // the refreshes of this session queued behind it; a process under load then holds none of them.
+    if (outcome.login.refreshToken === from.refreshToken) this.settling.set(session, { key, entry });
     return outcome;
   }
 
@@ -145,13 +163,24 @@ export class RefreshCoordinator {
     return this.rotated.size;
   }
 
-  private remember(key: string, login: LoginSession): void {
+  private remember(key: string, login: LoginSession): Remembered {
     const now = Date.now();
     for (const [old, entry] of this.rotated) {
       if (now - entry.at <= ROTATION_GRACE_MS && this.rotated.size < MAX_ROTATIONS) break; // oldest first
       this.rotated.delete(old);
     }
-    this.rotated.set(key, { login, at: now });
+    const entry = { login, at: now };
+    this.rotated.set(key, entry);
+    return entry;
+  }
+
+  /** The session's refreshes have all settled: forget its last result if its refresh token did not rotate. */
+  private settled(session: string): void {
+    const last = this.settling.get(session);
+    if (!last) return;
+    this.settling.delete(session);
+    // A later refresh that rotated may have replaced the entry under the same key: that one stays.
+    if (this.rotated.get(last.key) === last.entry) this.rotated.delete(last.key);
   }
 }
 
