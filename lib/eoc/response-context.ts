@@ -12,14 +12,12 @@ import type { Engine } from '../engine/engine.js';
 import { callbackRoute } from '../express/callback-route.js';
 import { redirect } from '../express/redirect.js';
 import {
-  checkCallbackOptions, OidcResponse, type LoginOptions, type LogoutOptions,
+  checkCallbackOptions, checkLoginOptionNames, OidcResponse, type LoginOptions, type LogoutOptions,
 } from '../express/response-context.js';
 import { safeReturnTo } from '../protocol/return-to.js';
 import type { EocConfig } from './config.js';
 import { eocShape } from './eoc-session.js';
 import { eocLoginParams } from './params.js';
-
-const LOGIN_OPTIONS = new Set(['returnTo', 'authorizationParams', 'silent']);
 
 type Warn = (message: string) => void;
 
@@ -91,14 +89,7 @@ export class EocResponse extends OidcResponse {
   }
 
   async #login(options: LoginOptions): Promise<void> {
-    if (!isRecord(options as unknown)) {
-      throw new TypeError('login options must be an object: { returnTo?, authorizationParams?, silent? }');
-    }
-    for (const key of Object.keys(options)) {
-      if (!LOGIN_OPTIONS.has(key)) {
-        throw new TypeError(`"${key}" is not a login option (use returnTo, authorizationParams or silent)`);
-      }
-    }
+    checkLoginOptionNames(options);
     const req = this.#req;
     const baseURL = this.#engine.config.baseURL;
     // EOC: the page a GET was for, else baseURL.

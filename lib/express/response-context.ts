@@ -71,7 +71,8 @@ export interface ResponseContext {
 
 const LOGIN_OPTIONS = new Set(['returnTo', 'authorizationParams', 'silent']);
 
-function checkLoginOptions(options: unknown): LoginOptions {
+/** `res.oidc.login()`'s options as an object of known names (auth()'s login takes them too); else a TypeError. */
+export function checkLoginOptionNames(options: unknown): LoginOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError('login options must be an object: { returnTo?, authorizationParams?, silent? }');
   }
@@ -80,7 +81,11 @@ function checkLoginOptions(options: unknown): LoginOptions {
       throw new TypeError(`"${key}" is not a login option (use returnTo, authorizationParams or silent)`);
     }
   }
-  const { returnTo } = options as LoginOptions;
+  return options as LoginOptions;
+}
+
+function checkLoginOptions(options: unknown): LoginOptions {
+  const { returnTo } = checkLoginOptionNames(options);
   if (returnTo !== undefined && typeof returnTo !== 'string') {
     throw new TypeError('"returnTo" must be a path string such as "/profile"');
   }
