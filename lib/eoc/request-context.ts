@@ -8,7 +8,6 @@ import type { AccessToken, AccessTokenValue, IdTokenClaims, RefreshParams } from
 import type { Engine } from '../engine/engine.js';
 import { refreshNow } from '../express/access-token.js';
 import { OidcContext } from '../express/request-context.js';
-import { RESPONSE_CONTEXT } from '../express/oidc-property.js';
 import { CHECKED_CLAIMS } from '../express/request-keys.js';
 import type { EocConfig } from './config.js';
 import { EocResponse } from './response-context.js';
@@ -56,7 +55,6 @@ export class EocRequestContext extends OidcContext {
   readonly #eoc: EocConfig;
   readonly #next: NextFunction;
   readonly #warn: (message: string) => void;
-  #eocResponse: EocResponse | undefined;
 
   constructor(
     req: Request,
@@ -73,13 +71,11 @@ export class EocRequestContext extends OidcContext {
     this.#eoc = eoc;
     this.#next = next;
     this.#warn = warn;
-    this.#eocResponse = undefined;
   }
 
-  /** `res.oidc` of auth(), made once, when first read (express/oidc-property.ts); its errors go to `next`. */
-  override [RESPONSE_CONTEXT](res: Response): EocResponse {
-    this.#eocResponse ??= new EocResponse(this.#req, res, this.#engine, this.#eoc, this.#next, this.#warn);
-    return this.#eocResponse;
+  /** `res.oidc` of auth() (made once, when first read: express/oidc-property.ts); its errors go to `next`. */
+  protected override makeResponseContext(res: Response): EocResponse {
+    return new EocResponse(this.#req, res, this.#engine, this.#eoc, this.#next, this.#warn);
   }
 
   /** The ID token's claims less identityClaimFilter's (EOC's `req.oidc.user`). */

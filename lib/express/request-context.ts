@@ -144,8 +144,13 @@ export class OidcContext implements RequestContext, RequestRecord, MakesResponse
 
   /** `res.oidc` of this sign-in, made once, when first read (oidc-property.ts). */
   [RESPONSE_CONTEXT](res: ExpressResponse): ResponseContext {
-    this.#response ??= createResponseContext(this.#req, res, this.#engine);
+    this.#response ??= this.makeResponseContext(res);
     return this.#response;
+  }
+
+  /** The response context this request context's `res.oidc` is (auth()'s makes express-openid-connect's). */
+  protected makeResponseContext(res: ExpressResponse): ResponseContext {
+    return createResponseContext(this.#req, res, this.#engine);
   }
 
   /**
