@@ -76,12 +76,17 @@ export class RefreshCoordinator {
     return `${this.engine.signInKey}\n${sessionID}`;
   }
 
+  /** Where a result is remembered: under the session and the refresh token it redeemed. */
+  private static rotationKey(session: string, refreshToken: string | undefined): string {
+    return `${session}\n${refreshToken}`;
+  }
+
   /** The newest login this process refreshed from `login` (following rotations), or `login` itself. */
   newest(sessionID: string, login: LoginSession): LoginSession {
     const session = this.session(sessionID);
     let current = login;
     for (let hops = 0; hops < 100 && current.refreshToken; hops += 1) {
-      const entry = this.rotated.get(`${session}\n${current.refreshToken}`);
+      const entry = this.rotated.get(RefreshCoordinator.rotationKey(session, current.refreshToken));
       if (!entry || Date.now() - entry.at > ROTATION_GRACE_MS || generation(entry.login) <= generation(current)) break;
       current = entry.login;
     }
@@ -121,7 +126,7 @@ export class RefreshCoordinator {
       : { login: await this.refreshed(req, from, answer) };
     outcome.login.generation = generation(from) + 1;
     const session = this.session(req.sessionID);
-    const key = `${session}\n${from.refreshToken!}`;
+    const key = RefreshCoordinator.rotationKey(session, from.refreshToken);
     const entry = this.remember(key, outcome.login);
     // Not rotated: the refresh token stays valid (RFC 6749 §6), so a later request that loaded the session
     // before this refresh may redeem it again (one more grant, nothing revoked). The result is kept only for
